@@ -1,0 +1,74 @@
+//! The errors tcptune reports, and the exit code each one maps to.
+//!
+//! Findings are not errors: a finding is a result of a successful audit.
+//! Errors are what stopped tcptune from doing what was asked, and they split
+//! into the contract's two classes: the user's input was wrong (exit 2) or the
+//! system would not let tcptune read or write what it needed (exit 3).
+
+use std::io;
+use std::path::PathBuf;
+
+use crate::profile::ProfileErrors;
+
+/// Exit codes of the command-line contract, shared by every command.
+pub mod exit {
+    pub const SUCCESS: u8 = 0;
+    pub const FINDINGS: u8 = 1;
+    pub const INVALID_INPUT: u8 = 2;
+    pub const SYSTEM: u8 = 3;
+    pub const NOT_CONFIRMED: u8 = 4;
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The command line asked for something that cannot be done.
+    #[error("{0}")]
+    Usage(String),
+
+    /// One or more profile files did not parse or validate.
+    #[error("{0}")]
+    Profile(#[from] ProfileErrors),
+
+    /// A profile name that is neither built in, installed, nor a file.
+    #[error("unknown profile `{name}`: not built in ({builtins}), not found as {installed}, and not a path to a file")]
+    UnknownProfile {
+        name: String,
+        builtins: String,
+        installed: PathBuf,
+    },
+
+    /// `explain` was asked about something tcptune does not know.
+    #[error("{0}")]
+    UnknownTopic(String),
+
+    /// A file or directory could not be read.
+    #[error("cannot read {}: {source}", path.display())]
+    Read { path: PathBuf, source: io::Error },
+
+    /// A kernel interface file had content tcptune could not make sense of.
+    #[error("{}:{line}: {message}", path.display())]
+    Malformed {
+        path: PathBuf,
+        line: usize,
+        message: String,
+    },
+
+    /// Writing the output failed (a closed pipe is not an error; see `main`).
+    #[error("cannot write output: {0}")]
+    Output(io::Error),
+}
+
+impl Error {
+    /// The exit code of the contract for this error.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            Error::Usage(_)
+            | Error::Profile(_)
+            | Error::UnknownProfile { .. }
+            | Error::UnknownTopic(_) => exit::INVALID_INPUT,
+            Error::Read { .. } | Error::Malformed { .. } | Error::Output(_) => exit::SYSTEM,
+        }
+    }
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,184 @@
+//! Findings: what an audit found, as data.
+//!
+//! A finding carries a stable kebab-case code (part of the JSON contract), a
+//! severity, the key and values it is about, and three pieces of text: what
+//! is wrong (`message`), why it matters (`rationale`) and what to do (`fix`).
+//! `evidence` holds the numbers that triggered it. Only `report` turns
+//! findings into text for people.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::Serialize;
+
+/// How much a finding matters. Ordered: `Info < Warning < Error`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Severity {
+    Info,
+    Warning,
+    Error,
+}
+
+impl Severity {
+    pub const ALL_DESCENDING: [Severity; 3] = [Severity::Error, Severity::Warning, Severity::Info];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Severity::Info => "info",
+            Severity::Warning => "warning",
+            Severity::Error => "error",
+        }
+    }
+}
+
+impl fmt::Display for Severity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for Severity {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Severity, String> {
+        match text {
+            "info" => Ok(Severity::Info),
+            "warning" => Ok(Severity::Warning),
+            "error" => Ok(Severity::Error),
+            _ => Err(format!("`{text}` is not a severity: use info, warning or error")),
+        }
+    }
+}
+
+/// The stable finding codes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Code {
+    /// A live value differs from what the profile expects.
+    Drift,
+    /// The profile sets a key this kernel removed.
+    ObsoleteKey,
+    /// A value known to do harm.
+    HarmfulValue,
+    /// The profile sets a key this kernel or namespace does not have, for a
+    /// reason other than removal (added later, global key in a child
+    /// namespace, unknown key).
+    UnavailableKey,
+    /// A key exists but could not be read.
+    UnreadableKey,
+    /// CLOSE_WAIT sockets pile up.
+    CloseWaitLeak,
+    /// TIME_WAIT toward one destination uses a large share of the port range.
+    PortExhaustion,
+    /// TIME_WAIT reached or neared tcp_max_tw_buckets.
+    TwBucketOverflow,
+    /// Listeners dropped connections because their queues were full.
+    ListenOverflow,
+}
+
+impl Code {
+    pub fn name(self) -> &'static str {
+        match self {
+            Code::Drift => "drift",
+            Code::ObsoleteKey => "obsolete-key",
+            Code::HarmfulValue => "harmful-value",
+            Code::UnavailableKey => "unavailable-key",
+            Code::UnreadableKey => "unreadable-key",
+            Code::CloseWaitLeak => "close-wait-leak",
+            Code::PortExhaustion => "port-exhaustion",
+            Code::TwBucketOverflow => "tw-bucket-overflow",
+            Code::ListenOverflow => "listen-overflow",
+        }
+    }
+}
+
+impl fmt::Display for Code {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// One result of an audit.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Finding {
+    pub code: Code,
+    pub severity: Severity,
+    /// The sysctl the finding is about, when there is one.
+    pub key: Option<String>,
+    pub current: Option<String>,
+    pub expected: Option<String>,
+    pub message: String,
+    pub rationale: String,
+    /// The numbers that triggered the finding.
+    pub evidence: serde_json::Map<String, serde_json::Value>,
+    pub fix: String,
+}
+
+impl Finding {
+    pub fn new(code: Code, severity: Severity, message: impl Into<String>) -> Finding {
+        Finding {
+            code,
+            severity,
+            key: None,
+            current: None,
+            expected: None,
+            message: message.into(),
+            rationale: String::new(),
+            evidence: serde_json::Map::new(),
+            fix: String::new(),
+        }
+    }
+
+    pub fn key(mut self, key: impl ToString) -> Finding {
+        self.key = Some(key.to_string());
+        self
+    }
+
+    pub fn current(mut self, current: impl ToString) -> Finding {
+        self.current = Some(current.to_string());
+        self
+    }
+
+    pub fn expected(mut self, expected: impl ToString) -> Finding {
+        self.expected = Some(expected.to_string());
+        self
+    }
+
+    pub fn rationale(mut self, rationale: impl Into<String>) -> Finding {
+        self.rationale = rationale.into();
+        self
+    }
+
+    pub fn fix(mut self, fix: impl Into<String>) -> Finding {
+        self.fix = fix.into();
+        self
+    }
+
+    pub fn evidence(mut self, name: &str, value: impl Into<serde_json::Value>) -> Finding {
+        self.evidence.insert(name.to_owned(), value.into());
+        self
+    }
+}
+
+/// Findings counted by severity, as the JSON `summary` shows them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Summary {
+    pub error: usize,
+    pub warning: usize,
+    pub info: usize,
+}
+
+impl Summary {
+    pub fn of(findings: &[Finding]) -> Summary {
+        let mut summary = Summary::default();
+        for finding in findings {
+            match finding.severity {
+                Severity::Error => summary.error += 1,
+                Severity::Warning => summary.warning += 1,
+                Severity::Info => summary.info += 1,
+            }
+        }
+        summary
+    }
+}

@@ -1,0 +1,19 @@
+//! tcptune: a Linux TCP tuning advisor and applier.
+//!
+//! One way through: [`system`] reads the machine into [`facts::Facts`];
+//! [`rules`] weigh the facts against a [`profile::Profile`] and return
+//! [`finding::Finding`]s; [`report`] is the only code that prints them.
+//! [`knowledge`] holds what each key really does on which kernels. The
+//! command line in [`cli`] and [`commands`] ties these together; `main.rs`
+//! only maps the outcome to an exit code.
+
+pub mod census;
+pub mod error;
+pub mod finding;
+pub mod kernel;
+pub mod key;
+pub mod system;
+pub mod conf;
+pub mod knowledge;
+pub mod profile;
+pub mod suggest;

@@ -1,0 +1,515 @@
+//! Profiles: what a host's TCP settings should be, and why.
+//!
+//! A profile is a YAML file (see `profiles/` for the built-ins, which are
+//! embedded into the binary). This module owns the validated model and how a
+//! profile name is found and its `extends` chain merged; `yaml` parses,
+//! `validate` turns the positioned tree into settings and collects every
+//! mistake of a file with its line and column.
+
+mod validate;
+pub mod yaml;
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use crate::error::{Error, Result};
+use crate::finding::Severity;
+use crate::kernel::KernelVersion;
+use crate::key::{Key, Value};
+use crate::system::System;
+
+/// The profiles shipped inside the binary: name, YAML text.
+pub static BUILTINS: &[(&str, &str)] = &[
+    ("default", include_str!("../../profiles/default.yaml")),
+    ("webserver", include_str!("../../profiles/webserver.yaml")),
+    ("loadbalancer", include_str!("../../profiles/loadbalancer.yaml")),
+    ("database", include_str!("../../profiles/database.yaml")),
+];
+
+/// Where installed profiles live, under the root.
+pub const INSTALLED_DIR: &str = "etc/tcptune/profiles";
+
+/// Profile files larger than this are refused before parsing.
+const MAX_PROFILE_BYTES: usize = 1024 * 1024;
+
+/// How deep `extends` may chain.
+const MAX_EXTENDS_DEPTH: usize = 16;
+
+/// What a setting asks of the live value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Expectation {
+    Equal(Value),
+    /// Every token at least the corresponding token (one token for most keys).
+    AtLeast(Value),
+    AtMost(Value),
+    /// The key must not be set to anything but the kernel's default (for a
+    /// removed key like `tcp_tw_recycle`: must not be set at all).
+    Forbidden,
+}
+
+impl Expectation {
+    /// Whether a live value meets the expectation. `Forbidden` is judged by
+    /// the rules, which know the kernel default.
+    pub fn is_met_by(&self, current: &Value) -> bool {
+        let compare = |bound: &Value, ok: fn(i64, i64) -> bool| match (current.integers(), bound.integers()) {
+            (Some(current), Some(bound)) if current.len() == bound.len() => {
+                current.iter().zip(&bound).all(|(c, b)| ok(*c, *b))
+            }
+            _ => false,
+        };
+        match self {
+            Expectation::Equal(wanted) => current == wanted,
+            Expectation::AtLeast(bound) => compare(bound, |c, b| c >= b),
+            Expectation::AtMost(bound) => compare(bound, |c, b| c <= b),
+            Expectation::Forbidden => true,
+        }
+    }
+
+    /// The value `apply` would write to meet the expectation.
+    pub fn target(&self) -> Option<&Value> {
+        match self {
+            Expectation::Equal(value) | Expectation::AtLeast(value) | Expectation::AtMost(value) => Some(value),
+            Expectation::Forbidden => None,
+        }
+    }
+}
+
+impl fmt::Display for Expectation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Expectation::Equal(value) => write!(f, "{value}"),
+            Expectation::AtLeast(value) => write!(f, ">= {value}"),
+            Expectation::AtMost(value) => write!(f, "<= {value}"),
+            Expectation::Forbidden => f.write_str("not set"),
+        }
+    }
+}
+
+impl Serialize for Expectation {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+/// Kernel releases a setting applies to.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct KernelGate {
+    /// Applies from this release on.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub min_kernel: Option<KernelVersion>,
+    /// Applies only to releases before this one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub below_kernel: Option<KernelVersion>,
+}
+
+impl KernelGate {
+    pub fn admits(&self, version: KernelVersion) -> bool {
+        self.min_kernel.is_none_or(|min| version >= min) && self.below_kernel.is_none_or(|below| version < below)
+    }
+
+    pub fn is_open(&self) -> bool {
+        self.min_kernel.is_none() && self.below_kernel.is_none()
+    }
+}
+
+impl fmt::Display for KernelGate {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match (self.min_kernel, self.below_kernel) {
+            (Some(min), Some(below)) => write!(f, "kernels {min} up to (not including) {below}"),
+            (Some(min), None) => write!(f, "kernels {min} and later"),
+            (None, Some(below)) => write!(f, "kernels before {below}"),
+            (None, None) => f.write_str("all kernels"),
+        }
+    }
+}
+
+/// One key of a profile.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Setting {
+    pub key: Key,
+    pub expect: Expectation,
+    pub why: String,
+    pub severity: Severity,
+    #[serde(flatten)]
+    pub gate: KernelGate,
+    /// The profile that defined it (a parent when inherited).
+    pub defined_in: String,
+}
+
+/// Observation thresholds for the socket and counter rules.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Thresholds {
+    /// CLOSE_WAIT sockets (on the host, or held by one process) that count as a leak.
+    pub close_wait_leak: u64,
+    /// Share of the usable local port range that TIME_WAIT toward one
+    /// destination may use before it is `port-exhaustion`.
+    pub port_exhaustion_percent: u64,
+    /// Share of tcp_max_tw_buckets that TIME_WAIT may reach.
+    pub tw_bucket_percent: u64,
+    /// ListenOverflows / ListenDrops above this are `listen-overflow`.
+    pub listen_overflow: u64,
+}
+
+impl Default for Thresholds {
+    fn default() -> Thresholds {
+        Thresholds {
+            close_wait_leak: 100,
+            port_exhaustion_percent: 50,
+            tw_bucket_percent: 80,
+            listen_overflow: 0,
+        }
+    }
+}
+
+/// Thresholds as one file wrote them: each may be left to the parent.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PartialThresholds {
+    pub close_wait_leak: Option<u64>,
+    pub port_exhaustion_percent: Option<u64>,
+    pub tw_bucket_percent: Option<u64>,
+    pub listen_overflow: Option<u64>,
+}
+
+impl PartialThresholds {
+    fn over(self, base: Thresholds) -> Thresholds {
+        Thresholds {
+            close_wait_leak: self.close_wait_leak.unwrap_or(base.close_wait_leak),
+            port_exhaustion_percent: self.port_exhaustion_percent.unwrap_or(base.port_exhaustion_percent),
+            tw_bucket_percent: self.tw_bucket_percent.unwrap_or(base.tw_bucket_percent),
+            listen_overflow: self.listen_overflow.unwrap_or(base.listen_overflow),
+        }
+    }
+}
+
+/// Where a profile came from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", content = "path", rename_all = "snake_case")]
+pub enum Origin {
+    Builtin,
+    File(PathBuf),
+}
+
+impl Origin {
+    fn display_name(&self, name: &str) -> String {
+        match self {
+            Origin::Builtin => format!("<built-in profile {name}>"),
+            Origin::File(path) => path.display().to_string(),
+        }
+    }
+}
+
+/// A validated profile with its `extends` chain merged in.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Profile {
+    pub name: String,
+    pub description: String,
+    pub origin: Origin,
+    /// This profile and the ones it extends, nearest first.
+    pub chain: Vec<String>,
+    pub settings: Vec<Setting>,
+    pub thresholds: Thresholds,
+}
+
+impl Profile {
+    pub fn setting(&self, key: &Key) -> Option<&Setting> {
+        self.settings.iter().find(|setting| &setting.key == key)
+    }
+}
+
+/// One mistake in a profile file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProfileError {
+    pub file: String,
+    pub line: u64,
+    pub column: u64,
+    pub message: String,
+}
+
+impl fmt::Display for ProfileError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}:{}: {}", self.file, self.line, self.column, self.message)
+    }
+}
+
+/// Every mistake found in a profile file.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub struct ProfileErrors(pub Vec<ProfileError>);
+
+impl fmt::Display for ProfileErrors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (index, error) in self.0.iter().enumerate() {
+            if index > 0 {
+                f.write_str("\n")?;
+            }
+            write!(f, "{error}")?;
+        }
+        Ok(())
+    }
+}
+
+/// One file's content, validated but not merged with its parents.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Document {
+    pub description: Option<String>,
+    /// The parent's name and where `extends` was written.
+    pub extends: Option<(String, yaml::Position)>,
+    pub settings: Vec<Setting>,
+    pub thresholds: PartialThresholds,
+}
+
+/// Parses and validates one profile file's bytes. `file` names it in errors.
+pub fn parse(file: &str, name: &str, bytes: &[u8]) -> Result<Document, ProfileErrors> {
+    let single = |line, column, message: String| {
+        ProfileErrors(vec![ProfileError {
+            file: file.to_owned(),
+            line,
+            column,
+            message,
+        }])
+    };
+    if bytes.len() > MAX_PROFILE_BYTES {
+        return Err(single(
+            1,
+            1,
+            format!("the file is {} bytes; profiles are limited to {MAX_PROFILE_BYTES} bytes", bytes.len()),
+        ));
+    }
+    let text = match std::str::from_utf8(bytes) {
+        Ok(text) => text,
+        Err(error) => {
+            let (line, column) = line_and_column(bytes, error.valid_up_to());
+            return Err(single(line, column, "the file is not valid UTF-8".into()));
+        }
+    };
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let tree = yaml::parse(text).map_err(|error| {
+        single(
+            error.position.line.max(1),
+            error.position.column.max(1),
+            format!("invalid YAML: {}", error.message),
+        )
+    })?;
+    validate::document(file, name, &tree)
+}
+
+fn line_and_column(bytes: &[u8], offset: usize) -> (u64, u64) {
+    let before = &bytes[..offset.min(bytes.len())];
+    let line = before.iter().filter(|byte| **byte == b'\n').count() as u64 + 1;
+    let line_start = before.iter().rposition(|byte| *byte == b'\n').map_or(0, |at| at + 1);
+    let column = String::from_utf8_lossy(&before[line_start..]).chars().count() as u64 + 1;
+    (line, column)
+}
+
+/// A profile name the way users give it on the command line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Reference {
+    Name(String),
+    Path(PathBuf),
+}
+
+impl Reference {
+    fn from_argument(argument: &str, relative_to: Option<&Path>) -> Reference {
+        if argument.contains('/') || argument.ends_with(".yaml") || argument.ends_with(".yml") {
+            let path = PathBuf::from(argument);
+            match relative_to {
+                Some(dir) if path.is_relative() => Reference::Path(dir.join(path)),
+                _ => Reference::Path(path),
+            }
+        } else {
+            Reference::Name(argument.to_owned())
+        }
+    }
+}
+
+/// A profile file found but not yet parsed.
+struct Located {
+    name: String,
+    origin: Origin,
+    bytes: Vec<u8>,
+}
+
+/// Finds and loads a profile by name or path, with its `extends` chain.
+pub fn resolve(system: &System, argument: &str) -> Result<Profile> {
+    let reference = Reference::from_argument(argument, None);
+    let mut located = locate(system, &reference, None)?;
+    let mut documents: Vec<(Located, Document)> = Vec::new();
+    loop {
+        let file = located.origin.display_name(&located.name);
+        let document = parse(&file, &located.name, &located.bytes)?;
+        let parent = document.extends.clone();
+        documents.push((located, document));
+        let Some((parent_name, position)) = parent else {
+            break;
+        };
+        let child = &documents[documents.len() - 1].0;
+        let child_dir = match &child.origin {
+            Origin::File(path) => path.parent().map(Path::to_path_buf),
+            Origin::Builtin => None,
+        };
+        let reference = Reference::from_argument(&parent_name, child_dir.as_deref());
+        // `extends: webserver` inside an installed `webserver.yaml` means the
+        // built-in one, the way a method calls its parent.
+        let skip_installed = matches!(&reference, Reference::Name(name) if *name == child.name);
+        let error_at = |message: String| {
+            Error::Profile(ProfileErrors(vec![ProfileError {
+                file: file.clone(),
+                line: position.line,
+                column: position.column,
+                message,
+            }]))
+        };
+        let next = match locate(system, &reference, Some(skip_installed)) {
+            Ok(next) => next,
+            Err(Error::UnknownProfile { .. }) => {
+                return Err(error_at(format!("extends the unknown profile `{parent_name}`")));
+            }
+            Err(other) => return Err(other),
+        };
+        if documents.iter().any(|(seen, _)| seen.origin == next.origin && seen.name == next.name) {
+            return Err(error_at(format!("`extends: {parent_name}` makes a cycle")));
+        }
+        if documents.len() >= MAX_EXTENDS_DEPTH {
+            return Err(error_at(format!("`extends` chains more than {MAX_EXTENDS_DEPTH} profiles")));
+        }
+        located = next;
+    }
+    Ok(merge(documents))
+}
+
+fn merge(documents: Vec<(Located, Document)>) -> Profile {
+    let chain: Vec<String> = documents.iter().map(|(located, _)| located.name.clone()).collect();
+    let mut settings: BTreeMap<Key, Setting> = BTreeMap::new();
+    let mut thresholds = Thresholds::default();
+    let mut description = String::new();
+    let mut name = String::new();
+    let mut origin = Origin::Builtin;
+    // Oldest ancestor first, so nearer profiles override.
+    for (located, document) in documents.into_iter().rev() {
+        for setting in document.settings {
+            settings.insert(setting.key.clone(), setting);
+        }
+        thresholds = document.thresholds.over(thresholds);
+        if let Some(text) = document.description {
+            description = text;
+        }
+        name = located.name;
+        origin = located.origin;
+    }
+    Profile {
+        name,
+        description,
+        origin,
+        chain,
+        settings: settings.into_values().collect(),
+        thresholds,
+    }
+}
+
+/// `skip_installed`: Some(true) when resolving a parent of the same name.
+fn locate(system: &System, reference: &Reference, skip_installed: Option<bool>) -> Result<Located> {
+    match reference {
+        Reference::Path(path) => {
+            let bytes = match std::fs::metadata(path) {
+                Ok(meta) if meta.is_file() => system.read_file(path)?,
+                _ => return Err(unknown(system, &path.display().to_string())),
+            };
+            let name = path
+                .file_stem()
+                .map(|stem| stem.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            Ok(Located {
+                name,
+                origin: Origin::File(path.clone()),
+                bytes,
+            })
+        }
+        Reference::Name(name) => {
+            if !valid_name(name) {
+                return Err(unknown(system, name));
+            }
+            let installed = system.config_path(INSTALLED_DIR).join(format!("{name}.yaml"));
+            if skip_installed != Some(true) && installed.is_file() {
+                let bytes = system.read_file(&installed)?;
+                return Ok(Located {
+                    name: name.clone(),
+                    origin: Origin::File(installed),
+                    bytes,
+                });
+            }
+            match BUILTINS.iter().find(|(builtin, _)| builtin == name) {
+                Some((builtin, text)) => Ok(Located {
+                    name: (*builtin).to_owned(),
+                    origin: Origin::Builtin,
+                    bytes: text.as_bytes().to_vec(),
+                }),
+                None => Err(unknown(system, name)),
+            }
+        }
+    }
+}
+
+fn valid_name(name: &str) -> bool {
+    !name.is_empty() && name.chars().all(|ch| ch.is_ascii_alphanumeric() || matches!(ch, '-' | '_' | '.')) && !name.starts_with('.')
+}
+
+fn unknown(system: &System, name: &str) -> Error {
+    Error::UnknownProfile {
+        name: name.to_owned(),
+        builtins: BUILTINS.iter().map(|(name, _)| *name).collect::<Vec<_>>().join(", "),
+        installed: system.config_path(INSTALLED_DIR).join(format!("{name}.yaml")),
+    }
+}
+
+/// A profile as `tcptune profiles` lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Listing {
+    pub name: String,
+    pub origin: Origin,
+    pub description: String,
+    /// An installed profile with a built-in's name replaces the built-in.
+    pub overrides_builtin: bool,
+}
+
+/// The built-in and installed profiles. An installed file that does not
+/// validate is still listed, with the first error as its description.
+pub fn list(system: &System) -> Result<Vec<Listing>> {
+    let mut listings = Vec::new();
+    let installed_dir = system.config_path(INSTALLED_DIR);
+    let installed = system.list_yaml(&installed_dir)?;
+    let installed_names: Vec<String> = installed
+        .iter()
+        .filter_map(|path| path.file_stem().map(|stem| stem.to_string_lossy().into_owned()))
+        .collect();
+    for (name, text) in BUILTINS {
+        if installed_names.iter().any(|installed| installed == name) {
+            continue;
+        }
+        let description = parse(name, name, text.as_bytes())
+            .map(|document| document.description.unwrap_or_default())
+            .unwrap_or_default();
+        listings.push(Listing {
+            name: (*name).to_owned(),
+            origin: Origin::Builtin,
+            description,
+            overrides_builtin: false,
+        });
+    }
+    for (path, name) in installed.into_iter().zip(installed_names) {
+        let bytes = system.read_file(&path)?;
+        let description = match parse(&path.display().to_string(), &name, &bytes) {
+            Ok(document) => document.description.unwrap_or_default(),
+            Err(errors) => format!("INVALID: {}", errors.0.first().map(ToString::to_string).unwrap_or_default()),
+        };
+        let overrides_builtin = BUILTINS.iter().any(|(builtin, _)| *builtin == name);
+        listings.push(Listing {
+            name,
+            origin: Origin::File(path),
+            description,
+            overrides_builtin,
+        });
+    }
+    Ok(listings)
+}

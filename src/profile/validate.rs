@@ -1,0 +1,389 @@
+//! Turns a positioned YAML tree into a profile [`Document`], collecting every
+//! mistake with its line and column instead of stopping at the first.
+//!
+//! The checks are strict on purpose: a profile is what tcptune writes into
+//! the kernel and into `/etc/sysctl.d`, so an unknown field, a misspelt key
+//! or a value the kernel would refuse must stop it before anything happens.
+
+use std::collections::HashMap;
+
+use super::yaml::{Node, NodeKind, Position};
+use super::{Document, Expectation, KernelGate, PartialThresholds, ProfileError, ProfileErrors, Setting};
+use crate::finding::Severity;
+use crate::kernel::KernelVersion;
+use crate::key::{Key, Value};
+use crate::knowledge;
+use crate::suggest;
+
+const TOP_FIELDS: &[&str] = &["description", "extends", "settings", "thresholds"];
+const SETTING_FIELDS: &[&str] = &[
+    "value",
+    "at_least",
+    "at_most",
+    "forbidden",
+    "why",
+    "severity",
+    "min_kernel",
+    "below_kernel",
+];
+const THRESHOLD_FIELDS: &[&str] = &[
+    "close_wait_leak",
+    "port_exhaustion_percent",
+    "tw_bucket_percent",
+    "listen_overflow",
+];
+
+struct Collector<'a> {
+    file: &'a str,
+    errors: Vec<ProfileError>,
+}
+
+impl Collector<'_> {
+    fn error(&mut self, position: Position, message: impl Into<String>) {
+        self.errors.push(ProfileError {
+            file: self.file.to_owned(),
+            line: position.line.max(1),
+            column: position.column.max(1),
+            message: message.into(),
+        });
+    }
+
+    /// The entries of a mapping with string keys; reports anything else.
+    fn mapping<'n>(&mut self, node: &'n Node, what: &str) -> Vec<(&'n str, &'n Node, &'n Node)> {
+        let NodeKind::Mapping(entries) = &node.kind else {
+            self.error(node.position, format!("{what} must be a mapping, found {}", node.kind.describe()));
+            return Vec::new();
+        };
+        let mut fields = Vec::new();
+        for (key, value) in entries {
+            match &key.kind {
+                NodeKind::String(name) => fields.push((name.as_str(), key, value)),
+                other => self.error(key.position, format!("a key in {what} must be a string, found {}", other.describe())),
+            }
+        }
+        fields
+    }
+
+    fn unknown_field(&mut self, key: &Node, name: &str, allowed: &[&str], what: &str) {
+        let hint = match suggest::closest(name, allowed.iter().copied()) {
+            Some(near) => format!("; did you mean `{near}`?"),
+            None => format!("; expected one of: {}", allowed.join(", ")),
+        };
+        self.error(key.position, format!("unknown field `{name}` in {what}{hint}"));
+    }
+
+    fn string(&mut self, node: &Node, what: &str) -> Option<String> {
+        match &node.kind {
+            NodeKind::String(text) if text.chars().any(char::is_control) && !text.chars().all(|ch| !ch.is_control() || ch == '\n') => {
+                self.error(node.position, format!("{what} contains a control character"));
+                None
+            }
+            NodeKind::String(text) => Some(text.clone()),
+            other => {
+                self.error(node.position, format!("{what} must be a string, found {}", other.describe()));
+                None
+            }
+        }
+    }
+
+    fn unsigned(&mut self, node: &Node, what: &str, low: u64, high: u64) -> Option<u64> {
+        match &node.kind {
+            NodeKind::Integer(number) => match u64::try_from(*number) {
+                Ok(number) if (low..=high).contains(&number) => Some(number),
+                _ => {
+                    self.error(node.position, format!("{what} must be from {low} to {high}, found {number}"));
+                    None
+                }
+            },
+            other => {
+                self.error(node.position, format!("{what} must be an integer, found {}", other.describe()));
+                None
+            }
+        }
+    }
+}
+
+pub fn document(file: &str, name: &str, tree: &Node) -> Result<Document, ProfileErrors> {
+    let mut collector = Collector {
+        file,
+        errors: Vec::new(),
+    };
+    let mut document = Document::default();
+    for (field, key, value) in collector.mapping(tree, "a profile") {
+        match field {
+            "description" => document.description = collector.string(value, "`description`"),
+            "extends" => {
+                if let Some(parent) = collector.string(value, "`extends`") {
+                    if parent.trim().is_empty() {
+                        collector.error(value.position, "`extends` names no profile");
+                    } else {
+                        document.extends = Some((parent, value.position));
+                    }
+                }
+            }
+            "settings" => document.settings = settings(&mut collector, name, value),
+            "thresholds" => document.thresholds = thresholds(&mut collector, value),
+            other => collector.unknown_field(key, other, TOP_FIELDS, "a profile"),
+        }
+    }
+    if collector.errors.is_empty() {
+        Ok(document)
+    } else {
+        Err(ProfileErrors(collector.errors))
+    }
+}
+
+fn settings(collector: &mut Collector<'_>, profile: &str, node: &Node) -> Vec<Setting> {
+    let mut settings = Vec::new();
+    let mut seen: HashMap<Key, Position> = HashMap::new();
+    for (text, key_node, body) in collector.mapping(node, "`settings`") {
+        let key = match Key::parse(text) {
+            Ok(key) => key,
+            Err(error) => {
+                collector.error(key_node.position, format!("invalid key: {error}"));
+                continue;
+            }
+        };
+        if !key.is_net() {
+            collector.error(
+                key_node.position,
+                format!("`{key}` is not under `net.`: tcptune manages network sysctls only"),
+            );
+            continue;
+        }
+        if let Some((_, why)) = knowledge::VENDOR_ONLY_KEYS.iter().find(|(vendor, _)| *vendor == key.to_string()) {
+            collector.error(key_node.position, format!("`{key}` {why}"));
+            continue;
+        }
+        if let Some(first) = seen.insert(key.clone(), key_node.position) {
+            collector.error(
+                key_node.position,
+                format!("`{key}` is set twice (first at line {}, column {})", first.line, first.column),
+            );
+            continue;
+        }
+        if let Some(setting) = setting(collector, profile, key, key_node, body) {
+            settings.push(setting);
+        }
+    }
+    settings
+}
+
+fn setting(collector: &mut Collector<'_>, profile: &str, key: Key, key_node: &Node, body: &Node) -> Option<Setting> {
+    let before = collector.errors.len();
+    let what = format!("the setting `{key}`");
+    let info = knowledge::lookup(&key.to_string());
+    let mut expectations: Vec<(Expectation, Position)> = Vec::new();
+    let mut why = None;
+    let mut severity = Severity::Warning;
+    let mut gate = KernelGate::default();
+    for (field, field_key, value) in collector.mapping(body, &what) {
+        match field {
+            "value" | "at_least" | "at_most" => {
+                let numeric = field != "value";
+                if let Some(parsed) = setting_value(collector, value, &key, numeric) {
+                    if let Some(info) = info
+                        && let Err(message) = info.range.check(&parsed)
+                    {
+                        collector.error(value.position, format!("`{key}` {message}; found `{parsed}`"));
+                    }
+                    let expectation = match field {
+                        "value" => Expectation::Equal(parsed),
+                        "at_least" => Expectation::AtLeast(parsed),
+                        _ => Expectation::AtMost(parsed),
+                    };
+                    expectations.push((expectation, field_key.position));
+                }
+            }
+            "forbidden" => match value.kind {
+                NodeKind::Bool(true) => expectations.push((Expectation::Forbidden, field_key.position)),
+                _ => collector.error(value.position, "`forbidden` can only be `true`; remove it otherwise"),
+            },
+            "why" => match collector.string(value, "`why`") {
+                Some(text) if text.trim().is_empty() => collector.error(value.position, "`why` is empty: say why"),
+                Some(text) => why = Some(text.trim().to_owned()),
+                None => {}
+            },
+            "severity" => {
+                if let Some(text) = collector.string(value, "`severity`") {
+                    match text.parse() {
+                        Ok(parsed) => severity = parsed,
+                        Err(message) => collector.error(value.position, message),
+                    }
+                }
+            }
+            "min_kernel" => gate.min_kernel = kernel_version(collector, value, "min_kernel"),
+            "below_kernel" => gate.below_kernel = kernel_version(collector, value, "below_kernel"),
+            other => collector.unknown_field(field_key, other, SETTING_FIELDS, &what),
+        }
+    }
+    if let (Some(min), Some(below)) = (gate.min_kernel, gate.below_kernel)
+        && min >= below
+    {
+        collector.error(body.position, format!("{what}: `min_kernel` {min} is not below `below_kernel` {below}"));
+    }
+    if why.is_none() && matches!(body.kind, NodeKind::Mapping(_)) {
+        collector.error(key_node.position, format!("{what} has no `why`: every setting must say why"));
+    }
+    let expectation = match expectations.len() {
+        1 => expectations.pop().map(|(expectation, _)| expectation),
+        0 => {
+            if matches!(body.kind, NodeKind::Mapping(_)) {
+                collector.error(
+                    key_node.position,
+                    format!("{what} needs one of `value`, `at_least`, `at_most` or `forbidden: true`"),
+                );
+            }
+            None
+        }
+        _ => {
+            let (_, second) = expectations[1];
+            collector.error(
+                second,
+                format!("{what} has more than one of `value`, `at_least`, `at_most`, `forbidden`"),
+            );
+            None
+        }
+    };
+    if collector.errors.len() > before {
+        return None;
+    }
+    Some(Setting {
+        key,
+        expect: expectation?,
+        why: why?,
+        severity,
+        gate,
+        defined_in: profile.to_owned(),
+    })
+}
+
+/// A value: an integer, a string of whitespace-separated tokens, or a list.
+fn setting_value(collector: &mut Collector<'_>, node: &Node, key: &Key, numeric: bool) -> Option<Value> {
+    let mut tokens = Vec::new();
+    let mut push = |collector: &mut Collector<'_>, item: &Node| match &item.kind {
+        NodeKind::Integer(number) => tokens.push(number.to_string()),
+        NodeKind::String(text) => {
+            if let Some(bad) = text.chars().find(|ch| ch.is_control()) {
+                collector.error(
+                    item.position,
+                    format!("the value of `{key}` contains the control character {bad:?}; values are single-line"),
+                );
+            } else {
+                tokens.extend(text.split_whitespace().map(str::to_owned));
+            }
+        }
+        NodeKind::Bool(value) => collector.error(
+            item.position,
+            format!("the value of `{key}` is the boolean `{value}`; sysctls take numbers: write {}", u8::from(*value)),
+        ),
+        other => collector.error(
+            item.position,
+            format!("the value of `{key}` must be an integer, a string or a list of them, found {}", other.describe()),
+        ),
+    };
+    match &node.kind {
+        NodeKind::Sequence(items) => {
+            for item in items {
+                if matches!(item.kind, NodeKind::Sequence(_) | NodeKind::Mapping(_)) {
+                    collector.error(item.position, format!("the value of `{key}` must be a flat list"));
+                } else {
+                    push(collector, item);
+                }
+            }
+        }
+        _ => push(collector, node),
+    }
+    if tokens.is_empty() {
+        // An empty string is a real value for a few keys (ip_local_reserved_ports).
+        if !matches!(node.kind, NodeKind::String(_)) {
+            collector.error(node.position, format!("the value of `{key}` is empty"));
+            return None;
+        }
+    }
+    let value = Value::from_tokens(tokens);
+    if numeric && value.integers().is_none() {
+        collector.error(node.position, format!("`at_least` and `at_most` need integers; found `{value}`"));
+        return None;
+    }
+    Some(value)
+}
+
+fn kernel_version(collector: &mut Collector<'_>, node: &Node, field: &str) -> Option<KernelVersion> {
+    match &node.kind {
+        NodeKind::String(text) => match text.parse() {
+            Ok(version) => Some(version),
+            Err(message) => {
+                collector.error(node.position, format!("`{field}`: {message}"));
+                None
+            }
+        },
+        NodeKind::Float(_) | NodeKind::Integer(_) => {
+            collector.error(
+                node.position,
+                format!("`{field}` must be a quoted version such as \"4.12\": unquoted, YAML reads it as a number and 4.10 becomes 4.1"),
+            );
+            None
+        }
+        other => {
+            collector.error(node.position, format!("`{field}` must be a quoted version, found {}", other.describe()));
+            None
+        }
+    }
+}
+
+fn thresholds(collector: &mut Collector<'_>, node: &Node) -> PartialThresholds {
+    let mut thresholds = PartialThresholds::default();
+    for (field, key, value) in collector.mapping(node, "`thresholds`") {
+        let what = format!("`thresholds.{field}`");
+        match field {
+            "close_wait_leak" => thresholds.close_wait_leak = collector.unsigned(value, &what, 1, u64::from(u32::MAX)),
+            "port_exhaustion_percent" => thresholds.port_exhaustion_percent = collector.unsigned(value, &what, 1, 100),
+            "tw_bucket_percent" => thresholds.tw_bucket_percent = collector.unsigned(value, &what, 1, 100),
+            "listen_overflow" => thresholds.listen_overflow = collector.unsigned(value, &what, 0, u64::from(u32::MAX)),
+            other => collector.unknown_field(key, other, THRESHOLD_FIELDS, "`thresholds`"),
+        }
+    }
+    thresholds
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::parse;
+    use super::*;
+
+    fn errors(text: &str) -> Vec<String> {
+        match parse("p.yaml", "p", text.as_bytes()) {
+            Ok(document) => panic!("expected errors, got {document:?}"),
+            Err(errors) => errors.0.iter().map(ToString::to_string).collect(),
+        }
+    }
+
+    #[test]
+    fn a_valid_profile() {
+        let text = "description: test\nextends: default\nsettings:\n  net.ipv4.tcp_fin_timeout:\n    value: 30\n    why: frees orphaned FIN_WAIT2 sooner\n  net.core.somaxconn:\n    at_least: 4096\n    why: deep accept queues\n    severity: error\n  net.ipv4.ip_local_port_range:\n    value: [1024, 65535]\n    why: more ports\n  net.ipv4.tcp_tw_recycle:\n    forbidden: true\n    below_kernel: \"4.12\"\n    why: drops NAT clients\nthresholds:\n  close_wait_leak: 50\n";
+        let document = parse("p.yaml", "p", text.as_bytes()).unwrap();
+        assert_eq!(document.settings.len(), 4);
+        assert_eq!(document.extends.as_ref().map(|(name, _)| name.as_str()), Some("default"));
+        assert_eq!(document.thresholds.close_wait_leak, Some(50));
+        let range = &document.settings[2];
+        assert_eq!(range.expect, Expectation::Equal(Value::parse("1024 65535")));
+        assert_eq!(document.settings[1].severity, Severity::Error);
+    }
+
+    #[test]
+    fn every_error_of_a_file_is_reported_with_its_position() {
+        let text = "settings:\n  net.ipv4.tcp_fin_timeout:\n    value: yes\n    why: x\n  kernel.pid_max:\n    value: 1\n    why: x\n  net.ipv4.tcp_tw_reuse:\n    value: 3\n    why: x\n  net.ipv4.tcp_syncookies:\n    value: 1\nbogus: 1\n";
+        let found = errors(text);
+        assert_eq!(
+            found,
+            vec![
+                "p.yaml:3:12: `net.ipv4.tcp_fin_timeout` must be an integer from 1 to 2147483647; found `yes`",
+                "p.yaml:5:3: `kernel.pid_max` is not under `net.`: tcptune manages network sysctls only",
+                "p.yaml:9:12: `net.ipv4.tcp_tw_reuse` must be one of 0, 1, 2; found `3`",
+                "p.yaml:11:3: the setting `net.ipv4.tcp_syncookies` has no `why`: every setting must say why",
+                "p.yaml:13:1: unknown field `bogus` in a profile; expected one of: description, extends, settings, thresholds",
+            ]
+        );
+    }
+}

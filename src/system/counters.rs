@@ -1,0 +1,144 @@
+//! Parsers for the kernel's counter files: `/proc/net/netstat` and
+//! `/proc/net/snmp` (pairs of header and value lines under one prefix) and
+//! `/proc/net/sockstat`.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde::Serialize;
+
+use crate::error::{Error, Result};
+
+/// Counters by name. Values are signed: `Tcp: MaxConn` is -1.
+pub type CounterMap = BTreeMap<String, i64>;
+
+/// The counters tcptune reads as evidence.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Counters {
+    /// `TcpExt:` of `/proc/net/netstat`.
+    pub tcp_ext: CounterMap,
+    /// `Tcp:` of `/proc/net/snmp`.
+    pub tcp: CounterMap,
+}
+
+impl Counters {
+    pub fn tcp_ext(&self, name: &str) -> Option<i64> {
+        self.tcp_ext.get(name).copied()
+    }
+}
+
+/// The `TCP:` line of `/proc/net/sockstat`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Sockstat {
+    pub inuse: u64,
+    pub orphan: u64,
+    pub tw: u64,
+    pub alloc: u64,
+    pub mem: u64,
+}
+
+/// Reads every `PREFIX:` header/value pair of a netstat-style file.
+pub fn parse_pairs(text: &str, prefix: &str, path: &Path) -> Result<CounterMap> {
+    let tag = format!("{prefix}:");
+    let mut counters = CounterMap::new();
+    let mut lines = text.lines().enumerate().filter(|(_, line)| {
+        line.split_whitespace().next() == Some(tag.as_str())
+    });
+    while let Some((_, header)) = lines.next() {
+        let Some((number, values)) = lines.next() else {
+            return Err(Error::Malformed {
+                path: path.to_owned(),
+                line: text.lines().count(),
+                message: format!("a `{tag}` header line has no value line"),
+            });
+        };
+        let names: Vec<&str> = header.split_whitespace().skip(1).collect();
+        let numbers: Vec<&str> = values.split_whitespace().skip(1).collect();
+        if names.len() != numbers.len() {
+            return Err(Error::Malformed {
+                path: path.to_owned(),
+                line: number + 1,
+                message: format!("{} `{tag}` names but {} values", names.len(), numbers.len()),
+            });
+        }
+        for (name, value) in names.into_iter().zip(numbers) {
+            let value = value.parse().map_err(|_| Error::Malformed {
+                path: path.to_owned(),
+                line: number + 1,
+                message: format!("`{name}` has the non-numeric value `{value}`"),
+            })?;
+            counters.insert(name.to_owned(), value);
+        }
+    }
+    Ok(counters)
+}
+
+/// Reads the `TCP:` line of sockstat (`TCP: inuse 1 orphan 0 tw 0 alloc 1 mem 0`).
+pub fn parse_sockstat(text: &str, path: &Path) -> Result<Sockstat> {
+    let mut sockstat = Sockstat::default();
+    for (index, line) in text.lines().enumerate() {
+        let mut fields = line.split_whitespace();
+        if fields.next() != Some("TCP:") {
+            continue;
+        }
+        let rest: Vec<&str> = fields.collect();
+        for pair in rest.chunks(2) {
+            let [name, value] = pair else {
+                return Err(Error::Malformed {
+                    path: path.to_owned(),
+                    line: index + 1,
+                    message: "a `TCP:` name has no value".into(),
+                });
+            };
+            let value: u64 = value.parse().map_err(|_| Error::Malformed {
+                path: path.to_owned(),
+                line: index + 1,
+                message: format!("`{name}` has the non-numeric value `{value}`"),
+            })?;
+            match *name {
+                "inuse" => sockstat.inuse = value,
+                "orphan" => sockstat.orphan = value,
+                "tw" => sockstat.tw = value,
+                "alloc" => sockstat.alloc = value,
+                "mem" => sockstat.mem = value,
+                _ => {}
+            }
+        }
+    }
+    Ok(sockstat)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn netstat_pairs_are_matched_by_position() {
+        let text = "TcpExt: SyncookiesSent ListenOverflows ListenDrops\nTcpExt: 0 17 17\nIpExt: InNoRoutes\nIpExt: 3\n";
+        let counters = parse_pairs(text, "TcpExt", Path::new("netstat")).unwrap();
+        assert_eq!(counters["ListenOverflows"], 17);
+        assert_eq!(counters.len(), 3);
+    }
+
+    #[test]
+    fn snmp_tcp_line_keeps_negative_values() {
+        let text = "Ip: Forwarding\nIp: 1\nTcp: RtoAlgorithm MaxConn ActiveOpens\nTcp: 1 -1 13\n";
+        let counters = parse_pairs(text, "Tcp", Path::new("snmp")).unwrap();
+        assert_eq!(counters["MaxConn"], -1);
+        assert_eq!(counters["ActiveOpens"], 13);
+    }
+
+    #[test]
+    fn mismatched_counts_name_the_line() {
+        let text = "TcpExt: A B\nTcpExt: 1\n";
+        let error = parse_pairs(text, "TcpExt", Path::new("netstat")).unwrap_err();
+        assert_eq!(error.to_string(), "netstat:2: 2 `TcpExt:` names but 1 values");
+    }
+
+    #[test]
+    fn sockstat_tcp_line() {
+        let text = "sockets: used 8\nTCP: inuse 1 orphan 2 tw 3 alloc 4 mem 5\nUDP: inuse 0 mem 0\n";
+        let sockstat = parse_sockstat(text, Path::new("sockstat")).unwrap();
+        assert_eq!(sockstat, Sockstat { inuse: 1, orphan: 2, tw: 3, alloc: 4, mem: 5 });
+    }
+}

@@ -1,0 +1,206 @@
+//! The only code that touches the machine.
+//!
+//! Every read of the kernel's interface (`<proc>/sys`, `<proc>/net/*`,
+//! `<proc>/PID/fd`) and of configuration files (`<root>/etc/...`) goes through
+//! [`System`], whose two roots default to `/proc` and `/` and which tests
+//! point at fixture trees. What it returns is plain data; nothing after it
+//! does I/O.
+
+mod counters;
+mod owners;
+mod tcp_table;
+
+use std::io;
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use crate::census::{Census, CloseWaitOwners};
+use crate::error::{Error, Result};
+use crate::key::{Key, Value};
+
+pub use counters::{Counters, Sockstat};
+pub use tcp_table::{parse_address, parse_row};
+
+/// The outcome of reading one sysctl. "Absent" and "unreadable" are kept
+/// apart because they mean different things to an operator: the first says
+/// this kernel (or this namespace) has no such key, the second that it does
+/// but we may not look.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum Reading {
+    Present { value: Value },
+    Absent,
+    Unreadable { reason: String },
+}
+
+impl Reading {
+    pub fn value(&self) -> Option<&Value> {
+        match self {
+            Reading::Present { value } => Some(value),
+            _ => None,
+        }
+    }
+}
+
+/// The machine as seen through a configuration root and a proc root.
+#[derive(Debug, Clone)]
+pub struct System {
+    root: PathBuf,
+    proc: PathBuf,
+}
+
+impl System {
+    pub fn new(root: impl Into<PathBuf>, proc: impl Into<PathBuf>) -> System {
+        System {
+            root: root.into(),
+            proc: proc.into(),
+        }
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    pub fn proc(&self) -> &Path {
+        &self.proc
+    }
+
+    /// The path of a configuration file or directory under the root.
+    pub fn config_path(&self, relative: &str) -> PathBuf {
+        self.root.join(relative)
+    }
+
+    /// Reads one sysctl from `<proc>/sys`.
+    pub fn read_sysctl(&self, key: &Key) -> Reading {
+        let path = self.proc.join("sys").join(key.relative_path());
+        match std::fs::read(&path) {
+            Ok(bytes) => Reading::Present {
+                value: Value::parse(&String::from_utf8_lossy(&bytes)),
+            },
+            Err(error) if error.kind() == io::ErrorKind::NotFound => Reading::Absent,
+            // A directory where a key was expected (`net.ipv4` given as a key)
+            // is not a setting on this kernel either.
+            Err(error) if error.kind() == io::ErrorKind::IsADirectory => Reading::Absent,
+            Err(error) => Reading::Unreadable {
+                reason: error.to_string(),
+            },
+        }
+    }
+
+    /// The kernel release, from `<proc>/sys/kernel/osrelease`.
+    pub fn kernel_release(&self) -> Result<String> {
+        let path = self.proc.join("sys/kernel/osrelease");
+        let text = read_to_string(&path)?;
+        let release = text.trim();
+        if release.is_empty() {
+            return Err(Error::Malformed {
+                path,
+                line: 1,
+                message: "the kernel release is empty".into(),
+            });
+        }
+        Ok(release.to_owned())
+    }
+
+    /// Counts TCP sockets from `<proc>/net/tcp` and `tcp6`, streaming.
+    pub fn census_procfs(&self) -> Result<Census> {
+        let mut census = Census::default();
+        for name in ["net/tcp", "net/tcp6"] {
+            let path = self.proc.join(name);
+            match std::fs::File::open(&path) {
+                Ok(file) => tcp_table::count(io::BufReader::with_capacity(64 * 1024, file), &path, &mut census)?,
+                // A kernel built without IPv6 has no tcp6.
+                Err(error) if error.kind() == io::ErrorKind::NotFound && name == "net/tcp6" => {}
+                Err(source) => return Err(Error::Read { path, source }),
+            }
+        }
+        census.source = Some(crate::census::Source::Procfs);
+        Ok(census)
+    }
+
+    /// Maps CLOSE_WAIT sockets to the processes holding them by walking
+    /// `<proc>/PID/fd`, as `ss -p` does.
+    pub fn close_wait_owners(&self, census: &Census) -> CloseWaitOwners {
+        owners::find(&self.proc, &census.close_wait)
+    }
+
+    /// `<proc>/net/sockstat`, when present.
+    pub fn sockstat(&self) -> Result<Option<Sockstat>> {
+        let path = self.proc.join("net/sockstat");
+        match read_optional(&path)? {
+            Some(text) => counters::parse_sockstat(&text, &path).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// The `TcpExt` counters of `<proc>/net/netstat` and the `Tcp` counters of
+    /// `<proc>/net/snmp`; a missing file yields empty counters.
+    pub fn counters(&self) -> Result<Counters> {
+        let mut counters = Counters::default();
+        let netstat = self.proc.join("net/netstat");
+        if let Some(text) = read_optional(&netstat)? {
+            counters.tcp_ext = counters::parse_pairs(&text, "TcpExt", &netstat)?;
+        }
+        let snmp = self.proc.join("net/snmp");
+        if let Some(text) = read_optional(&snmp)? {
+            counters.tcp = counters::parse_pairs(&text, "Tcp", &snmp)?;
+        }
+        Ok(counters)
+    }
+
+    /// Reads a configuration file (a profile) under or outside the root.
+    pub fn read_file(&self, path: &Path) -> Result<Vec<u8>> {
+        std::fs::read(path).map_err(|source| Error::Read {
+            path: path.to_owned(),
+            source,
+        })
+    }
+
+    /// The `*.yaml` files of a directory, sorted; none when it does not exist.
+    pub fn list_yaml(&self, dir: &Path) -> Result<Vec<PathBuf>> {
+        let entries = match std::fs::read_dir(dir) {
+            Ok(entries) => entries,
+            Err(error) if error.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(source) => {
+                return Err(Error::Read {
+                    path: dir.to_owned(),
+                    source,
+                });
+            }
+        };
+        let mut files = Vec::new();
+        for entry in entries {
+            let entry = entry.map_err(|source| Error::Read {
+                path: dir.to_owned(),
+                source,
+            })?;
+            let path = entry.path();
+            if path.extension().is_some_and(|ext| ext == "yaml") && path.is_file() {
+                files.push(path);
+            }
+        }
+        files.sort();
+        Ok(files)
+    }
+}
+
+fn read_to_string(path: &Path) -> Result<String> {
+    std::fs::read(path)
+        .map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
+        .map_err(|source| Error::Read {
+            path: path.to_owned(),
+            source,
+        })
+}
+
+fn read_optional(path: &Path) -> Result<Option<String>> {
+    match std::fs::read(path) {
+        Ok(bytes) => Ok(Some(String::from_utf8_lossy(&bytes).into_owned())),
+        Err(error) if error.kind() == io::ErrorKind::NotFound => Ok(None),
+        Err(source) => Err(Error::Read {
+            path: path.to_owned(),
+            source,
+        }),
+    }
+}
