@@ -185,6 +185,26 @@ pub struct CloseWaitOwner {
     /// Local addresses of its CLOSE_WAIT sockets, most frequent first, with
     /// counts: a server leaking on :8080 shows one entry, a client many.
     pub local_addresses: Vec<AddressCount>,
+    /// Remote addresses, most frequent first: a client leaking toward one
+    /// backend shows that backend here.
+    pub remote_addresses: Vec<AddressCount>,
+}
+
+impl CloseWaitOwner {
+    /// Where the leak is: "on LOCAL" when most sockets share a local address
+    /// (a server's listening port), else "toward REMOTE" when most share a
+    /// remote one (a client's backend).
+    pub fn location(&self) -> Option<String> {
+        let dominant = |addresses: &[AddressCount]| {
+            addresses
+                .first()
+                .filter(|top| top.count * 2 > self.count)
+                .map(|top| top.address.clone())
+        };
+        dominant(&self.local_addresses)
+            .map(|local| format!("on {local}"))
+            .or_else(|| dominant(&self.remote_addresses).map(|remote| format!("toward {remote}")))
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

@@ -237,7 +237,7 @@ pub static KEYS: &[KeyInfo] = &[
     },
     KeyInfo {
         key: "net.ipv4.tcp_max_syn_backlog",
-        summary: "How many half-open connections (SYN_RECV) one listener may hold before it drops SYNs or, with tcp_syncookies=1, answers with cookies.",
+        summary: "Limit on half-open connections (SYN_RECV) per listener. On current kernels a listener's SYN queue is also bounded by its listen() backlog; with tcp_syncookies=1 the kernel answers with cookies once that queue is full, and this limit mainly matters when cookies are off.",
         default: "max(128, tcp_ehash_entries / 128) (2048 on a typical host)",
         default_value: None,
         range: Range::Between(1, INT_MAX),

@@ -8,7 +8,10 @@
 //! only maps the outcome to an exit code.
 
 pub mod census;
+pub mod cli;
+pub mod commands;
 pub mod error;
+pub mod facts;
 pub mod finding;
 pub mod kernel;
 pub mod key;
@@ -16,4 +19,6 @@ pub mod system;
 pub mod conf;
 pub mod knowledge;
 pub mod profile;
+pub mod report;
+pub mod rules;
 pub mod suggest;

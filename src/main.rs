@@ -1,1 +1,33 @@
-fn main() {}
+//! The tcptune command: parse the command line, run the library, map the
+//! outcome to the exit code of the contract.
+
+use std::io::{self, Write};
+use std::process::ExitCode;
+
+use clap::Parser;
+use tcptune::cli::{Cli, ColorWhen};
+use tcptune::commands;
+use tcptune::error::{Error, exit};
+use tcptune::report::Printer;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let choice = match cli.color {
+        ColorWhen::Auto => anstream::ColorChoice::Auto,
+        ColorWhen::Always => anstream::ColorChoice::Always,
+        ColorWhen::Never => anstream::ColorChoice::Never,
+    };
+    let mut stdout = anstream::AutoStream::new(io::stdout().lock(), choice);
+    let mut printer = Printer::new(&mut stdout, cli.format);
+    let code = match commands::run(&cli, &mut printer) {
+        Ok(code) => code,
+        // A reader that went away (`tcptune check | head`) is not a failure.
+        Err(Error::Output(error)) if error.kind() == io::ErrorKind::BrokenPipe => exit::SUCCESS,
+        Err(error) => {
+            commands::print_error(&error);
+            error.exit_code()
+        }
+    };
+    let _ = stdout.flush();
+    ExitCode::from(code)
+}

@@ -174,12 +174,16 @@ fn setting(collector: &mut Collector<'_>, profile: &str, key: Key, key_node: &No
     let what = format!("the setting `{key}`");
     let info = knowledge::lookup(&key.to_string());
     let mut expectations: Vec<(Expectation, Position)> = Vec::new();
+    // Comparators written, valid or not: a bad `value` already has its own
+    // error and must not also count as "no comparator".
+    let mut comparators: Vec<Position> = Vec::new();
     let mut why = None;
     let mut severity = Severity::Warning;
     let mut gate = KernelGate::default();
     for (field, field_key, value) in collector.mapping(body, &what) {
         match field {
             "value" | "at_least" | "at_most" => {
+                comparators.push(field_key.position);
                 let numeric = field != "value";
                 if let Some(parsed) = setting_value(collector, value, &key, numeric) {
                     if let Some(info) = info
@@ -195,10 +199,13 @@ fn setting(collector: &mut Collector<'_>, profile: &str, key: Key, key_node: &No
                     expectations.push((expectation, field_key.position));
                 }
             }
-            "forbidden" => match value.kind {
-                NodeKind::Bool(true) => expectations.push((Expectation::Forbidden, field_key.position)),
-                _ => collector.error(value.position, "`forbidden` can only be `true`; remove it otherwise"),
-            },
+            "forbidden" => {
+                comparators.push(field_key.position);
+                match value.kind {
+                    NodeKind::Bool(true) => expectations.push((Expectation::Forbidden, field_key.position)),
+                    _ => collector.error(value.position, "`forbidden` can only be `true`; remove it otherwise"),
+                }
+            }
             "why" => match collector.string(value, "`why`") {
                 Some(text) if text.trim().is_empty() => collector.error(value.position, "`why` is empty: say why"),
                 Some(text) => why = Some(text.trim().to_owned()),
@@ -225,7 +232,7 @@ fn setting(collector: &mut Collector<'_>, profile: &str, key: Key, key_node: &No
     if why.is_none() && matches!(body.kind, NodeKind::Mapping(_)) {
         collector.error(key_node.position, format!("{what} has no `why`: every setting must say why"));
     }
-    let expectation = match expectations.len() {
+    let expectation = match comparators.len() {
         1 => expectations.pop().map(|(expectation, _)| expectation),
         0 => {
             if matches!(body.kind, NodeKind::Mapping(_)) {
@@ -237,9 +244,8 @@ fn setting(collector: &mut Collector<'_>, profile: &str, key: Key, key_node: &No
             None
         }
         _ => {
-            let (_, second) = expectations[1];
             collector.error(
-                second,
+                comparators[1],
                 format!("{what} has more than one of `value`, `at_least`, `at_most`, `forbidden`"),
             );
             None
@@ -260,6 +266,7 @@ fn setting(collector: &mut Collector<'_>, profile: &str, key: Key, key_node: &No
 
 /// A value: an integer, a string of whitespace-separated tokens, or a list.
 fn setting_value(collector: &mut Collector<'_>, node: &Node, key: &Key, numeric: bool) -> Option<Value> {
+    let errors_before = collector.errors.len();
     let mut tokens = Vec::new();
     let mut push = |collector: &mut Collector<'_>, item: &Node| match &item.kind {
         NodeKind::Integer(number) => tokens.push(number.to_string()),
@@ -293,6 +300,9 @@ fn setting_value(collector: &mut Collector<'_>, node: &Node, key: &Key, numeric:
             }
         }
         _ => push(collector, node),
+    }
+    if collector.errors.len() > errors_before {
+        return None;
     }
     if tokens.is_empty() {
         // An empty string is a real value for a few keys (ip_local_reserved_ports).

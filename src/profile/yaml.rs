@@ -93,16 +93,22 @@ pub fn parse(text: &str) -> Result<Node, SyntaxError> {
     }
 }
 
-/// The parser's message without the position it repeats, first line only.
+/// The parser's message without the position it repeats (tcptune prints its
+/// own) and without hints meant for programmers using the library.
 fn describe_error(error: &serde_saphyr::Error) -> String {
     let text = error.to_string();
     let first = text.lines().next().unwrap_or("invalid YAML").trim();
-    // Messages end in " at line L, column C"; tcptune prints its own position.
-    let without_position = match first.rfind(" at line ") {
+    let mut message = match first.find(" at line ") {
         Some(at) => &first[..at],
         None => first,
     };
-    without_position.trim_end_matches(':').to_owned()
+    if let Some(at) = message.find(", set DuplicateKeyPolicy") {
+        message = &message[..at];
+    }
+    if let Some(limit) = message.strip_prefix("budget breached: ") {
+        return format!("the document is too large or expands too far through aliases (limit reached: {limit})");
+    }
+    message.trim_end_matches(':').to_owned()
 }
 
 fn node(spanned: Spanned<NodeKind>) -> Node {

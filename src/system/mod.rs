@@ -204,3 +204,36 @@ fn read_optional(path: &Path) -> Result<Option<String>> {
         }),
     }
 }
+
+/// What to gather.
+#[derive(Debug, Clone, Default)]
+pub struct Request {
+    pub keys: Vec<Key>,
+    /// Look up who holds CLOSE_WAIT sockets (walks every process's fds).
+    pub close_wait_owners: bool,
+}
+
+impl System {
+    /// Reads everything the rules need into one snapshot.
+    pub fn gather(&self, request: &Request) -> Result<crate::facts::Facts> {
+        let kernel_release = self.kernel_release()?;
+        let kernel = crate::kernel::KernelVersion::from_release(&kernel_release);
+        let sysctls = request
+            .keys
+            .iter()
+            .map(|key| (key.clone(), self.read_sysctl(key)))
+            .collect();
+        let census = self.census_procfs()?;
+        let close_wait_owners = (request.close_wait_owners && !census.close_wait.is_empty())
+            .then(|| self.close_wait_owners(&census));
+        Ok(crate::facts::Facts {
+            kernel_release,
+            kernel,
+            sysctls,
+            census,
+            close_wait_owners,
+            sockstat: self.sockstat()?,
+            counters: self.counters()?,
+        })
+    }
+}

@@ -18,13 +18,12 @@ pub fn find(proc: &Path, sockets: &[CloseWaitSocket]) -> CloseWaitOwners {
     if sockets.is_empty() {
         return CloseWaitOwners::default();
     }
-    let by_inode: HashMap<u64, SocketAddr> = sockets
+    let by_inode: HashMap<u64, &CloseWaitSocket> = sockets
         .iter()
         .filter(|socket| socket.inode != 0)
-        .map(|socket| (socket.inode, socket.local))
+        .map(|socket| (socket.inode, socket))
         .collect();
-    // pid -> (comm, local address -> count)
-    let mut found: BTreeMap<u32, (String, HashMap<SocketAddr, u64>)> = BTreeMap::new();
+    let mut found: BTreeMap<u32, Holder> = BTreeMap::new();
     let mut claimed: HashMap<u64, ()> = HashMap::new();
 
     let Ok(entries) = std::fs::read_dir(proc) else {
@@ -48,7 +47,7 @@ pub fn find(proc: &Path, sockets: &[CloseWaitSocket]) -> CloseWaitOwners {
             let Some(inode) = socket_inode(&target.to_string_lossy()) else {
                 continue;
             };
-            let Some(local) = by_inode.get(&inode) else {
+            let Some(socket) = by_inode.get(&inode) else {
                 continue;
             };
             // A socket shared by several processes (fork without close) is
@@ -56,30 +55,26 @@ pub fn find(proc: &Path, sockets: &[CloseWaitSocket]) -> CloseWaitOwners {
             if claimed.insert(inode, ()).is_some() {
                 continue;
             }
-            let owner = found.entry(pid).or_insert_with(|| (read_comm(&entry.path()), HashMap::new()));
-            *owner.1.entry(*local).or_insert(0) += 1;
+            let holder = found.entry(pid).or_insert_with(|| Holder {
+                comm: read_comm(&entry.path()),
+                count: 0,
+                local: HashMap::new(),
+                remote: HashMap::new(),
+            });
+            holder.count += 1;
+            *holder.local.entry(socket.local).or_insert(0) += 1;
+            *holder.remote.entry(socket.remote).or_insert(0) += 1;
         }
     }
 
     let mut owners: Vec<CloseWaitOwner> = found
         .into_iter()
-        .map(|(pid, (comm, addresses))| {
-            let count = addresses.values().sum();
-            let mut local_addresses: Vec<AddressCount> = addresses
-                .into_iter()
-                .map(|(address, count)| AddressCount {
-                    address: address.to_string(),
-                    count,
-                })
-                .collect();
-            local_addresses.sort_by(|a, b| b.count.cmp(&a.count).then(a.address.cmp(&b.address)));
-            local_addresses.truncate(ADDRESSES_PER_OWNER);
-            CloseWaitOwner {
-                pid,
-                comm,
-                count,
-                local_addresses,
-            }
+        .map(|(pid, holder)| CloseWaitOwner {
+            pid,
+            comm: holder.comm,
+            count: holder.count,
+            local_addresses: most_frequent(holder.local),
+            remote_addresses: most_frequent(holder.remote),
         })
         .collect();
     owners.sort_by(|a, b| b.count.cmp(&a.count).then(a.pid.cmp(&b.pid)));
@@ -87,6 +82,27 @@ pub fn find(proc: &Path, sockets: &[CloseWaitSocket]) -> CloseWaitOwners {
         owners,
         unknown: sockets.len() as u64 - claimed.len() as u64,
     }
+}
+
+/// One process's share while walking.
+struct Holder {
+    comm: String,
+    count: u64,
+    local: HashMap<SocketAddr, u64>,
+    remote: HashMap<SocketAddr, u64>,
+}
+
+fn most_frequent(addresses: HashMap<SocketAddr, u64>) -> Vec<AddressCount> {
+    let mut counted: Vec<(SocketAddr, u64)> = addresses.into_iter().collect();
+    counted.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    counted
+        .into_iter()
+        .take(ADDRESSES_PER_OWNER)
+        .map(|(address, count)| AddressCount {
+            address: address.to_string(),
+            count,
+        })
+        .collect()
 }
 
 /// `socket:[12345]` -> 12345.

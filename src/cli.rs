@@ -1,0 +1,115 @@
+//! The command-line definition: the single source of `--help` (and later of
+//! the man page and shell completions).
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::finding::Severity;
+
+/// Linux TCP tuning advisor: evidence, not folklore.
+///
+/// tcptune reads the live net.ipv4.tcp_* and related sysctls, the TCP socket
+/// states and the kernel's counters, weighs them against a profile, and says
+/// what is wrong, why, and what actually helps.
+#[derive(Debug, Parser)]
+#[command(name = "tcptune", version, about, long_about, max_term_width = 100)]
+pub struct Cli {
+    /// Where configuration lives (etc/sysctl.d, etc/tcptune/profiles, ...),
+    /// like `systemctl --root`; for auditing a mounted image.
+    #[arg(long, global = true, value_name = "DIR", default_value = "/")]
+    pub root: PathBuf,
+
+    /// Where the kernel interface is read (sys/..., net/tcp, net/netstat, ...).
+    /// Anything but /proc is read as plain files.
+    #[arg(long = "proc", global = true, value_name = "DIR", default_value = "/proc")]
+    pub proc_dir: PathBuf,
+
+    /// Output format.
+    #[arg(long, global = true, value_enum, default_value_t = Format::Human)]
+    pub format: Format,
+
+    /// When to colour human output; `auto` honours NO_COLOR and pipes.
+    #[arg(long, global = true, value_enum, default_value_t = ColorWhen::Auto)]
+    pub color: ColorWhen,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    Human,
+    Json,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ColorWhen {
+    Auto,
+    Always,
+    Never,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Audit live settings, socket states and counters against a profile.
+    ///
+    /// Exit 0 when no finding reaches --fail-on, 1 when one does.
+    Check(CheckArgs),
+
+    /// Count TCP sockets by state; who holds CLOSE_WAIT, where TIME_WAIT points.
+    Sockets(SocketsArgs),
+
+    /// List built-in and installed profiles, or show one with its inheritance resolved.
+    Profiles {
+        /// A profile name or path to show.
+        name: Option<String>,
+    },
+
+    /// What a key really does on this kernel, or a topic (time-wait, close-wait, fin-wait2).
+    Explain {
+        /// A sysctl key (net.ipv4.tcp_tw_reuse, or just tcp_tw_reuse) or a topic.
+        subject: String,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// Profile to check against: a built-in name, a name under
+    /// <root>/etc/tcptune/profiles, or a path. Repeat to layer profiles
+    /// (later ones override). Default: the built-in `default`.
+    #[arg(long = "profile", value_name = "P")]
+    pub profiles: Vec<String>,
+
+    /// Lowest severity that makes check exit 1.
+    #[arg(long, value_enum, default_value_t = FailOn::Warning)]
+    pub fail_on: FailOn,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum FailOn {
+    Info,
+    Warning,
+    Error,
+}
+
+impl From<FailOn> for Severity {
+    fn from(fail_on: FailOn) -> Severity {
+        match fail_on {
+            FailOn::Info => Severity::Info,
+            FailOn::Warning => Severity::Warning,
+            FailOn::Error => Severity::Error,
+        }
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct SocketsArgs {
+    /// Name the processes holding CLOSE_WAIT sockets (walks /proc/PID/fd).
+    #[arg(long)]
+    pub processes: bool,
+
+    /// Group TIME_WAIT sockets by remote address and port, against the usable port range.
+    #[arg(long)]
+    pub by_destination: bool,
+}

@@ -1,0 +1,95 @@
+//! sysctl.conf / sysctl.d files as the boot-time loaders read them, and which
+//! assignment wins for each key.
+//!
+//! This module owns three things. [`parse`] turns one file's bytes into
+//! entries and diagnostics, with the line rules that systemd-sysctl and
+//! procps `sysctl --system` share (and a note wherever they differ).
+//! [`sources`] lists the files a loader would read under a root directory:
+//! the sysctl.d directories in precedence order, a file name hiding the same
+//! name in later directories, `/dev/null` symlinks masking, everything sorted
+//! by file name, and for procps `/etc/sysctl.conf` last of all. [`resolve`]
+//! reads those files and answers "which file and line sets key K at boot, and
+//! which assignments does it override", and [`Resolution::candidate`] answers
+//! "if tcptune writes a file named N, which later assignments would beat it".
+//!
+//! Every path is taken relative to a caller-given root (like
+//! `systemctl --root`), and symlinks are followed inside that root only, so an
+//! image or a test tree is read exactly as the booted system would read it and
+//! the host's own files are never touched.
+
+mod glob;
+mod parse;
+mod resolve;
+mod sources;
+
+use std::fmt;
+use std::path::PathBuf;
+
+pub use glob::Glob;
+pub use parse::{
+    Action, Diagnostic, DiagnosticKind, Entry, LONG_LINE_MAX, ParsedFile, Severity, Target, parse,
+};
+pub use resolve::{
+    Assignment, Candidate, CandidateReport, KeyResolution, Resolution, ResolvedFile, candidate,
+    resolve,
+};
+pub use sources::{
+    DirState, Directory, FileState, HiddenFile, Origin, Problem, SYSCTL_CONF, SYSCTL_D_DIRS,
+    SourceFile, Sources, sources,
+};
+
+/// Which program applies the files at boot. They agree on the line syntax and
+/// on name hiding and sorting, and differ in which files they read and in a
+/// few details of how repeated keys are treated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Loader {
+    /// `systemd-sysctl.service`: does not read `/etc/sysctl.conf` itself,
+    /// reads `/lib/sysctl.d` only on split-usr systems, skips dot files, and
+    /// keeps one assignment per key (a `-key` line without a value drops the
+    /// earlier assignment, so the key is left alone).
+    Systemd,
+    /// procps `sysctl --system`: reads `/lib/sysctl.d` always and
+    /// `/etc/sysctl.conf` after everything else, and writes every assignment
+    /// in order.
+    Procps,
+}
+
+impl Loader {
+    pub const ALL: [Loader; 2] = [Loader::Systemd, Loader::Procps];
+
+    /// The command as people know it, for messages.
+    pub fn name(self) -> &'static str {
+        match self {
+            Loader::Systemd => "systemd-sysctl",
+            Loader::Procps => "sysctl --system",
+        }
+    }
+}
+
+impl fmt::Display for Loader {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// What stopped the conf module from answering at all. Problems with single
+/// files or directories are not errors: the loaders skip those too, so they
+/// are reported inside [`Sources`] and [`Resolution`] instead.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The root directory itself cannot be used.
+    #[error("cannot use {} as the root directory: {source}", path.display())]
+    Root {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+
+    /// A candidate file name that no loader would read, or that is not a
+    /// plain file name.
+    #[error("`{name}` cannot be a sysctl.d file name: {reason}")]
+    CandidateName { name: String, reason: &'static str },
+
+    /// A candidate directory that is not one of the sysctl.d directories.
+    #[error("`{dir}` is not a sysctl.d directory (expected one of {})", SYSCTL_D_DIRS.join(", "))]
+    CandidateDir { dir: String },
+}

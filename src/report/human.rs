@@ -1,0 +1,282 @@
+//! Output for people: grouped by severity, wrapped to 80 columns, coloured
+//! through anstyle (the stream decides whether colour reaches the terminal).
+
+use std::io::{self, Write};
+
+use anstyle::{AnsiColor, Style};
+
+use super::{CheckReport, DISPLAY_ORDER, Explanation, SocketsReport, destinations};
+use crate::census::TcpState;
+use crate::finding::{Finding, Severity};
+use crate::profile::{Expectation, Listing, Origin, Profile};
+use crate::system::Reading;
+
+const WIDTH: usize = 80;
+const BOLD: Style = Style::new().bold();
+const DIM: Style = Style::new().dimmed();
+
+fn severity_style(severity: Severity) -> Style {
+    match severity {
+        Severity::Error => AnsiColor::Red.on_default().bold(),
+        Severity::Warning => AnsiColor::Yellow.on_default().bold(),
+        Severity::Info => AnsiColor::Cyan.on_default().bold(),
+    }
+}
+
+/// Wraps `text` to the width, every line starting with `indent`, the first
+/// line starting with `label` instead (padded to the indent).
+fn wrapped(out: &mut dyn Write, label: &str, indent: usize, text: &str) -> io::Result<()> {
+    let mut line = format!("{label:indent$}");
+    let mut empty = true;
+    for word in text.split_whitespace() {
+        if !empty && line.chars().count() + 1 + word.chars().count() > WIDTH {
+            writeln!(out, "{}", line.trim_end())?;
+            line = " ".repeat(indent);
+            empty = true;
+        }
+        if !empty {
+            line.push(' ');
+        }
+        line.push_str(word);
+        empty = false;
+    }
+    writeln!(out, "{}", line.trim_end())
+}
+
+fn plural(count: usize, word: &str) -> String {
+    if count == 1 || word == "info" { format!("{count} {word}") } else { format!("{count} {word}s") }
+}
+
+pub fn check(out: &mut dyn Write, report: &CheckReport<'_>) -> io::Result<()> {
+    let facts = report.facts;
+    writeln!(
+        out,
+        "{BOLD}tcptune check{BOLD:#}: profile {}, kernel {}",
+        report.profile.name, report.kernel
+    )?;
+    let states = &facts.census.states;
+    writeln!(
+        out,
+        "sockets: {} established, {} time_wait, {} close_wait, {} listen ({} in all)",
+        states.get(TcpState::Established),
+        states.get(TcpState::TimeWait),
+        states.get(TcpState::CloseWait),
+        states.get(TcpState::Listen),
+        states.total()
+    )?;
+    for severity in Severity::ALL_DESCENDING {
+        let group: Vec<&Finding> = report.findings.iter().filter(|finding| finding.severity == severity).collect();
+        if group.is_empty() {
+            continue;
+        }
+        let style = severity_style(severity);
+        writeln!(out)?;
+        writeln!(out, "{style}{} ({}){style:#}", severity.name().to_uppercase(), group.len())?;
+        for finding in group {
+            writeln!(out)?;
+            finding_block(out, finding, style)?;
+        }
+    }
+    writeln!(out)?;
+    let summary = report.summary;
+    if report.findings.is_empty() {
+        writeln!(out, "no findings: this host matches profile {}", report.profile.name)?;
+    } else {
+        writeln!(
+            out,
+            "summary: {}, {}, {}",
+            plural(summary.error, "error"),
+            plural(summary.warning, "warning"),
+            plural(summary.info, "info")
+        )?;
+    }
+    super::finish(out)
+}
+
+fn finding_block(out: &mut dyn Write, finding: &Finding, style: Style) -> io::Result<()> {
+    let mut head = format!("{style}{}{style:#}", finding.code);
+    if let Some(key) = &finding.key {
+        head.push_str(&format!("  {BOLD}{key}{BOLD:#}"));
+    }
+    match (&finding.current, &finding.expected) {
+        (Some(current), Some(expected)) => head.push_str(&format!(": {current} -> {expected}")),
+        (Some(current), None) => head.push_str(&format!(": {current}")),
+        _ => {}
+    }
+    writeln!(out, "  {head}")?;
+    wrapped(out, "    ", 4, &finding.message)?;
+    if !finding.rationale.is_empty() {
+        wrapped(out, "    why: ", 9, &finding.rationale)?;
+    }
+    if !finding.evidence.is_empty() {
+        let evidence: Vec<String> = finding
+            .evidence
+            .iter()
+            .filter(|(_, value)| !value.is_array() && !value.is_object())
+            .map(|(name, value)| match value {
+                serde_json::Value::String(text) => format!("{name}={text}"),
+                other => format!("{name}={other}"),
+            })
+            .collect();
+        if !evidence.is_empty() {
+            wrapped(out, "    evidence: ", 14, &evidence.join(", "))?;
+        }
+    }
+    if !finding.fix.is_empty() {
+        wrapped(out, "    fix: ", 9, &finding.fix)?;
+    }
+    Ok(())
+}
+
+pub fn sockets(out: &mut dyn Write, report: &SocketsReport<'_>) -> io::Result<()> {
+    let facts = report.facts;
+    let states = &facts.census.states;
+    let source = match facts.census.source {
+        Some(crate::census::Source::Netlink) => "netlink",
+        _ => "procfs",
+    };
+    writeln!(out, "{BOLD}TCP sockets{BOLD:#} ({} in all, read from {source})", states.total())?;
+    for state in DISPLAY_ORDER {
+        let count = states.get(state);
+        let line = format!("  {:<12} {count:>9}", state.label());
+        if count == 0 {
+            writeln!(out, "{DIM}{line}{DIM:#}")?;
+        } else {
+            writeln!(out, "{line}")?;
+        }
+    }
+    if report.processes {
+        writeln!(out)?;
+        let owners = facts.close_wait_owners.clone().unwrap_or_default();
+        if states.get(TcpState::CloseWait) == 0 {
+            writeln!(out, "no CLOSE_WAIT sockets")?;
+        } else {
+            writeln!(out, "{BOLD}CLOSE_WAIT owners{BOLD:#} (the application has not called close(); no sysctl fixes this)")?;
+            writeln!(out, "  {:>8}  {:<16} {:>7}  where", "pid", "command", "sockets")?;
+            for owner in &owners.owners {
+                let location = owner.location().unwrap_or_else(|| "on many local and remote ports".to_owned());
+                writeln!(out, "  {:>8}  {:<16} {:>7}  {location}", owner.pid, owner.comm, owner.count)?;
+            }
+            if owners.unknown > 0 {
+                writeln!(out, "  {:>8}  {:<16} {:>7}  (process not readable)", "?", "?", owners.unknown)?;
+            }
+        }
+    }
+    if report.by_destination {
+        writeln!(out)?;
+        let rows = destinations(facts);
+        if rows.is_empty() {
+            writeln!(out, "no TIME_WAIT sockets")?;
+        } else {
+            writeln!(out, "{BOLD}TIME_WAIT by destination{BOLD:#}")?;
+            writeln!(out, "  {:<40} {:>8}  {:>6}", "destination", "sockets", "ports")?;
+            for row in rows {
+                let usage = row.usage.map_or_else(|| "?".to_owned(), |usage| format!("{:.1}%", usage * 100.0));
+                writeln!(out, "  {:<40} {:>8}  {:>6}", row.destination, row.count, usage)?;
+            }
+        }
+    }
+    super::finish(out)
+}
+
+pub fn profile_list(out: &mut dyn Write, listings: &[Listing]) -> io::Result<()> {
+    let width = listings.iter().map(|listing| listing.name.len()).max().unwrap_or(0).max(8);
+    for listing in listings {
+        let origin = match &listing.origin {
+            Origin::Builtin => "built-in".to_owned(),
+            Origin::File(path) if listing.overrides_builtin => format!("{} (replaces the built-in)", path.display()),
+            Origin::File(path) => path.display().to_string(),
+        };
+        writeln!(out, "{BOLD}{:<width$}{BOLD:#}  {origin}", listing.name)?;
+        wrapped(out, "", width + 2, &listing.description)?;
+    }
+    super::finish(out)
+}
+
+pub fn profile(out: &mut dyn Write, profile: &Profile) -> io::Result<()> {
+    writeln!(out, "{BOLD}profile {}{BOLD:#}", profile.name)?;
+    if profile.chain.len() > 1 {
+        writeln!(out, "extends: {}", profile.chain[1..].join(" -> "))?;
+    }
+    if let Origin::File(path) = &profile.origin {
+        writeln!(out, "file: {}", path.display())?;
+    }
+    wrapped(out, "", 0, &profile.description)?;
+    writeln!(out)?;
+    for setting in &profile.settings {
+        let expectation = match &setting.expect {
+            Expectation::Equal(value) => format!("= {value}"),
+            other => other.to_string(),
+        };
+        let mut head = format!("{BOLD}{}{BOLD:#} {expectation}", setting.key);
+        let mut notes = vec![setting.severity.name().to_owned()];
+        if !setting.gate.is_open() {
+            notes.push(setting.gate.to_string());
+        }
+        if setting.defined_in != profile.name {
+            notes.push(format!("from {}", setting.defined_in));
+        }
+        head.push_str(&format!("  {DIM}({}){DIM:#}", notes.join(", ")));
+        writeln!(out, "{head}")?;
+        wrapped(out, "  why: ", 7, &setting.why)?;
+    }
+    let thresholds = profile.thresholds;
+    writeln!(out)?;
+    writeln!(out, "{BOLD}thresholds{BOLD:#}")?;
+    writeln!(out, "  close_wait_leak: {} CLOSE_WAIT sockets", thresholds.close_wait_leak)?;
+    writeln!(out, "  port_exhaustion_percent: {}% of the usable port range per destination", thresholds.port_exhaustion_percent)?;
+    writeln!(out, "  tw_bucket_percent: {}% of tcp_max_tw_buckets", thresholds.tw_bucket_percent)?;
+    writeln!(out, "  listen_overflow: more than {} ListenOverflows or ListenDrops", thresholds.listen_overflow)?;
+    super::finish(out)
+}
+
+pub fn explain(out: &mut dyn Write, explanation: &Explanation<'_>) -> io::Result<()> {
+    match explanation {
+        Explanation::Topic(topic) => {
+            writeln!(out, "{BOLD}{}{BOLD:#}", topic.title)?;
+            for paragraph in topic.paragraphs {
+                writeln!(out)?;
+                wrapped(out, "", 0, paragraph)?;
+            }
+        }
+        Explanation::Key { info, kernel, reading } => {
+            writeln!(out, "{BOLD}{}{BOLD:#}", info.key)?;
+            writeln!(out)?;
+            wrapped(out, "", 0, info.summary)?;
+            writeln!(out)?;
+            wrapped(out, "default:  ", 10, info.default)?;
+            wrapped(out, "values:   ", 10, &info.range.describe())?;
+            wrapped(out, "scope:    ", 10, info.scope.describe())?;
+            let mut history = Vec::new();
+            if let Some(added) = info.added {
+                history.push(format!("added in Linux {added}"));
+            }
+            if let Some(removed) = info.removed {
+                history.push(format!("removed in Linux {removed} (last present in the release before)"));
+            }
+            if !history.is_empty() {
+                wrapped(out, "history:  ", 10, &history.join("; "))?;
+            }
+            let live = match reading {
+                Reading::Present { value } => format!("{value}"),
+                Reading::Absent => "absent on this kernel or in this namespace".to_owned(),
+                Reading::Unreadable { reason } => format!("present but unreadable ({reason})"),
+            };
+            let here = match kernel {
+                Some(kernel) => format!("here:     kernel {kernel}: "),
+                None => "here:     ".to_owned(),
+            };
+            wrapped(out, &here, 10, &live)?;
+            if let Some(myth) = info.myth {
+                writeln!(out)?;
+                wrapped(out, "folklore: ", 10, myth)?;
+            }
+        }
+        Explanation::VendorOnly { key, why } => {
+            writeln!(out, "{BOLD}{key}{BOLD:#}")?;
+            writeln!(out)?;
+            wrapped(out, "", 0, &format!("Not a mainline Linux key: it {why}."))?;
+        }
+    }
+    super::finish(out)
+}

@@ -1,0 +1,139 @@
+//! JSON documents: the machine contract. Every document has
+//! `"schema_version": 1`; field names are snake_case.
+
+use std::io::{self, Write};
+
+use serde_json::{Value, json};
+
+use super::{CheckReport, Explanation, SCHEMA_VERSION, SocketsReport, destinations};
+use crate::profile::{Listing, Profile};
+
+pub fn write(out: &mut dyn Write, document: &Value) -> io::Result<()> {
+    serde_json::to_writer_pretty(&mut *out, document)?;
+    writeln!(out)?;
+    super::finish(out)
+}
+
+pub fn check(report: &CheckReport<'_>) -> Value {
+    let facts = report.facts;
+    let mut sockets = json!({
+        "states": facts.census.states,
+        "source": facts.census.source,
+    });
+    if let Some(owners) = &facts.close_wait_owners {
+        sockets["close_wait_owners"] = json!(owners.owners);
+        sockets["close_wait_unknown_owner"] = json!(owners.unknown);
+    }
+    json!({
+        "schema_version": SCHEMA_VERSION,
+        "tcptune_version": env!("CARGO_PKG_VERSION"),
+        "kernel": report.kernel,
+        "profile": report.profile.name,
+        "summary": report.summary,
+        "findings": report.findings,
+        "sockets": sockets,
+        "counters": {
+            "tcp_ext": evidence_counters(facts),
+            "sockstat": facts.sockstat,
+        },
+    })
+}
+
+/// The counters the rules read, not the hundred-odd others.
+fn evidence_counters(facts: &crate::facts::Facts) -> Value {
+    const NAMES: &[&str] = &[
+        "TCPTimeWaitOverflow",
+        "ListenOverflows",
+        "ListenDrops",
+        "SyncookiesSent",
+        "SyncookiesFailed",
+        "PAWSActive",
+        "PAWSEstab",
+        "TCPAbortOnMemory",
+        "TCPAbortOnTimeout",
+    ];
+    let map: serde_json::Map<String, Value> = NAMES
+        .iter()
+        .filter_map(|name| facts.counters.tcp_ext(name).map(|value| ((*name).to_owned(), json!(value))))
+        .collect();
+    Value::Object(map)
+}
+
+pub fn sockets(report: &SocketsReport<'_>) -> Value {
+    let facts = report.facts;
+    let mut document = json!({
+        "schema_version": SCHEMA_VERSION,
+        "tcptune_version": env!("CARGO_PKG_VERSION"),
+        "kernel": facts.kernel_release,
+        "source": facts.census.source,
+        "states": facts.census.states,
+        "total": facts.census.states.total(),
+    });
+    if let Some(sockstat) = facts.sockstat {
+        document["sockstat"] = json!(sockstat);
+    }
+    if report.processes {
+        let owners = facts.close_wait_owners.clone().unwrap_or_default();
+        document["close_wait_owners"] = json!(owners.owners);
+        document["close_wait_unknown_owner"] = json!(owners.unknown);
+    }
+    if report.by_destination {
+        let rows: Vec<Value> = destinations(facts)
+            .into_iter()
+            .map(|row| {
+                json!({
+                    "destination": row.destination,
+                    "count": row.count,
+                    "port_range_size": row.port_range_size,
+                    "usage": row.usage,
+                })
+            })
+            .collect();
+        document["time_wait_by_destination"] = Value::Array(rows);
+    }
+    document
+}
+
+pub fn profile_list(listings: &[Listing]) -> Value {
+    json!({
+        "schema_version": SCHEMA_VERSION,
+        "profiles": listings,
+    })
+}
+
+pub fn profile(profile: &Profile) -> Value {
+    json!({
+        "schema_version": SCHEMA_VERSION,
+        "profile": profile,
+    })
+}
+
+pub fn explain(explanation: &Explanation<'_>) -> Value {
+    match explanation {
+        Explanation::Topic(topic) => json!({
+            "schema_version": SCHEMA_VERSION,
+            "topic": topic.name,
+            "title": topic.title,
+            "text": topic.paragraphs,
+        }),
+        Explanation::Key { info, kernel, reading } => json!({
+            "schema_version": SCHEMA_VERSION,
+            "key": info.key,
+            "summary": info.summary,
+            "default": info.default,
+            "values": info.range.describe(),
+            "scope": info.scope,
+            "added_in": info.added,
+            "removed_in": info.removed,
+            "folklore": info.myth,
+            "kernel": kernel,
+            "live": reading,
+        }),
+        Explanation::VendorOnly { key, why } => json!({
+            "schema_version": SCHEMA_VERSION,
+            "key": key,
+            "summary": why,
+            "mainline": false,
+        }),
+    }
+}

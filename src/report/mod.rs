@@ -1,0 +1,145 @@
+//! The only code that prints. Every command hands its result to a
+//! [`Printer`], which renders it for people (`human`) or machines (`json`).
+
+mod human;
+mod json;
+
+use std::io::{self, Write};
+
+use crate::census::TcpState;
+use crate::cli::Format;
+use crate::error::{Error, Result};
+use crate::facts::Facts;
+use crate::finding::{Finding, Summary};
+use crate::knowledge::{KeyInfo, Topic};
+use crate::profile::{Listing, Profile};
+use crate::system::Reading;
+
+/// JSON documents carry this; it changes only with an incompatible change.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// The result of `check`.
+pub struct CheckReport<'a> {
+    pub kernel: &'a str,
+    pub profile: &'a Profile,
+    pub summary: Summary,
+    pub findings: &'a [Finding],
+    pub facts: &'a Facts,
+}
+
+/// The result of `sockets`.
+pub struct SocketsReport<'a> {
+    pub facts: &'a Facts,
+    pub processes: bool,
+    pub by_destination: bool,
+}
+
+/// What `explain` found.
+pub enum Explanation<'a> {
+    Topic(&'a Topic),
+    Key {
+        info: &'a KeyInfo,
+        kernel: Option<&'a str>,
+        reading: &'a Reading,
+    },
+    VendorOnly {
+        key: &'a str,
+        why: &'a str,
+    },
+}
+
+/// Renders results to one output stream in one format.
+pub struct Printer<'w> {
+    out: &'w mut dyn Write,
+    format: Format,
+}
+
+impl<'w> Printer<'w> {
+    pub fn new(out: &'w mut dyn Write, format: Format) -> Printer<'w> {
+        Printer { out, format }
+    }
+
+    pub fn check(&mut self, report: &CheckReport<'_>) -> Result<()> {
+        match self.format {
+            Format::Human => human::check(self.out, report),
+            Format::Json => json::write(self.out, &json::check(report)),
+        }
+        .map_err(Error::Output)
+    }
+
+    pub fn sockets(&mut self, report: &SocketsReport<'_>) -> Result<()> {
+        match self.format {
+            Format::Human => human::sockets(self.out, report),
+            Format::Json => json::write(self.out, &json::sockets(report)),
+        }
+        .map_err(Error::Output)
+    }
+
+    pub fn profile_list(&mut self, listings: &[Listing]) -> Result<()> {
+        match self.format {
+            Format::Human => human::profile_list(self.out, listings),
+            Format::Json => json::write(self.out, &json::profile_list(listings)),
+        }
+        .map_err(Error::Output)
+    }
+
+    pub fn profile(&mut self, profile: &Profile) -> Result<()> {
+        match self.format {
+            Format::Human => human::profile(self.out, profile),
+            Format::Json => json::write(self.out, &json::profile(profile)),
+        }
+        .map_err(Error::Output)
+    }
+
+    pub fn explain(&mut self, explanation: &Explanation<'_>) -> Result<()> {
+        match self.format {
+            Format::Human => human::explain(self.out, explanation),
+            Format::Json => json::write(self.out, &json::explain(explanation)),
+        }
+        .map_err(Error::Output)
+    }
+}
+
+/// State counts in the order people read them: the busy states first.
+pub(crate) const DISPLAY_ORDER: [TcpState; 11] = [
+    TcpState::Established,
+    TcpState::TimeWait,
+    TcpState::CloseWait,
+    TcpState::Listen,
+    TcpState::SynSent,
+    TcpState::SynRecv,
+    TcpState::FinWait1,
+    TcpState::FinWait2,
+    TcpState::LastAck,
+    TcpState::Closing,
+    TcpState::Close,
+];
+
+/// Port usage of one TIME_WAIT destination.
+pub(crate) struct DestinationUsage {
+    pub destination: String,
+    pub count: u64,
+    pub port_range_size: Option<u64>,
+    /// count / port_range_size, 0..1 (can exceed 1 with several source addresses).
+    pub usage: Option<f64>,
+}
+
+pub(crate) fn destinations(facts: &Facts) -> Vec<DestinationUsage> {
+    let usable = crate::rules::usable_ports(facts).filter(|usable| *usable > 0);
+    facts
+        .census
+        .time_wait_destinations()
+        .into_iter()
+        .map(|(destination, count)| DestinationUsage {
+            destination: destination.to_string(),
+            count,
+            port_range_size: usable,
+            usage: usable.map(|usable| (count as f64 / usable as f64 * 10_000.0).round() / 10_000.0),
+        })
+        .collect()
+}
+
+/// Writes a trailing newline even when the writer failed half-way, for tests.
+pub(crate) fn finish(out: &mut dyn Write) -> io::Result<()> {
+    out.flush()
+}

@@ -1,0 +1,78 @@
+//! The rules: pure functions from facts (and a profile) to findings.
+//!
+//! Each module is one family of rules with the same shape,
+//! `fn evaluate(&Facts, &Profile) -> Vec<Finding>`. Adding a rule means
+//! adding a module here and its tests; nothing in a rule reads the system.
+
+mod close_wait;
+mod harmful;
+mod listen;
+mod ports;
+mod settings;
+
+pub use ports::usable_ports;
+mod time_wait;
+
+use crate::facts::Facts;
+use crate::finding::{Code, Finding};
+use crate::profile::Profile;
+
+/// Every rule family, in the order their findings are listed.
+const FAMILIES: &[fn(&Facts, &Profile) -> Vec<Finding>] = &[
+    harmful::evaluate,
+    settings::evaluate,
+    close_wait::evaluate,
+    ports::evaluate,
+    time_wait::evaluate,
+    listen::evaluate,
+];
+
+/// Runs every rule. A key that a `harmful-value` finding already covers gets
+/// no second `drift` finding: the harmful one says more.
+pub fn evaluate(facts: &Facts, profile: &Profile) -> Vec<Finding> {
+    let mut findings: Vec<Finding> = FAMILIES.iter().flat_map(|family| family(facts, profile)).collect();
+    let harmful_keys: Vec<String> = findings
+        .iter()
+        .filter(|finding| finding.code == Code::HarmfulValue)
+        .filter_map(|finding| finding.key.clone())
+        .collect();
+    findings.retain(|finding| finding.code != Code::Drift || finding.key.as_ref().is_none_or(|key| !harmful_keys.contains(key)));
+    findings.sort_by(|a, b| b.severity.cmp(&a.severity));
+    findings
+}
+
+#[cfg(test)]
+pub(crate) mod testing {
+    //! Literal facts for rule tests.
+
+    use crate::facts::Facts;
+    use crate::kernel::KernelVersion;
+    use crate::key::{Key, Value};
+    use crate::profile::{self, Profile};
+    use crate::system::{Reading, System};
+
+    pub fn facts(release: &str, sysctls: &[(&str, &str)]) -> Facts {
+        Facts {
+            kernel_release: release.to_owned(),
+            kernel: KernelVersion::from_release(release),
+            sysctls: sysctls
+                .iter()
+                .map(|(key, value)| {
+                    let reading = match *value {
+                        "<absent>" => Reading::Absent,
+                        "<unreadable>" => Reading::Unreadable {
+                            reason: "Permission denied (os error 13)".into(),
+                        },
+                        _ => Reading::Present { value: Value::parse(value) },
+                    };
+                    (Key::parse(key).unwrap(), reading)
+                })
+                .collect(),
+            ..Facts::default()
+        }
+    }
+
+    pub fn builtin(name: &str) -> Profile {
+        profile::resolve(&System::new("/nonexistent-root", "/nonexistent-proc"), name).unwrap()
+    }
+}

@@ -1,0 +1,118 @@
+//! `port-exhaustion`: TIME_WAIT sockets toward one destination use a large
+//! share of the usable local port range.
+//!
+//! From one source address, connections to one destination address and port
+//! can use each local port once; a port stays taken for the 60 s of
+//! TIME_WAIT after we close. So the usable range (ip_local_port_range minus
+//! ip_local_reserved_ports) divided by 60 s is the sustainable rate of new
+//! connections per destination without tcp_tw_reuse.
+
+use crate::facts::Facts;
+use crate::finding::{Code, Finding, Severity};
+use crate::profile::Profile;
+
+/// TIME_WAIT lasts TCP_TIMEWAIT_LEN, fixed in the kernel.
+pub const TIME_WAIT_SECONDS: u64 = 60;
+
+pub fn evaluate(facts: &Facts, profile: &Profile) -> Vec<Finding> {
+    let Some(usable) = usable_ports(facts) else {
+        return Vec::new();
+    };
+    if usable == 0 {
+        return Vec::new();
+    }
+    let threshold = profile.thresholds.port_exhaustion_percent;
+    let reuse = facts.integer("net.ipv4.tcp_tw_reuse");
+    let timestamps = facts.integer("net.ipv4.tcp_timestamps");
+    facts
+        .census
+        .time_wait_destinations()
+        .into_iter()
+        .take_while(|(_, count)| count * 100 >= threshold * usable)
+        .map(|(destination, count)| {
+            let percent = count * 100 / usable;
+            let severity = if count * 10 >= usable * 9 { Severity::Error } else { Severity::Warning };
+            let reuse_advice = match (reuse, timestamps) {
+                (Some(1), Some(0)) => "tcp_tw_reuse is 1 but tcp_timestamps is 0, so reuse never happens: turn timestamps on",
+                (Some(1), _) => "tcp_tw_reuse is already 1",
+                (_, Some(0)) => "tcp_tw_reuse=1 would let new connections take over TIME_WAIT ports, but only with tcp_timestamps on",
+                _ => "set tcp_tw_reuse=1 so new outgoing connections may take over TIME_WAIT ports (needs tcp_timestamps; it never affects accepted connections)",
+            };
+            Finding::new(
+                Code::PortExhaustion,
+                severity,
+                format!("{count} TIME_WAIT sockets toward {destination} use {percent}% of the {usable} usable local ports"),
+            )
+            .rationale(format!(
+                "Each connection this host closes first holds its local port toward {destination} for {TIME_WAIT_SECONDS} s. From one source address at most {usable} connections to one destination can exist at once, which sustains about {} new connections per second; past that connect() fails with EADDRNOTAVAIL.",
+                usable / TIME_WAIT_SECONDS
+            ))
+            .evidence("destination", destination.to_string())
+            .evidence("time_wait", count)
+            .evidence("usable_ports", usable)
+            .evidence("usage_percent", percent)
+            .evidence("sustainable_connections_per_second", usable / TIME_WAIT_SECONDS)
+            .fix(format!(
+                "first reuse connections to {destination} (keep-alive, a connection pool); then {reuse_advice}; then widen net.ipv4.ip_local_port_range or add source addresses"
+            ))
+        })
+        .collect()
+}
+
+/// Size of ip_local_port_range minus the reserved ports inside it.
+pub fn usable_ports(facts: &Facts) -> Option<u64> {
+    let range = facts.value("net.ipv4.ip_local_port_range")?.integers()?;
+    let [low, high] = range.as_slice() else {
+        return None;
+    };
+    if low > high {
+        return None;
+    }
+    let size = u64::try_from(high - low + 1).ok()?;
+    let reserved = facts
+        .value("net.ipv4.ip_local_reserved_ports")
+        .map(|value| reserved_within(&value.tokens().join(""), *low, *high))
+        .unwrap_or(0);
+    Some(size.saturating_sub(reserved))
+}
+
+/// How many ports of `low..=high` a reserved list such as `8080,9000-9100` covers.
+fn reserved_within(list: &str, low: i64, high: i64) -> u64 {
+    list.split(',')
+        .filter_map(|part| {
+            let (start, end) = match part.split_once('-') {
+                Some((start, end)) => (start.trim().parse::<i64>().ok()?, end.trim().parse::<i64>().ok()?),
+                None => {
+                    let port = part.trim().parse::<i64>().ok()?;
+                    (port, port)
+                }
+            };
+            let (start, end) = (start.max(low), end.min(high));
+            u64::try_from(end - start + 1).ok()
+        })
+        .sum()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rules::testing::{builtin, facts};
+
+    #[test]
+    fn usable_range_excludes_reserved_ports() {
+        let facts = facts("6.18.0", &[("net.ipv4.ip_local_port_range", "32768\t60999"), ("net.ipv4.ip_local_reserved_ports", "8080,32768-32867,70000")]);
+        assert_eq!(usable_ports(&facts), Some(28232 - 100));
+    }
+
+    #[test]
+    fn a_busy_destination_is_named_with_the_arithmetic() {
+        let mut facts = facts("6.18.0", &[("net.ipv4.ip_local_port_range", "40000 40999"), ("net.ipv4.tcp_tw_reuse", "2")]);
+        facts.census.time_wait_by_destination.insert("10.0.0.7:5432".parse().unwrap(), 600);
+        facts.census.time_wait_by_destination.insert("10.0.0.8:5432".parse().unwrap(), 10);
+        let findings = evaluate(&facts, &builtin("default"));
+        assert_eq!(findings.len(), 1);
+        assert_eq!(findings[0].message, "600 TIME_WAIT sockets toward 10.0.0.7:5432 use 60% of the 1000 usable local ports");
+        assert_eq!(findings[0].evidence["sustainable_connections_per_second"], 16);
+        assert!(findings[0].fix.starts_with("first reuse connections"));
+    }
+}

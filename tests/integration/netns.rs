@@ -1,0 +1,1 @@
+//! Real-kernel tests in private network namespaces.

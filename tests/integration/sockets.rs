@@ -1,0 +1,41 @@
+//! `tcptune sockets` against fixture trees.
+
+use crate::{json_output, tcptune_on, text_output};
+
+#[test]
+fn owners_and_destinations_in_json() {
+    let document = json_output(
+        tcptune_on("close-wait-storm").args(["sockets", "--processes", "--by-destination", "--format", "json"]),
+        0,
+    );
+    assert_eq!(document["schema_version"], 1);
+    assert_eq!(document["source"], "procfs");
+    assert_eq!(document["states"]["close_wait"], 3000);
+    assert_eq!(document["total"], 3027);
+    let owners = document["close_wait_owners"].as_array().expect("owners");
+    assert_eq!(owners[0]["pid"], 4242);
+    assert_eq!(owners[0]["count"], 2000);
+    assert_eq!(owners[0]["local_addresses"][0], serde_json::json!({"address": "10.0.0.5:8080", "count": 2000}));
+    assert_eq!(owners[1]["remote_addresses"][0], serde_json::json!({"address": "10.0.2.9:5432", "count": 900}));
+    assert_eq!(document["close_wait_unknown_owner"], 100);
+    assert_eq!(document["time_wait_by_destination"], serde_json::json!([]));
+}
+
+#[test]
+fn destinations_are_sorted_with_port_usage() {
+    let document = json_output(tcptune_on("ipv6-port-pressure").args(["sockets", "--by-destination", "--format", "json"]), 0);
+    assert_eq!(
+        document["time_wait_by_destination"],
+        serde_json::json!([
+            {"destination": "[2001:db8::5]:443", "count": 700, "port_range_size": 900, "usage": 0.7778},
+            {"destination": "[2001:db8::6]:443", "count": 30, "port_range_size": 900, "usage": 0.0333},
+        ])
+    );
+    assert!(document.get("close_wait_owners").is_none());
+}
+
+#[test]
+fn human_sockets_report() {
+    let text = text_output(tcptune_on("close-wait-storm").args(["sockets", "--processes", "--by-destination"]), 0);
+    insta::assert_snapshot!(text);
+}
