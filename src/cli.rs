@@ -71,6 +71,24 @@ pub enum Command {
         /// A sysctl key (net.ipv4.tcp_tw_reuse, or just tcp_tw_reuse) or a topic.
         subject: String,
     },
+
+    /// Print the man page or shell completions (for packagers).
+    #[command(hide = true)]
+    Generate {
+        #[command(subcommand)]
+        what: Generate,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Generate {
+    /// The man page, roff, to stdout.
+    Man,
+    /// Completions for a shell, to stdout.
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::aot::Shell,
+    },
 }
 
 #[derive(Debug, Args)]

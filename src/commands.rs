@@ -3,7 +3,7 @@
 
 use std::io::Write;
 
-use crate::cli::{CheckArgs, Cli, Command, SocketsArgs};
+use crate::cli::{CheckArgs, Cli, Command, Generate, SocketsArgs};
 use crate::error::{Error, Result, exit};
 use crate::facts::RULE_KEYS;
 use crate::finding::{Severity, Summary};
@@ -23,6 +23,16 @@ pub fn run(cli: &Cli, printer: &mut Printer<'_>) -> Result<u8> {
         Command::Sockets(args) => sockets(&system, args, printer),
         Command::Profiles { name } => profiles(&system, name.as_deref(), printer),
         Command::Explain { subject } => explain(&system, subject, printer),
+        Command::Generate { what } => {
+            printer.raw(|out| match what {
+                Generate::Man => crate::manual::render_man(out),
+                Generate::Completions { shell } => {
+                    crate::manual::render_completions(*shell, out);
+                    Ok(())
+                }
+            })?;
+            Ok(exit::SUCCESS)
+        }
     }
 }
 

@@ -18,6 +18,7 @@ pub mod key;
 pub mod system;
 pub mod conf;
 pub mod knowledge;
+pub mod manual;
 pub mod profile;
 pub mod report;
 pub mod rules;

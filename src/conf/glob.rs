@@ -30,6 +30,10 @@ impl Glob {
     /// are those of [`Key::parse`] with `*`, `?`, `[`, `]`, `!` and `^`
     /// allowed as well, so a glob can no more name `..` or a control
     /// character than a plain key can.
+    ///
+    /// # Errors
+    ///
+    /// The [`KeyError`] of the first component that breaks the grammar.
     pub fn parse(text: &str) -> Result<Glob, KeyError> {
         let text = text.trim();
         if text.is_empty() {

@@ -294,7 +294,7 @@ fn parse_line(parsed: &mut ParsedFile, line: usize, bytes: &[u8]) {
         return;
     }
 
-    let (key_at, key_part, action) = match body.find('=') {
+    let (key_part, action) = match body.find('=') {
         Some(eq) => {
             let value_part = &body[eq + 1..];
             let raw = value_part.trim_matches(is_blank);
@@ -317,9 +317,9 @@ fn parse_line(parsed: &mut ParsedFile, line: usize, bytes: &[u8]) {
                 value: Value::parse(raw),
                 raw: raw.to_owned(),
             };
-            (start, &body[..eq], action)
+            (&body[..eq], action)
         }
-        None if body.starts_with('-') => (start, body, Action::Exclude),
+        None if body.starts_with('-') => (body, Action::Exclude),
         None => {
             diagnose(
                 parsed,
@@ -334,8 +334,8 @@ fn parse_line(parsed: &mut ParsedFile, line: usize, bytes: &[u8]) {
 
     let (ignore_failure, key_at, key_part) = match key_part.strip_prefix('-') {
         // For an exclusion the `-` is the syntax itself, not "ignore failure".
-        Some(rest) => (matches!(action, Action::Set { .. }), key_at + 1, rest),
-        None => (false, key_at, key_part),
+        Some(rest) => (matches!(action, Action::Set { .. }), start + 1, rest),
+        None => (false, start, key_part),
     };
     if key_at > start && key_part.starts_with(is_blank) {
         diagnose(

@@ -141,6 +141,12 @@ pub struct Resolution {
 
 /// Reads every file `loader` would apply under `root` and resolves which
 /// assignment wins for each key.
+///
+/// # Errors
+///
+/// [`Error::Root`] when `root` is not a directory. Files and directories
+/// that cannot be read do not fail the call: they are marked
+/// [`FileState::Unreadable`] or listed in [`Resolution::problems`].
 pub fn resolve(root: &Path, loader: Loader) -> Result<Resolution, Error> {
     let listed = sources(root, loader)?;
     let mut files = Vec::with_capacity(listed.files.len());
@@ -332,12 +338,22 @@ impl Resolution {
 
     /// If tcptune wrote `<root>/etc/sysctl.d/<name>`, which later assignments
     /// would beat it at boot.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::CandidateName`] when no loader would read a file of that name
+    /// (not `*.conf`, a path, or hidden).
     pub fn candidate(&self, name: &str) -> Result<Candidate, Error> {
         self.candidate_in(SYSCTL_D_DIRS[0], name)
     }
 
     /// The same as [`candidate`](Self::candidate) for a file in another
     /// sysctl.d directory (`dir` is one of [`SYSCTL_D_DIRS`]).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::CandidateName`] as for `candidate`, and
+    /// [`Error::CandidateDir`] when `dir` is not a sysctl.d directory.
     pub fn candidate_in(&self, dir: &str, name: &str) -> Result<Candidate, Error> {
         check_candidate_name(name)?;
         let Some(rank) = SYSCTL_D_DIRS.iter().position(|known| *known == dir) else {
@@ -555,6 +571,11 @@ impl CandidateReport {
 
 /// Resolves `root` with both loaders and asks both about a file named `name`
 /// in `etc/sysctl.d`.
+///
+/// # Errors
+///
+/// [`Error::CandidateName`] for a name no loader would read, and
+/// [`Error::Root`] when `root` is not a directory.
 pub fn candidate(root: &Path, name: &str) -> Result<CandidateReport, Error> {
     check_candidate_name(name)?;
     Ok(CandidateReport {

@@ -147,6 +147,8 @@ pub struct Sources {
 
 /// Lists, in application order, the files `loader` would read under `root`.
 ///
+/// # Errors
+///
 /// Fails only when `root` is not a directory; everything below it that
 /// cannot be read is reported in [`Sources::problems`] or as an
 /// [`FileState::Unreadable`] file.

@@ -59,6 +59,11 @@ impl<'w> Printer<'w> {
         Printer { out, format }
     }
 
+    /// Output that is already formatted (man page, completions).
+    pub fn raw(&mut self, render: impl FnOnce(&mut dyn Write) -> io::Result<()>) -> Result<()> {
+        render(self.out).map_err(Error::Output)
+    }
+
     pub fn check(&mut self, report: &CheckReport<'_>) -> Result<()> {
         match self.format {
             Format::Human => human::check(self.out, report),

@@ -16,7 +16,7 @@ pub fn evaluate(facts: &Facts, profile: &Profile) -> Vec<Finding> {
         return Vec::new();
     }
     let mut queued: Vec<_> = facts.census.listeners.iter().filter(|listener| listener.accept_queue > 0).collect();
-    queued.sort_by(|a, b| b.accept_queue.cmp(&a.accept_queue));
+    queued.sort_by_key(|listener| std::cmp::Reverse(listener.accept_queue));
     queued.truncate(LISTENERS_IN_EVIDENCE);
     let somaxconn = facts.integer("net.core.somaxconn");
     let mut finding = Finding::new(

@@ -37,7 +37,7 @@ pub fn evaluate(facts: &Facts, profile: &Profile) -> Vec<Finding> {
         .filter_map(|finding| finding.key.clone())
         .collect();
     findings.retain(|finding| finding.code != Code::Drift || finding.key.as_ref().is_none_or(|key| !harmful_keys.contains(key)));
-    findings.sort_by(|a, b| b.severity.cmp(&a.severity));
+    findings.sort_by_key(|finding| std::cmp::Reverse(finding.severity));
     findings
 }
 

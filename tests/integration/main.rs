@@ -5,6 +5,7 @@
 
 mod check;
 mod explain;
+mod manual;
 mod netns;
 mod profiles;
 mod sockets;
