@@ -20,7 +20,7 @@ use crate::error::{Error, Result};
 use crate::key::{Key, Value};
 
 pub use counters::{Counters, Sockstat};
-pub use tcp_table::{parse_address, parse_row};
+pub use tcp_table::{count as count_socket_table, parse_address, parse_row};
 
 /// The outcome of reading one sysctl. "Absent" and "unreadable" are kept
 /// apart because they mean different things to an operator: the first says
