@@ -53,6 +53,30 @@ pub enum Error {
         message: String,
     },
 
+    /// A file or directory tcptune owns could not be written.
+    #[error("cannot write {}: {source}", path.display())]
+    Write { path: PathBuf, source: io::Error },
+
+    /// A journal record that cannot be used.
+    #[error("journal record {}: {message}", path.display())]
+    Journal { path: PathBuf, message: String },
+
+    /// Another tcptune holds the state directory's lock.
+    #[error("another tcptune is applying or rolling back (lock {} is held); try again when it is done", path.display())]
+    Locked { path: PathBuf },
+
+    /// A transaction failed and was put back as it was.
+    #[error("{0}")]
+    Failed(String),
+
+    /// Refused in order not to lose someone else's change.
+    #[error("{0}")]
+    Refused(String),
+
+    /// Confirmation was needed and not given.
+    #[error("{0}")]
+    NotConfirmed(String),
+
     /// Writing the output failed (a closed pipe is not an error; see `main`).
     #[error("cannot write output: {0}")]
     Output(io::Error),
@@ -66,7 +90,15 @@ impl Error {
             | Error::Profile(_)
             | Error::UnknownProfile { .. }
             | Error::UnknownTopic(_) => exit::INVALID_INPUT,
-            Error::Read { .. } | Error::Malformed { .. } | Error::Output(_) => exit::SYSTEM,
+            Error::Read { .. }
+            | Error::Malformed { .. }
+            | Error::Output(_)
+            | Error::Write { .. }
+            | Error::Journal { .. }
+            | Error::Locked { .. }
+            | Error::Failed(_)
+            | Error::Refused(_) => exit::SYSTEM,
+            Error::NotConfirmed(_) => exit::NOT_CONFIRMED,
         }
     }
 }

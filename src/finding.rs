@@ -113,6 +113,22 @@ pub struct Finding {
     /// The numbers that triggered the finding.
     pub evidence: serde_json::Map<String, serde_json::Value>,
     pub fix: String,
+    /// The file and line the finding is about, for findings about files.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub location: Option<Location>,
+}
+
+/// A place in a file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Location {
+    pub path: String,
+    pub line: usize,
+}
+
+impl fmt::Display for Location {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}", self.path, self.line)
+    }
 }
 
 impl Finding {
@@ -127,7 +143,16 @@ impl Finding {
             rationale: String::new(),
             evidence: serde_json::Map::new(),
             fix: String::new(),
+            location: None,
         }
+    }
+
+    pub fn location(mut self, path: impl Into<String>, line: usize) -> Finding {
+        self.location = Some(Location {
+            path: path.into(),
+            line,
+        });
+        self
     }
 
     pub fn key(mut self, key: impl ToString) -> Finding {

@@ -104,6 +104,9 @@ fn finding_block(out: &mut dyn Write, finding: &Finding, style: Style) -> io::Re
         _ => {}
     }
     writeln!(out, "  {head}")?;
+    if let Some(location) = &finding.location {
+        writeln!(out, "    at {location}")?;
+    }
     wrapped(out, "    ", 4, &finding.message)?;
     if !finding.rationale.is_empty() {
         wrapped(out, "    why: ", 9, &finding.rationale)?;

@@ -9,6 +9,7 @@
 mod counters;
 mod owners;
 mod tcp_table;
+pub mod write;
 
 use std::io;
 use std::path::{Path, PathBuf};
@@ -20,6 +21,7 @@ use crate::error::{Error, Result};
 use crate::key::{Key, Value};
 
 pub use counters::{Counters, Sockstat};
+pub use write::{Writability, WriteRefusal};
 pub use tcp_table::{count as count_socket_table, parse_address, parse_row};
 
 /// The outcome of reading one sysctl. "Absent" and "unreadable" are kept

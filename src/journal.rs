@@ -1,0 +1,282 @@
+//! The journal: one record per transaction under `<state-dir>/journal`, so
+//! every change tcptune makes can be undone exactly, even after a crash.
+//!
+//! A record is written (and fsynced) before anything changes, with the
+//! previous live value of every key and the previous bytes of the sysctl.d
+//! file (kept beside it as `<id>.before`), and updated as the transaction
+//! moves on. Records are JSON with `schema_version`, files 0600, the
+//! directory 0700.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+use crate::system::write::{ensure_dir, read_owned, write_atomic};
+
+pub const SCHEMA_VERSION: u32 = 1;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Kind {
+    Apply,
+    Rollback,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum State {
+    /// Written before any change; still this state after a crash.
+    Prepared,
+    /// Every change made and verified.
+    Committed,
+    /// Failed part-way and put back by tcptune itself.
+    Reverted,
+    /// Undone by a later rollback.
+    RolledBack,
+}
+
+/// A key the transaction changes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeyRecord {
+    pub key: String,
+    /// The live value before the transaction.
+    pub previous: String,
+    /// The live value the transaction sets.
+    pub applied: String,
+}
+
+/// The sysctl.d file the transaction writes (or restores).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileRecord {
+    pub path: PathBuf,
+    /// Whether the file existed before; its bytes are in `<id>.before`.
+    pub existed_before: bool,
+    /// Whether the file exists after; its bytes are in `<id>.after`.
+    pub exists_after: bool,
+    /// Whether the transaction touches the file at all.
+    pub changed: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Entry {
+    pub schema_version: u32,
+    pub id: u64,
+    pub kind: Kind,
+    pub state: State,
+    /// Seconds since the epoch, UTC.
+    pub created: u64,
+    pub profile: Option<String>,
+    pub file: FileRecord,
+    pub keys: Vec<KeyRecord>,
+    /// For a rollback: the transactions it undid, newest first.
+    #[serde(default)]
+    pub rolls_back: Vec<u64>,
+    /// For an apply: the rollback that undid it.
+    #[serde(default)]
+    pub rolled_back_by: Option<u64>,
+    /// What went wrong, for a reverted transaction.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failure: Option<String>,
+}
+
+/// The journal directory of one state directory.
+#[derive(Debug, Clone)]
+pub struct Journal {
+    dir: PathBuf,
+}
+
+impl Journal {
+    /// Opens (creating, private) `<state>/journal`.
+    pub fn open(state_dir: &Path) -> Result<Journal> {
+        let dir = state_dir.join("journal");
+        for path in [state_dir, dir.as_path()] {
+            ensure_dir(path, 0o700).map_err(|source| Error::Write {
+                path: path.to_owned(),
+                source,
+            })?;
+        }
+        Ok(Journal { dir })
+    }
+
+    /// Opens an existing journal for reading; None when there is none.
+    pub fn existing(state_dir: &Path) -> Option<Journal> {
+        let dir = state_dir.join("journal");
+        dir.is_dir().then_some(Journal { dir })
+    }
+
+    fn record_path(&self, id: u64) -> PathBuf {
+        self.dir.join(format!("{id}.json"))
+    }
+
+    fn bytes_path(&self, id: u64, side: &str) -> PathBuf {
+        self.dir.join(format!("{id}.{side}"))
+    }
+
+    /// Every record, oldest first.
+    pub fn entries(&self) -> Result<Vec<Entry>> {
+        let listing = fs::read_dir(&self.dir).map_err(|source| Error::Read {
+            path: self.dir.clone(),
+            source,
+        })?;
+        let mut ids = Vec::new();
+        for item in listing {
+            let item = item.map_err(|source| Error::Read {
+                path: self.dir.clone(),
+                source,
+            })?;
+            let name = item.file_name();
+            let Some(id) = name.to_str().and_then(|name| name.strip_suffix(".json")).and_then(|id| id.parse::<u64>().ok()) else {
+                continue;
+            };
+            ids.push(id);
+        }
+        ids.sort_unstable();
+        ids.into_iter().map(|id| self.read(id)).collect()
+    }
+
+    pub fn read(&self, id: u64) -> Result<Entry> {
+        let path = self.record_path(id);
+        let bytes = read_owned(&path)
+            .map_err(|source| Error::Read {
+                path: path.clone(),
+                source,
+            })?
+            .ok_or_else(|| Error::Journal {
+                path: path.clone(),
+                message: "the record is missing".into(),
+            })?;
+        let entry: Entry = serde_json::from_slice(&bytes).map_err(|error| Error::Journal {
+            path: path.clone(),
+            message: format!("line {}, column {}: {error}", error.line(), error.column()),
+        })?;
+        if entry.schema_version != SCHEMA_VERSION {
+            return Err(Error::Journal {
+                path,
+                message: format!("schema_version {} is not {SCHEMA_VERSION}; written by another tcptune version", entry.schema_version),
+            });
+        }
+        if entry.id != id {
+            return Err(Error::Journal {
+                path,
+                message: format!("the record says id {} but is named {id}", entry.id),
+            });
+        }
+        Ok(entry)
+    }
+
+    /// The id the next transaction gets.
+    pub fn next_id(&self) -> Result<u64> {
+        Ok(self.entries()?.last().map_or(1, |entry| entry.id + 1))
+    }
+
+    /// Writes (or rewrites) a record durably.
+    pub fn write(&self, entry: &Entry) -> Result<()> {
+        let path = self.record_path(entry.id);
+        let mut bytes = serde_json::to_vec_pretty(entry).map_err(|error| Error::Journal {
+            path: path.clone(),
+            message: error.to_string(),
+        })?;
+        bytes.push(b'\n');
+        write_atomic(&path, &bytes, 0o600).map_err(|source| Error::Write { path, source })
+    }
+
+    /// Keeps the file's bytes before (`side` = "before") or after a change.
+    pub fn keep_bytes(&self, id: u64, side: &str, bytes: &[u8]) -> Result<()> {
+        let path = self.bytes_path(id, side);
+        write_atomic(&path, bytes, 0o600).map_err(|source| Error::Write { path, source })
+    }
+
+    pub fn kept_bytes(&self, id: u64, side: &str) -> Result<Vec<u8>> {
+        let path = self.bytes_path(id, side);
+        read_owned(&path)
+            .map_err(|source| Error::Read {
+                path: path.clone(),
+                source,
+            })?
+            .ok_or(Error::Journal {
+                path,
+                message: "the kept copy of the file is missing".into(),
+            })
+    }
+}
+
+/// Seconds since the epoch.
+pub fn now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |elapsed| elapsed.as_secs())
+}
+
+/// `2026-11-24T12:45:00Z` for seconds since the epoch.
+pub fn format_time(seconds: u64) -> String {
+    let days = seconds / 86_400;
+    let rest = seconds % 86_400;
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let z = days as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let day_of_era = z.rem_euclid(146_097);
+    let year_of_era = (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
+    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
+    let month_index = (5 * day_of_year + 2) / 153;
+    let day = day_of_year - (153 * month_index + 2) / 5 + 1;
+    let month = if month_index < 10 { month_index + 3 } else { month_index - 9 };
+    let year = year_of_era + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
+        rest / 3600,
+        rest % 3600 / 60,
+        rest % 60
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn times_are_utc_iso() {
+        assert_eq!(format_time(0), "1970-01-01T00:00:00Z");
+        assert_eq!(format_time(1_795_524_300), "2026-11-24T12:45:00Z");
+        assert_eq!(format_time(951_782_400), "2000-02-29T00:00:00Z");
+    }
+
+    #[test]
+    fn records_round_trip_and_bad_records_name_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let journal = Journal::open(&dir.path().join("state")).unwrap();
+        assert_eq!(journal.next_id().unwrap(), 1);
+        let entry = Entry {
+            schema_version: SCHEMA_VERSION,
+            id: 1,
+            kind: Kind::Apply,
+            state: State::Prepared,
+            created: 5,
+            profile: Some("webserver".into()),
+            file: FileRecord {
+                path: "/etc/sysctl.d/99-zz-tcptune.conf".into(),
+                existed_before: false,
+                exists_after: true,
+                changed: true,
+            },
+            keys: vec![KeyRecord {
+                key: "net.ipv4.tcp_fin_timeout".into(),
+                previous: "60".into(),
+                applied: "30".into(),
+            }],
+            rolls_back: Vec::new(),
+            rolled_back_by: None,
+            failure: None,
+        };
+        journal.write(&entry).unwrap();
+        assert_eq!(journal.entries().unwrap(), vec![entry]);
+        assert_eq!(journal.next_id().unwrap(), 2);
+        std::fs::write(dir.path().join("state/journal/2.json"), "{ truncated").unwrap();
+        let error = journal.entries().unwrap_err().to_string();
+        assert!(error.contains("2.json"), "{error}");
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(dir.path().join("state/journal/1.json")).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+}

@@ -1,0 +1,218 @@
+//! Writes: live sysctls under `<proc>/sys`, and files that tcptune owns
+//! (its sysctl.d file, its state directory). Every write that changes the
+//! machine goes through here.
+//!
+//! Files are written the crash-safe way: a temporary file in the same
+//! directory (its name does not end in `.conf`, so no loader reads a half
+//! file), fsync, rename over the target, fsync of the directory. Nothing is
+//! written through a symlink: a symlink at a path tcptune owns is refused,
+//! because someone else placed it there.
+
+use std::fs::{self, OpenOptions};
+use std::io::{self, Write};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+use std::path::Path;
+
+use serde::Serialize;
+
+use super::System;
+use crate::key::{Key, Value};
+
+/// Why a live write did not happen. The kinds differ for the operator: the
+/// key is missing here, the namespace may not change it, or the kernel
+/// refused the value.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, thiserror::Error)]
+#[serde(tag = "kind", content = "detail", rename_all = "snake_case")]
+pub enum WriteRefusal {
+    #[error("the key does not exist here (ENOENT)")]
+    Absent,
+    #[error("the key is read-only here (EACCES)")]
+    ReadOnly,
+    #[error("not permitted (EPERM)")]
+    NotPermitted,
+    #[error("the kernel rejected the value (EINVAL)")]
+    InvalidValue,
+    #[error("{0}")]
+    Other(String),
+}
+
+impl WriteRefusal {
+    fn from_io(error: &io::Error) -> WriteRefusal {
+        match error.raw_os_error() {
+            Some(2) => WriteRefusal::Absent,
+            Some(13) | Some(30) => WriteRefusal::ReadOnly,
+            Some(1) => WriteRefusal::NotPermitted,
+            Some(22) => WriteRefusal::InvalidValue,
+            _ => WriteRefusal::Other(error.to_string()),
+        }
+    }
+}
+
+/// Whether a key can be written in this namespace, judged before writing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Writability {
+    Writable,
+    Absent,
+    /// The file has no write permission bits (global keys mirrored into a
+    /// child namespace are 0444).
+    ReadOnly,
+}
+
+impl System {
+    /// Whether `<proc>/sys/KEY` exists and has write permission bits.
+    pub fn sysctl_writability(&self, key: &Key) -> Writability {
+        match fs::metadata(self.proc.join("sys").join(key.relative_path())) {
+            Ok(meta) if meta.is_file() && meta.permissions().mode() & 0o222 != 0 => Writability::Writable,
+            Ok(meta) if meta.is_file() => Writability::ReadOnly,
+            _ => Writability::Absent,
+        }
+    }
+
+    /// Writes one live value with a single write, never creating or
+    /// truncating (a sysctl file is not a regular file, and a missing key must
+    /// stay missing).
+    pub fn write_sysctl(&self, key: &Key, value: &Value) -> Result<(), WriteRefusal> {
+        let path = self.proc.join("sys").join(key.relative_path());
+        let mut file = OpenOptions::new()
+            .write(true)
+            .custom_flags(nofollow())
+            .open(&path)
+            .map_err(|error| WriteRefusal::from_io(&error))?;
+        let text = format!("{value}\n");
+        file.write_all(text.as_bytes()).map_err(|error| WriteRefusal::from_io(&error))
+    }
+}
+
+/// `O_NOFOLLOW`: a symlink planted where a sysctl or tcptune's file should be
+/// makes the open fail instead of redirecting the write.
+fn nofollow() -> i32 {
+    nix::fcntl::OFlag::O_NOFOLLOW.bits()
+}
+
+/// Refuses a path that is a symlink. `Ok(false)` when nothing is there.
+pub fn refuse_symlink(path: &Path) -> io::Result<bool> {
+    match fs::symlink_metadata(path) {
+        Ok(meta) if meta.file_type().is_symlink() => Err(io::Error::other(format!(
+            "{} is a symlink; tcptune does not write through links it did not create",
+            path.display()
+        ))),
+        Ok(_) => Ok(true),
+        Err(error) if error.kind() == io::ErrorKind::NotFound => Ok(false),
+        Err(error) => Err(error),
+    }
+}
+
+/// Reads a file tcptune owns: `None` when absent; an error for a symlink.
+pub fn read_owned(path: &Path) -> io::Result<Option<Vec<u8>>> {
+    if !refuse_symlink(path)? {
+        return Ok(None);
+    }
+    let mut file = OpenOptions::new().read(true).custom_flags(nofollow()).open(path)?;
+    let mut bytes = Vec::new();
+    io::Read::read_to_end(&mut file, &mut bytes)?;
+    Ok(Some(bytes))
+}
+
+/// Creates a directory (and parents) with `mode`; refuses a symlink at `dir`.
+pub fn ensure_dir(dir: &Path, mode: u32) -> io::Result<()> {
+    if refuse_symlink(dir)? {
+        if !fs::metadata(dir)?.is_dir() {
+            return Err(io::Error::other(format!("{} is not a directory", dir.display())));
+        }
+        return Ok(());
+    }
+    fs::DirBuilder::new().recursive(true).mode(mode).create(dir)?;
+    // The umask may have narrowed the mode; state must be exactly private.
+    fs::set_permissions(dir, fs::Permissions::from_mode(mode))
+}
+
+/// Replaces `path` with `bytes` atomically, with `mode`.
+pub fn write_atomic(path: &Path, bytes: &[u8], mode: u32) -> io::Result<()> {
+    refuse_symlink(path)?;
+    let dir = path
+        .parent()
+        .ok_or_else(|| io::Error::other(format!("{} has no directory", path.display())))?;
+    let name = path.file_name().map(|name| name.to_string_lossy().into_owned()).unwrap_or_default();
+    // A dot name ending in `.tmp`: no sysctl loader reads it (not `*.conf`).
+    let temporary = dir.join(format!(".{name}.{}.tmp", std::process::id()));
+    let result = (|| {
+        let mut file = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(mode)
+            .custom_flags(nofollow())
+            .open(&temporary)?;
+        file.write_all(bytes)?;
+        file.set_permissions(fs::Permissions::from_mode(mode))?;
+        file.sync_all()?;
+        drop(file);
+        fs::rename(&temporary, path)?;
+        sync_dir(dir)
+    })();
+    if result.is_err() {
+        let _ = fs::remove_file(&temporary);
+    }
+    result
+}
+
+/// Removes `path` (refusing a symlink) and makes the removal durable.
+pub fn remove_durably(path: &Path) -> io::Result<()> {
+    if !refuse_symlink(path)? {
+        return Ok(());
+    }
+    fs::remove_file(path)?;
+    match path.parent() {
+        Some(dir) => sync_dir(dir),
+        None => Ok(()),
+    }
+}
+
+fn sync_dir(dir: &Path) -> io::Result<()> {
+    fs::File::open(dir)?.sync_all()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn atomic_write_replaces_with_mode_and_leaves_no_temporary() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("99-zz-tcptune.conf");
+        write_atomic(&path, b"a = 1\n", 0o644).unwrap();
+        write_atomic(&path, b"a = 2\n", 0o644).unwrap();
+        assert_eq!(fs::read(&path).unwrap(), b"a = 2\n");
+        assert_eq!(fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o644);
+        let names: Vec<_> = fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+        assert_eq!(names.len(), 1);
+    }
+
+    #[test]
+    fn symlinks_are_never_written_through() {
+        let dir = tempfile::tempdir().unwrap();
+        let victim = dir.path().join("victim");
+        fs::write(&victim, "keep").unwrap();
+        let link = dir.path().join("99-zz-tcptune.conf");
+        std::os::unix::fs::symlink(&victim, &link).unwrap();
+        assert!(write_atomic(&link, b"x", 0o644).is_err());
+        assert!(read_owned(&link).is_err());
+        assert!(remove_durably(&link).is_err());
+        assert_eq!(fs::read(&victim).unwrap(), b"keep");
+    }
+
+    #[test]
+    fn state_directory_is_private() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = dir.path().join("var/lib/tcptune");
+        ensure_dir(&state, 0o700).unwrap();
+        assert_eq!(fs::metadata(&state).unwrap().permissions().mode() & 0o777, 0o700);
+    }
+
+    #[test]
+    fn write_refusals_are_told_apart() {
+        assert_eq!(WriteRefusal::from_io(&io::Error::from_raw_os_error(2)), WriteRefusal::Absent);
+        assert_eq!(WriteRefusal::from_io(&io::Error::from_raw_os_error(13)), WriteRefusal::ReadOnly);
+        assert_eq!(WriteRefusal::from_io(&io::Error::from_raw_os_error(1)), WriteRefusal::NotPermitted);
+        assert_eq!(WriteRefusal::from_io(&io::Error::from_raw_os_error(22)), WriteRefusal::InvalidValue);
+    }
+}
