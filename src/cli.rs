@@ -57,6 +57,66 @@ pub enum Command {
     /// Exit 0 when no finding reaches --fail-on, 1 when one does.
     Check(CheckArgs),
 
+    /// Show what `apply` would change: live values and tcptune's sysctl.d file.
+    ///
+    /// Exit 0 when there is nothing to change, 1 when changes are pending.
+    Diff {
+        /// Profile to apply: a built-in name, an installed name, or a path.
+        #[arg(long, value_name = "P")]
+        profile: String,
+
+        /// Directory for tcptune's sysctl.d file (default: <root>/etc/sysctl.d).
+        #[arg(long, value_name = "DIR")]
+        sysctl_dir: Option<PathBuf>,
+    },
+
+    /// Set the profile's values live and persist them in a sysctl.d file.
+    ///
+    /// Shows the diff and asks first (stdin and stderr must be a terminal)
+    /// unless --yes. Everything is journaled before it changes, so
+    /// `tcptune rollback` can restore exactly what was there.
+    Apply {
+        #[arg(long, value_name = "P")]
+        profile: String,
+
+        /// Do not ask; needed when there is no terminal.
+        #[arg(long, short = 'y')]
+        yes: bool,
+
+        /// Show what would change and change nothing.
+        #[arg(long)]
+        dry_run: bool,
+
+        #[command(flatten)]
+        places: Places,
+    },
+
+    /// Undo the newest apply, or with --to, that transaction and every later one.
+    Rollback {
+        /// Transaction id (see `tcptune history`).
+        #[arg(long, value_name = "ID")]
+        to: Option<u64>,
+
+        /// Do not ask; needed when there is no terminal.
+        #[arg(long, short = 'y')]
+        yes: bool,
+
+        /// Restore even keys or files someone changed after tcptune set them.
+        #[arg(long)]
+        force: bool,
+
+        /// State directory (default: <root>/var/lib/tcptune).
+        #[arg(long, value_name = "DIR")]
+        state_dir: Option<PathBuf>,
+    },
+
+    /// List the journaled transactions.
+    History {
+        /// State directory (default: <root>/var/lib/tcptune).
+        #[arg(long, value_name = "DIR")]
+        state_dir: Option<PathBuf>,
+    },
+
     /// Count TCP sockets by state; who holds CLOSE_WAIT, where TIME_WAIT points.
     Sockets(SocketsArgs),
 
@@ -89,6 +149,18 @@ pub enum Generate {
         #[arg(value_enum)]
         shell: clap_complete::aot::Shell,
     },
+}
+
+/// Where apply writes.
+#[derive(Debug, Args)]
+pub struct Places {
+    /// Directory for tcptune's sysctl.d file (default: <root>/etc/sysctl.d).
+    #[arg(long, value_name = "DIR")]
+    pub sysctl_dir: Option<PathBuf>,
+
+    /// State directory for the lock and journal (default: <root>/var/lib/tcptune).
+    #[arg(long, value_name = "DIR")]
+    pub state_dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

@@ -1,19 +1,25 @@
 //! What each command does: read through [`System`], evaluate, hand the result
 //! to [`report`]. Returns the exit code of the contract.
 
-use std::io::Write;
+use std::collections::BTreeMap;
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
 
-use crate::cli::{CheckArgs, Cli, Command, Generate, SocketsArgs};
+use crate::apply;
+use crate::cli::{CheckArgs, Cli, Command, Generate, Places, SocketsArgs};
+use crate::conf;
+use crate::journal::{self, Journal};
+use crate::plan::{self, Plan};
 use crate::error::{Error, Result, exit};
 use crate::facts::RULE_KEYS;
 use crate::finding::{Severity, Summary};
 use crate::key::Key;
 use crate::knowledge;
 use crate::profile::{self, Profile};
-use crate::report::{CheckReport, Explanation, Printer, SocketsReport};
+use crate::report::{CheckReport, Explanation, OutcomeView, PlanView, Printer, SocketsReport};
 use crate::rules;
 use crate::suggest;
-use crate::system::{Request, System};
+use crate::system::{Request, System, Writability, write};
 
 /// Runs the parsed command line, printing through `printer`.
 pub fn run(cli: &Cli, printer: &mut Printer<'_>) -> Result<u8> {
@@ -23,6 +29,17 @@ pub fn run(cli: &Cli, printer: &mut Printer<'_>) -> Result<u8> {
         Command::Sockets(args) => sockets(&system, args, printer),
         Command::Profiles { name } => profiles(&system, name.as_deref(), printer),
         Command::Explain { subject } => explain(&system, subject, printer),
+        Command::Diff { profile, sysctl_dir } => diff(&system, profile, sysctl_dir.as_deref(), printer),
+        Command::Apply {
+            profile,
+            yes,
+            dry_run,
+            places,
+        } => apply_command(&system, profile, *yes, *dry_run, places, printer),
+        Command::Rollback { to, yes, force, state_dir } => {
+            rollback_command(&system, *to, *yes, *force, state_dir.as_deref(), printer)
+        }
+        Command::History { state_dir } => history(&system, state_dir.as_deref(), printer),
         Command::Generate { what } => {
             printer.raw(|out| match what {
                 Generate::Man => crate::manual::render_man(out),
@@ -49,6 +66,7 @@ fn check(system: &System, args: &CheckArgs, printer: &mut Printer<'_>) -> Result
     keys.dedup();
     let facts = system.gather(&Request {
         keys,
+        sockets: true,
         close_wait_owners: true,
     })?;
     let findings = rules::evaluate(&facts, &profile);
@@ -101,6 +119,7 @@ fn sockets(system: &System, args: &SocketsArgs, printer: &mut Printer<'_>) -> Re
     };
     let facts = system.gather(&Request {
         keys,
+        sockets: true,
         close_wait_owners: args.processes,
     })?;
     printer.sockets(&SocketsReport {
@@ -173,5 +192,144 @@ pub fn print_error(error: &Error) {
     for line in error.to_string().lines() {
         // Nothing useful can be done when stderr itself is gone.
         let _ = writeln!(stderr, "tcptune: {line}");
+    }
+}
+
+/// The sysctl.d directory and state directory, defaulting under the root.
+fn places(system: &System, sysctl_dir: Option<&Path>, state_dir: Option<&Path>) -> (PathBuf, PathBuf) {
+    (
+        sysctl_dir.map_or_else(|| system.config_path("etc/sysctl.d"), Path::to_path_buf),
+        state_dir.map_or_else(|| system.config_path(STATE_DIR), Path::to_path_buf),
+    )
+}
+
+/// Where the journal lives under the root.
+pub const STATE_DIR: &str = "var/lib/tcptune";
+
+/// Reads what planning needs and builds the plan.
+fn make_plan(system: &System, profile_name: &str, sysctl_dir: &Path) -> Result<Plan> {
+    let profile = layered(system, &[profile_name])?;
+    let keys: Vec<Key> = profile.settings.iter().map(|setting| setting.key.clone()).collect();
+    let facts = system.gather(&Request {
+        keys: keys.clone(),
+        sockets: false,
+        close_wait_owners: false,
+    })?;
+    let writability: BTreeMap<Key, Writability> =
+        keys.iter().map(|key| (key.clone(), system.sysctl_writability(key))).collect();
+    let file = sysctl_dir.join(plan::FILE_NAME);
+    let old_file = write::read_owned(&file).map_err(|source| Error::Write {
+        path: file.clone(),
+        source,
+    })?;
+    let mut plan = plan::plan(&facts, &profile, &writability, file, old_file);
+    // Boot precedence is known for the standard directory only.
+    if sysctl_dir == system.config_path("etc/sysctl.d")
+        && let Ok(report) = conf::candidate(system.root(), plan::FILE_NAME)
+    {
+        for change in plan.changes.iter().filter(|change| change.persisted) {
+            for (loader, assignment) in report.overriders(&change.key) {
+                plan.shadows.push(plan::Shadow {
+                    key: change.key.to_string(),
+                    loader: loader.name(),
+                    path: assignment.boot_path.display().to_string(),
+                    line: assignment.line,
+                    value: assignment.value().map(ToString::to_string),
+                });
+            }
+        }
+    }
+    Ok(plan)
+}
+
+fn diff(system: &System, profile: &str, sysctl_dir: Option<&Path>, printer: &mut Printer<'_>) -> Result<u8> {
+    let (sysctl_dir, _) = places(system, sysctl_dir, None);
+    let plan = make_plan(system, profile, &sysctl_dir)?;
+    printer.plan(&plan, PlanView::Diff)?;
+    Ok(if plan.is_empty() { exit::SUCCESS } else { exit::FINDINGS })
+}
+
+fn apply_command(system: &System, profile: &str, yes: bool, dry_run: bool, places_args: &Places, printer: &mut Printer<'_>) -> Result<u8> {
+    let (sysctl_dir, state_dir) = places(system, places_args.sysctl_dir.as_deref(), places_args.state_dir.as_deref());
+    // The profile must be valid before anything is locked or created.
+    layered(system, &[profile])?;
+    if dry_run {
+        let plan = make_plan(system, profile, &sysctl_dir)?;
+        printer.plan(&plan, PlanView::DryRun)?;
+        return Ok(exit::SUCCESS);
+    }
+    let _lock = apply::lock(&state_dir)?;
+    let journal = Journal::open(&state_dir)?;
+    if let Some(interrupted) = journal
+        .entries()?
+        .into_iter()
+        .find(|entry| entry.kind == journal::Kind::Apply && entry.state == journal::State::Prepared)
+    {
+        return Err(Error::Refused(format!(
+            "transaction {} was interrupted before it finished; run `tcptune rollback` to restore what was there, then apply again",
+            interrupted.id
+        )));
+    }
+    let plan = make_plan(system, profile, &sysctl_dir)?;
+    if plan.is_empty() {
+        printer.plan(&plan, PlanView::NothingToDo)?;
+        return Ok(exit::SUCCESS);
+    }
+    printer.plan(&plan, PlanView::Preview)?;
+    confirm(yes, "Apply these changes?")?;
+    let outcome = apply::apply(system, &journal, &plan)?;
+    printer.outcome(&outcome, OutcomeView::Apply)?;
+    Ok(exit::SUCCESS)
+}
+
+fn rollback_command(system: &System, to: Option<u64>, yes: bool, force: bool, state_dir: Option<&Path>, printer: &mut Printer<'_>) -> Result<u8> {
+    let (_, state_dir) = places(system, None, state_dir);
+    let Some(_) = Journal::existing(&state_dir) else {
+        printer.outcome(&apply::Outcome::nothing(), OutcomeView::Rollback)?;
+        return Ok(exit::SUCCESS);
+    };
+    let _lock = apply::lock(&state_dir)?;
+    let journal = Journal::open(&state_dir)?;
+    let pending = apply::rollback_targets(&journal, to)?;
+    if pending.is_empty() {
+        printer.outcome(&apply::Outcome::nothing(), OutcomeView::Rollback)?;
+        return Ok(exit::SUCCESS);
+    }
+    printer.rollback_preview(&pending)?;
+    confirm(yes, "Roll back?")?;
+    let outcome = apply::rollback(system, &journal, to, force)?;
+    printer.outcome(&outcome, OutcomeView::Rollback)?;
+    Ok(exit::SUCCESS)
+}
+
+fn history(system: &System, state_dir: Option<&Path>, printer: &mut Printer<'_>) -> Result<u8> {
+    let (_, state_dir) = places(system, None, state_dir);
+    let entries = match Journal::existing(&state_dir) {
+        Some(journal) => journal.entries()?,
+        None => Vec::new(),
+    };
+    printer.history(&entries)?;
+    Ok(exit::SUCCESS)
+}
+
+/// Asks on the terminal unless `yes`; without a terminal, refuses (exit 4).
+fn confirm(yes: bool, question: &str) -> Result<()> {
+    if yes {
+        return Ok(());
+    }
+    if !(std::io::stdin().is_terminal() && std::io::stderr().is_terminal()) {
+        return Err(Error::NotConfirmed(
+            "nothing changed: confirmation needed and there is no terminal; pass --yes to proceed".into(),
+        ));
+    }
+    let answer = dialoguer::Confirm::new()
+        .with_prompt(question)
+        .default(false)
+        .interact()
+        .map_err(|error| Error::NotConfirmed(format!("nothing changed: {error}")))?;
+    if answer {
+        Ok(())
+    } else {
+        Err(Error::NotConfirmed("nothing changed: not confirmed".into()))
     }
 }

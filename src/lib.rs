@@ -7,6 +7,7 @@
 //! command line in [`cli`] and [`commands`] ties these together; `main.rs`
 //! only maps the outcome to an exit code.
 
+pub mod apply;
 pub mod census;
 pub mod cli;
 pub mod commands;

@@ -5,7 +5,10 @@ use std::io::{self, Write};
 
 use anstyle::{AnsiColor, Style};
 
-use super::{CheckReport, DISPLAY_ORDER, Explanation, SocketsReport, destinations};
+use super::{CheckReport, DISPLAY_ORDER, Explanation, OutcomeView, PlanView, SocketsReport, destinations};
+use crate::apply::Outcome;
+use crate::journal::{Entry, Kind, State, format_time};
+use crate::plan::{Plan, Status};
 use crate::census::TcpState;
 use crate::finding::{Finding, Severity};
 use crate::profile::{Expectation, Listing, Origin, Profile};
@@ -280,6 +283,169 @@ pub fn explain(out: &mut dyn Write, explanation: &Explanation<'_>) -> io::Result
             writeln!(out)?;
             wrapped(out, "", 0, &format!("Not a mainline Linux key: it {why}."))?;
         }
+    }
+    super::finish(out)
+}
+
+const GREEN: Style = AnsiColor::Green.on_default();
+const RED: Style = AnsiColor::Red.on_default();
+
+pub fn plan(out: &mut dyn Write, plan: &Plan, view: PlanView) -> io::Result<()> {
+    let title = match view {
+        PlanView::Diff => "tcptune diff",
+        PlanView::DryRun => "tcptune apply --dry-run",
+        PlanView::Preview | PlanView::NothingToDo => "tcptune apply",
+    };
+    writeln!(out, "{BOLD}{title}{BOLD:#}: profile {}", plan.profile)?;
+    if plan.is_empty() {
+        writeln!(out, "nothing to change: live values and {} already match", plan.file.display())?;
+        return super::finish(out);
+    }
+    let live: Vec<_> = plan.live_changes().collect();
+    writeln!(out)?;
+    if live.is_empty() {
+        writeln!(out, "live values: all already as the profile wants")?;
+    } else {
+        let width = live.iter().map(|change| change.key.to_string().len()).max().unwrap_or(0);
+        writeln!(out, "live values ({} to change):", live.len())?;
+        writeln!(out, "  {:<width$}  {:>12}  {:>12}", "key", "current", "wanted")?;
+        for change in &live {
+            let from = change.from.as_ref().map_or_else(|| "-".to_owned(), ToString::to_string);
+            let to = change.to.as_ref().map_or_else(|| "-".to_owned(), ToString::to_string);
+            writeln!(out, "  {:<width$}  {:>12}  {GREEN}{:>12}{GREEN:#}", change.key.to_string(), from, to)?;
+        }
+        for change in &live {
+            wrapped(out, &format!("  {}: ", change.key.leaf()), 4, &change.why)?;
+        }
+    }
+    let skipped: Vec<_> = plan
+        .changes
+        .iter()
+        .filter(|change| matches!(change.status, Status::SkippedAbsent | Status::SkippedReadOnly | Status::SkippedUnreadable))
+        .collect();
+    if !skipped.is_empty() {
+        writeln!(out)?;
+        writeln!(out, "left alone here (not written live, not persisted):")?;
+        for change in skipped {
+            wrapped(out, &format!("  {}: ", change.key), 4, change.note.as_deref().unwrap_or(""))?;
+        }
+    }
+    writeln!(out)?;
+    if plan.file_changes() {
+        writeln!(out, "file {}:", plan.file.display())?;
+        for line in plan.file_diff().lines() {
+            let style = if line.starts_with('+') && !line.starts_with("+++") {
+                GREEN
+            } else if line.starts_with('-') && !line.starts_with("---") {
+                RED
+            } else {
+                Style::new()
+            };
+            writeln!(out, "{style}{line}{style:#}")?;
+        }
+    } else {
+        writeln!(out, "file {}: unchanged", plan.file.display())?;
+    }
+    if !plan.shadows.is_empty() {
+        writeln!(out)?;
+        let style = severity_style(Severity::Warning);
+        writeln!(out, "{style}warning{style:#}: at boot, later sysctl files override tcptune's file:")?;
+        for shadow in &plan.shadows {
+            let value = shadow.value.as_deref().unwrap_or("(excluded)");
+            wrapped(
+                out,
+                "  ",
+                4,
+                &format!("{}:{} sets {} = {value} and wins under {}", shadow.path, shadow.line, shadow.key, shadow.loader),
+            )?;
+        }
+        wrapped(out, "  ", 2, "remove those lines (or move the settings into the profile) so the profile's values survive a reboot")?;
+    }
+    if view == PlanView::DryRun {
+        writeln!(out)?;
+        writeln!(out, "dry run: nothing changed")?;
+    }
+    super::finish(out)
+}
+
+pub fn outcome(out: &mut dyn Write, outcome: &Outcome, view: OutcomeView) -> io::Result<()> {
+    let Some(id) = &outcome.transaction else {
+        match view {
+            OutcomeView::Apply => writeln!(out, "nothing changed")?,
+            OutcomeView::Rollback => writeln!(out, "nothing to roll back: no applied transaction is left")?,
+        }
+        return super::finish(out);
+    };
+    match view {
+        OutcomeView::Apply => {
+            let count = outcome.changes.iter().filter(|change| change.status == "change").count();
+            writeln!(out, "applied transaction {id}: {count} live values changed, {} written", outcome.file.display())?;
+            writeln!(out, "undo with: tcptune rollback")?;
+        }
+        OutcomeView::Rollback => {
+            writeln!(
+                out,
+                "rolled back transaction {} (recorded as {id}): {} live values restored, {} restored",
+                outcome.rolled_back.join(", "),
+                outcome.changes.len(),
+                outcome.file.display()
+            )?;
+        }
+    }
+    super::finish(out)
+}
+
+pub fn rollback_preview(out: &mut dyn Write, entries: &[Entry]) -> io::Result<()> {
+    writeln!(out, "{BOLD}tcptune rollback{BOLD:#}: undoes, newest first:")?;
+    for entry in entries {
+        writeln!(
+            out,
+            "  transaction {} ({}, profile {}): {} keys, {}",
+            entry.id,
+            format_time(entry.created),
+            entry.profile.as_deref().unwrap_or("-"),
+            entry.keys.len(),
+            entry.file.path.display()
+        )?;
+        for key in &entry.keys {
+            writeln!(out, "    {}: {} -> {}", key.key, key.applied, key.previous)?;
+        }
+    }
+    super::finish(out)
+}
+
+pub fn history(out: &mut dyn Write, entries: &[Entry]) -> io::Result<()> {
+    if entries.is_empty() {
+        writeln!(out, "no transactions")?;
+        return super::finish(out);
+    }
+    writeln!(out, "  {:>4}  {:<20}  {:<8}  {:<12}  {:<14}  keys", "id", "time", "kind", "state", "profile")?;
+    for entry in entries {
+        let kind = match entry.kind {
+            Kind::Apply => "apply",
+            Kind::Rollback => "rollback",
+        };
+        let state = match (entry.state, entry.rolled_back_by) {
+            (State::RolledBack, Some(by)) => format!("undone by {by}"),
+            (State::Prepared, _) => "interrupted".to_owned(),
+            (State::Committed, _) => "done".to_owned(),
+            (State::Reverted, _) => "failed, reverted".to_owned(),
+            (State::RolledBack, None) => "undone".to_owned(),
+        };
+        let mut keys = entry.keys.len().to_string();
+        if !entry.rolls_back.is_empty() {
+            let ids: Vec<String> = entry.rolls_back.iter().map(ToString::to_string).collect();
+            keys.push_str(&format!(" (undid {})", ids.join(", ")));
+        }
+        writeln!(
+            out,
+            "  {:>4}  {:<20}  {:<8}  {:<12}  {:<14}  {keys}",
+            entry.id,
+            format_time(entry.created),
+            kind,
+            state,
+            entry.profile.as_deref().unwrap_or("-")
+        )?;
     }
     super::finish(out)
 }

@@ -5,7 +5,10 @@ use std::io::{self, Write};
 
 use serde_json::{Value, json};
 
-use super::{CheckReport, Explanation, SCHEMA_VERSION, SocketsReport, destinations};
+use super::{CheckReport, Explanation, PlanView, SCHEMA_VERSION, SocketsReport, destinations};
+use crate::apply::Outcome;
+use crate::journal::{Entry, format_time};
+use crate::plan::Plan;
 use crate::profile::{Listing, Profile};
 
 pub fn write(out: &mut dyn Write, document: &Value) -> io::Result<()> {
@@ -136,4 +139,82 @@ pub fn explain(explanation: &Explanation<'_>) -> Value {
             "mainline": false,
         }),
     }
+}
+
+/// `diff`, `apply --dry-run`, and `apply` with nothing to do.
+pub fn plan(plan: &Plan, view: PlanView) -> Value {
+    let changes: Vec<Value> = plan
+        .changes
+        .iter()
+        .map(|change| {
+            json!({
+                "key": change.key,
+                "from": change.from,
+                "to": change.to,
+                "status": change.status,
+                "persisted": change.persisted,
+                "why": change.why,
+                "note": change.note,
+            })
+        })
+        .collect();
+    let mut document = json!({
+        "schema_version": SCHEMA_VERSION,
+        "profile": plan.profile,
+        "file": plan.file,
+        "changes": changes,
+    });
+    match view {
+        PlanView::Diff => {
+            document["pending"] = json!(!plan.is_empty());
+            document["file_diff"] = json!(plan.file_diff());
+            document["shadows"] = json!(plan.shadows);
+        }
+        PlanView::DryRun | PlanView::NothingToDo | PlanView::Preview => {
+            document["changed"] = json!(false);
+            document["transaction"] = Value::Null;
+            document["dry_run"] = json!(view == PlanView::DryRun);
+            if view == PlanView::DryRun {
+                document["file_diff"] = json!(plan.file_diff());
+                document["shadows"] = json!(plan.shadows);
+            }
+        }
+    }
+    document
+}
+
+/// `apply` and `rollback`.
+pub fn outcome(outcome: &Outcome) -> Value {
+    let mut document = json!({
+        "schema_version": SCHEMA_VERSION,
+        "changed": outcome.changed,
+        "transaction": outcome.transaction,
+        "file": if outcome.file.as_os_str().is_empty() { Value::Null } else { json!(outcome.file) },
+        "changes": outcome.changes,
+    });
+    if !outcome.rolled_back.is_empty() {
+        document["rolled_back"] = json!(outcome.rolled_back);
+    }
+    document
+}
+
+pub fn history(entries: &[Entry]) -> Value {
+    let transactions: Vec<Value> = entries
+        .iter()
+        .map(|entry| {
+            json!({
+                "id": entry.id.to_string(),
+                "kind": entry.kind,
+                "state": entry.state,
+                "created": format_time(entry.created),
+                "profile": entry.profile,
+                "file": entry.file.path,
+                "keys": entry.keys,
+                "rolls_back": entry.rolls_back.iter().map(ToString::to_string).collect::<Vec<_>>(),
+                "rolled_back_by": entry.rolled_back_by.map(|id| id.to_string()),
+                "failure": entry.failure,
+            })
+        })
+        .collect();
+    json!({ "schema_version": SCHEMA_VERSION, "transactions": transactions })
 }

@@ -6,7 +6,10 @@ mod json;
 
 use std::io::{self, Write};
 
+use crate::apply::Outcome;
 use crate::census::TcpState;
+use crate::journal::Entry;
+use crate::plan::Plan;
 use crate::cli::Format;
 use crate::error::{Error, Result};
 use crate::facts::Facts;
@@ -48,6 +51,25 @@ pub enum Explanation<'a> {
     },
 }
 
+/// Why a plan is being shown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PlanView {
+    /// `tcptune diff`.
+    Diff,
+    /// `apply --dry-run`: shown, nothing changed.
+    DryRun,
+    /// `apply`, before asking.
+    Preview,
+    /// `apply` when there is nothing to do.
+    NothingToDo,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OutcomeView {
+    Apply,
+    Rollback,
+}
+
 /// Renders results to one output stream in one format.
 pub struct Printer<'w> {
     out: &'w mut dyn Write,
@@ -62,6 +84,41 @@ impl<'w> Printer<'w> {
     /// Output that is already formatted (man page, completions).
     pub fn raw(&mut self, render: impl FnOnce(&mut dyn Write) -> io::Result<()>) -> Result<()> {
         render(self.out).map_err(Error::Output)
+    }
+
+    pub fn plan(&mut self, plan: &Plan, view: PlanView) -> Result<()> {
+        match (self.format, view) {
+            (Format::Human, _) => human::plan(self.out, plan, view),
+            // In JSON, apply prints one document: the outcome (or, when
+            // nothing happens, an outcome with `"changed": false`).
+            (Format::Json, PlanView::Preview) => Ok(()),
+            (Format::Json, _) => json::write(self.out, &json::plan(plan, view)),
+        }
+        .map_err(Error::Output)
+    }
+
+    pub fn outcome(&mut self, outcome: &Outcome, view: OutcomeView) -> Result<()> {
+        match self.format {
+            Format::Human => human::outcome(self.out, outcome, view),
+            Format::Json => json::write(self.out, &json::outcome(outcome)),
+        }
+        .map_err(Error::Output)
+    }
+
+    pub fn rollback_preview(&mut self, entries: &[Entry]) -> Result<()> {
+        match self.format {
+            Format::Human => human::rollback_preview(self.out, entries),
+            Format::Json => Ok(()),
+        }
+        .map_err(Error::Output)
+    }
+
+    pub fn history(&mut self, entries: &[Entry]) -> Result<()> {
+        match self.format {
+            Format::Human => human::history(self.out, entries),
+            Format::Json => json::write(self.out, &json::history(entries)),
+        }
+        .map_err(Error::Output)
     }
 
     pub fn check(&mut self, report: &CheckReport<'_>) -> Result<()> {

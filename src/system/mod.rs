@@ -211,6 +211,8 @@ fn read_optional(path: &Path) -> Result<Option<String>> {
 #[derive(Debug, Clone, Default)]
 pub struct Request {
     pub keys: Vec<Key>,
+    /// Count sockets and read the counters (not needed for planning).
+    pub sockets: bool,
     /// Look up who holds CLOSE_WAIT sockets (walks every process's fds).
     pub close_wait_owners: bool,
 }
@@ -225,17 +227,19 @@ impl System {
             .iter()
             .map(|key| (key.clone(), self.read_sysctl(key)))
             .collect();
-        let census = self.census_procfs()?;
-        let close_wait_owners = (request.close_wait_owners && !census.close_wait.is_empty())
-            .then(|| self.close_wait_owners(&census));
-        Ok(crate::facts::Facts {
+        let mut facts = crate::facts::Facts {
             kernel_release,
             kernel,
             sysctls,
-            census,
-            close_wait_owners,
-            sockstat: self.sockstat()?,
-            counters: self.counters()?,
-        })
+            ..crate::facts::Facts::default()
+        };
+        if request.sockets {
+            facts.census = self.census_procfs()?;
+            facts.close_wait_owners = (request.close_wait_owners && !facts.census.close_wait.is_empty())
+                .then(|| self.close_wait_owners(&facts.census));
+            facts.sockstat = self.sockstat()?;
+            facts.counters = self.counters()?;
+        }
+        Ok(facts)
     }
 }
