@@ -104,13 +104,16 @@ The same codes for every command:
 success; for \fBcheck\fR, no finding at or above \fB\-\-fail\-on\fR (default warning)
 .TP
 .B 1
-\fBcheck\fR: findings at or above \fB\-\-fail\-on\fR
+\fBcheck\fR and \fBlint\fR: findings at or above \fB\-\-fail\-on\fR; \fBdiff\fR: changes pending
 .TP
 .B 2
 invalid input: command\-line usage, unknown profile, a profile that does not parse or validate (every error is printed as FILE:LINE:COLUMN)
 .TP
 .B 3
-system error: a file under \fB\-\-proc\fR or \fB\-\-root\fR cannot be read or makes no sense
+system error: cannot read or write what is needed, permission denied, the lock is held, a journal record is damaged, or apply failed (after putting back what it had changed)
+.TP
+.B 4
+nothing done because confirmation was needed (no terminal and no \fB\-\-yes\fR) or the answer was no
 .SH FILES
 .TP
 .I /proc/sys/net/...
@@ -121,6 +124,15 @@ socket table and counters
 .TP
 .I /proc/PID/fd
 links to sockets, for naming the processes that hold CLOSE_WAIT sockets
+.TP
+.I /etc/sysctl.d/99\-zz\-tcptune.conf
+the file \fBapply\fR writes; its name sorts after 99\-sysctl.conf so the profile's values win at boot under systemd\-sysctl
+.TP
+.I /etc/sysctl.d, /run/sysctl.d, /usr/local/lib/sysctl.d, /usr/lib/sysctl.d, /lib/sysctl.d, /etc/sysctl.conf
+read to find which file sets each key at boot, under systemd\-sysctl and under procps \fBsysctl \-\-system\fR
+.TP
+.I /var/lib/tcptune
+state directory (0700): the lock and the journal of every transaction (0600 records, with the file's bytes before and after)
 .TP
 .I /etc/tcptune/profiles/NAME.yaml
 installed profiles (under \fB\-\-root\fR); one named like a built\-in replaces it and may extend it
@@ -138,6 +150,15 @@ the same against the webserver profile, for scripts; exit 1 on warnings
 .TP
 .B tcptune sockets \-\-processes \-\-by\-destination
 who holds CLOSE_WAIT sockets, and where TIME_WAIT sockets point
+.TP
+.B tcptune diff \-\-profile webserver
+what apply would change, live and in the sysctl.d file
+.TP
+.B tcptune apply \-\-profile webserver \-\-yes \-\-format json
+apply unattended (configuration management); a second run reports "changed": false
+.TP
+.B tcptune rollback
+undo the newest apply
 .TP
 .B tcptune explain tcp_fin_timeout
 what the key really does on this kernel
