@@ -53,7 +53,7 @@ fn evaluate_rules(c: &mut Criterion) {
     let profile = profile::resolve(&system, "webserver").expect("profile");
     let keys = profile.settings.iter().map(|setting| setting.key.clone()).collect();
     let facts = system
-        .gather(&tcptune::system::Request { keys, sockets: true, close_wait_owners: true })
+        .gather(&tcptune::system::Request { keys, sockets: true, close_wait_owners: true, boot: true })
         .expect("facts");
     c.bench_function("evaluate all rules (3,000 CLOSE_WAIT fixture)", |b| {
         b.iter(|| rules::evaluate(black_box(&facts), black_box(&profile)))

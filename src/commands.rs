@@ -68,6 +68,7 @@ fn check(system: &System, args: &CheckArgs, printer: &mut Printer<'_>) -> Result
         keys,
         sockets: true,
         close_wait_owners: true,
+        boot: true,
     })?;
     let findings = rules::evaluate(&facts, &profile);
     let fail_on = Severity::from(args.fail_on);
@@ -121,6 +122,7 @@ fn sockets(system: &System, args: &SocketsArgs, printer: &mut Printer<'_>) -> Re
         keys,
         sockets: true,
         close_wait_owners: args.processes,
+        boot: false,
     })?;
     printer.sockets(&SocketsReport {
         facts: &facts,
@@ -214,6 +216,7 @@ fn make_plan(system: &System, profile_name: &str, sysctl_dir: &Path) -> Result<P
         keys: keys.clone(),
         sockets: false,
         close_wait_owners: false,
+        boot: false,
     })?;
     let writability: BTreeMap<Key, Writability> =
         keys.iter().map(|key| (key.clone(), system.sysctl_writability(key))).collect();

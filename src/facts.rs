@@ -7,6 +7,7 @@
 use std::collections::BTreeMap;
 
 use crate::census::{Census, CloseWaitOwners};
+use crate::conf::{Loader, Resolution};
 use crate::kernel::KernelVersion;
 use crate::key::{Key, Value};
 use crate::system::{Counters, Reading, Sockstat};
@@ -23,6 +24,15 @@ pub struct Facts {
     pub close_wait_owners: Option<CloseWaitOwners>,
     pub sockstat: Option<Sockstat>,
     pub counters: Counters,
+    /// What the sysctl files under the root set at boot, when read.
+    pub boot: Option<Boot>,
+}
+
+/// The boot-time configuration as the machine's loader applies it.
+#[derive(Debug, Clone)]
+pub struct Boot {
+    pub loader: Loader,
+    pub resolution: Resolution,
 }
 
 impl Facts {

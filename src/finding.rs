@@ -57,8 +57,12 @@ impl FromStr for Severity {
 pub enum Code {
     /// A live value differs from what the profile expects.
     Drift,
-    /// The profile sets a key this kernel removed.
+    /// The profile or a sysctl file sets a key this kernel removed.
     ObsoleteKey,
+    /// The live value is right but no sysctl file sets it for the next boot.
+    NotPersisted,
+    /// A sysctl file's setting loses at boot to a later file.
+    Shadowed,
     /// A value known to do harm.
     HarmfulValue,
     /// The profile sets a key this kernel or namespace does not have, for a
@@ -75,6 +79,15 @@ pub enum Code {
     TwBucketOverflow,
     /// Listeners dropped connections because their queues were full.
     ListenOverflow,
+    /// A sysctl file sets a key no mainline kernel has: a vendor-only key,
+    /// or a likely misspelling of a known one.
+    UnknownKey,
+    /// A sysctl file sets a known key to a value outside what it accepts.
+    InvalidValue,
+    /// A sysctl file sets a key that the same or a later file sets again.
+    DuplicateKey,
+    /// A sysctl file line that the loaders skip or read differently.
+    InvalidLine,
 }
 
 impl Code {
@@ -82,6 +95,8 @@ impl Code {
         match self {
             Code::Drift => "drift",
             Code::ObsoleteKey => "obsolete-key",
+            Code::NotPersisted => "not-persisted",
+            Code::Shadowed => "shadowed",
             Code::HarmfulValue => "harmful-value",
             Code::UnavailableKey => "unavailable-key",
             Code::UnreadableKey => "unreadable-key",
@@ -89,6 +104,10 @@ impl Code {
             Code::PortExhaustion => "port-exhaustion",
             Code::TwBucketOverflow => "tw-bucket-overflow",
             Code::ListenOverflow => "listen-overflow",
+            Code::UnknownKey => "unknown-key",
+            Code::InvalidValue => "invalid-value",
+            Code::DuplicateKey => "duplicate-key",
+            Code::InvalidLine => "invalid-line",
         }
     }
 }

@@ -7,6 +7,7 @@
 mod close_wait;
 mod harmful;
 mod listen;
+mod persistence;
 mod ports;
 mod settings;
 
@@ -21,6 +22,7 @@ use crate::profile::Profile;
 const FAMILIES: &[fn(&Facts, &Profile) -> Vec<Finding>] = &[
     harmful::evaluate,
     settings::evaluate,
+    persistence::evaluate,
     close_wait::evaluate,
     ports::evaluate,
     time_wait::evaluate,

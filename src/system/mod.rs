@@ -215,6 +215,8 @@ pub struct Request {
     pub sockets: bool,
     /// Look up who holds CLOSE_WAIT sockets (walks every process's fds).
     pub close_wait_owners: bool,
+    /// Read the sysctl files under the root to learn what applies at boot.
+    pub boot: bool,
 }
 
 impl System {
@@ -240,6 +242,29 @@ impl System {
             facts.sockstat = self.sockstat()?;
             facts.counters = self.counters()?;
         }
+        if request.boot {
+            facts.boot = self.boot();
+        }
         Ok(facts)
+    }
+
+    /// The loader this root boots with: systemd-sysctl when its binary is
+    /// there, procps `sysctl --system` otherwise. None when the root has no
+    /// sysctl configuration at all (a fixture without `etc`).
+    pub fn boot(&self) -> Option<crate::facts::Boot> {
+        let systemd = ["usr/lib/systemd/systemd-sysctl", "lib/systemd/systemd-sysctl"]
+            .iter()
+            .any(|path| self.root.join(path).exists());
+        let loader = if systemd { crate::conf::Loader::Systemd } else { crate::conf::Loader::Procps };
+        let configured = crate::conf::SYSCTL_D_DIRS
+            .iter()
+            .chain(std::iter::once(&crate::conf::SYSCTL_CONF))
+            .any(|path| self.root.join(path).exists());
+        if !configured {
+            return None;
+        }
+        crate::conf::resolve(&self.root, loader)
+            .ok()
+            .map(|resolution| crate::facts::Boot { loader, resolution })
     }
 }

@@ -244,3 +244,33 @@ fn malformed_socket_table_names_file_and_line() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("net/tcp:3: bad address `0100007F:ZZZZ`"), "{stderr}");
 }
+
+#[test]
+fn boot_configuration_findings_name_files_and_lines() {
+    let document = json_output(tcptune_on("persistence").args(["check", "--profile", "webserver", "--format", "json"]), 1);
+    assert_eq!(
+        codes(&document),
+        vec![
+            ("not-persisted".to_owned(), "net.ipv4.tcp_fin_timeout".to_owned()),
+            ("not-persisted".to_owned(), "net.ipv4.tcp_tw_reuse".to_owned()),
+            ("shadowed".to_owned(), "net.ipv4.tcp_fin_timeout".to_owned()),
+            ("obsolete-key".to_owned(), "net.ipv4.tcp_tw_recycle".to_owned()),
+        ]
+    );
+    // 90-tuning.conf sets 30, but 99-sysctl.conf (-> /etc/sysctl.conf) sorts
+    // later and sets 60: the live 30 is lost at the next boot.
+    let lost = finding(&document, "not-persisted", Some("net.ipv4.tcp_fin_timeout"));
+    assert_eq!(lost["location"], serde_json::json!({"path": "/etc/sysctl.d/99-sysctl.conf", "line": 2}));
+    assert_eq!(lost["evidence"]["boot_value"], "60");
+    assert_eq!(lost["evidence"]["loader"], "systemd-sysctl");
+    let shadowed = finding(&document, "shadowed", None);
+    assert_eq!(shadowed["location"], serde_json::json!({"path": "/etc/sysctl.d/90-tuning.conf", "line": 2}));
+    assert_eq!(shadowed["evidence"]["winner"], "/etc/sysctl.d/99-sysctl.conf:2");
+    let reuse = finding(&document, "not-persisted", Some("net.ipv4.tcp_tw_reuse"));
+    assert!(reuse["rationale"].as_str().unwrap_or_default().contains("kernel default 2"));
+    let obsolete = finding(&document, "obsolete-key", None);
+    assert_eq!(obsolete["location"]["line"], 3);
+    // The masked distribution file (syncookies = 0) is not read at all, and
+    // settings already persisted (tcp_slow_start_after_idle) are quiet.
+    assert!(!codes(&document).iter().any(|(_, key)| key.contains("syncookies") || key.contains("slow_start")));
+}
