@@ -256,6 +256,9 @@ fn apply_command(system: &System, profile: &str, yes: bool, dry_run: bool, place
     let (sysctl_dir, state_dir) = places(system, places_args.sysctl_dir.as_deref(), places_args.state_dir.as_deref());
     // The profile must be valid before anything is locked or created.
     layered(system, &[profile])?;
+    if !dry_run {
+        require_root(system, "apply")?;
+    }
     if dry_run {
         let plan = make_plan(system, profile, &sysctl_dir)?;
         printer.plan(&plan, PlanView::DryRun)?;
@@ -291,6 +294,7 @@ fn rollback_command(system: &System, to: Option<u64>, yes: bool, force: bool, st
         printer.outcome(&apply::Outcome::nothing(), OutcomeView::Rollback)?;
         return Ok(exit::SUCCESS);
     };
+    require_root(system, "rollback")?;
     let _lock = apply::lock(&state_dir)?;
     let journal = Journal::open(&state_dir)?;
     let pending = apply::rollback_targets(&journal, to)?;
@@ -313,6 +317,18 @@ fn history(system: &System, state_dir: Option<&Path>, printer: &mut Printer<'_>)
     };
     printer.history(&entries)?;
     Ok(exit::SUCCESS)
+}
+
+/// Changing the live kernel needs root; say so plainly instead of failing
+/// half-way on a permission error. (With `--proc` pointing elsewhere, as in
+/// tests, the files decide.)
+fn require_root(system: &System, command: &str) -> Result<()> {
+    if system.proc() == Path::new("/proc") && !nix::unistd::geteuid().is_root() {
+        return Err(Error::Failed(format!(
+            "tcptune {command} changes kernel settings and files under /etc and /var/lib: it needs root (try sudo)"
+        )));
+    }
+    Ok(())
 }
 
 /// Asks on the terminal unless `yes`; without a terminal, refuses (exit 4).

@@ -401,3 +401,32 @@ fn read_only_keys_are_skipped_by_policy() {
     assert!(!file.contains("rmem_max ="), "{file}");
     assert!(!file.contains("tcp_max_orphans ="), "{file}");
 }
+
+#[test]
+fn apply_without_root_says_it_needs_root() {
+    if !nix_is_root() {
+        eprintln!("skipped: needs root to drop to an unprivileged user");
+        return;
+    }
+    // A copy of the binary that the unprivileged user can execute.
+    let dir = tempfile::tempdir().expect("tempdir");
+    fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o755)).expect("chmod");
+    let binary = dir.path().join("tcptune");
+    fs::copy(assert_cmd::cargo::cargo_bin!("tcptune"), &binary).expect("copy binary");
+    fs::set_permissions(&binary, fs::Permissions::from_mode(0o755)).expect("chmod");
+    let output = std::process::Command::new("setpriv")
+        .args(["--reuid", "65534", "--regid", "65534", "--clear-groups"])
+        .arg(&binary)
+        .args(["--root"])
+        .arg(dir.path())
+        .args(["apply", "--profile", "webserver", "--yes"])
+        .output()
+        .expect("run setpriv");
+    assert_eq!(output.status.code(), Some(3));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("needs root"));
+    assert!(!dir.path().join("var").exists());
+}
+
+fn nix_is_root() -> bool {
+    fs::metadata("/proc/self").map(|meta| std::os::unix::fs::MetadataExt::uid(&meta) == 0).unwrap_or(false)
+}
