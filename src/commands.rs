@@ -109,15 +109,17 @@ fn layered(system: &System, names: &[&str]) -> Result<Profile> {
     layered.ok_or_else(|| Error::Usage("no profile given".into()))
 }
 
+/// The limits `sockets` shows beside the counts.
+const SOCKET_KEYS: &[&str] = &[
+    "net.ipv4.ip_local_port_range",
+    "net.ipv4.ip_local_reserved_ports",
+    "net.ipv4.tcp_max_orphans",
+    "net.ipv4.tcp_max_tw_buckets",
+    "net.ipv4.tcp_fin_timeout",
+];
+
 fn sockets(system: &System, args: &SocketsArgs, printer: &mut Printer<'_>) -> Result<u8> {
-    let keys = if args.by_destination {
-        ["net.ipv4.ip_local_port_range", "net.ipv4.ip_local_reserved_ports"]
-            .iter()
-            .filter_map(|key| Key::parse(key).ok())
-            .collect()
-    } else {
-        Vec::new()
-    };
+    let keys = SOCKET_KEYS.iter().filter_map(|key| Key::parse(key).ok()).collect();
     let facts = system.gather(&Request {
         keys,
         sockets: true,

@@ -79,6 +79,8 @@ pub enum Code {
     TwBucketOverflow,
     /// Listeners dropped connections because their queues were full.
     ListenOverflow,
+    /// Orphaned sockets near tcp_max_orphans.
+    OrphanOverflow,
     /// A sysctl file sets a key no mainline kernel has: a vendor-only key,
     /// or a likely misspelling of a known one.
     UnknownKey,
@@ -104,6 +106,7 @@ impl Code {
             Code::PortExhaustion => "port-exhaustion",
             Code::TwBucketOverflow => "tw-bucket-overflow",
             Code::ListenOverflow => "listen-overflow",
+            Code::OrphanOverflow => "orphan-overflow",
             Code::UnknownKey => "unknown-key",
             Code::InvalidValue => "invalid-value",
             Code::DuplicateKey => "duplicate-key",

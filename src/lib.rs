@@ -20,6 +20,7 @@ pub mod key;
 pub mod system;
 pub mod conf;
 pub mod knowledge;
+pub mod lint;
 pub mod manual;
 pub mod plan;
 pub mod profile;

@@ -18,7 +18,10 @@ fn main() -> ExitCode {
         ColorWhen::Never => anstream::ColorChoice::Never,
     };
     let mut stdout = anstream::AutoStream::new(io::stdout().lock(), choice);
-    let mut printer = Printer::new(&mut stdout, cli.format);
+    // Bar charts use block characters only where colour would be shown too:
+    // a terminal that did not ask for plain output.
+    let fancy = stdout.current_choice() != anstream::ColorChoice::Never;
+    let mut printer = Printer::new(&mut stdout, cli.format).fancy(fancy);
     let code = match commands::run(&cli, &mut printer) {
         Ok(code) => code,
         // A reader that went away (`tcptune check | head`) is not a failure.

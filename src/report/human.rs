@@ -134,7 +134,60 @@ fn finding_block(out: &mut dyn Write, finding: &Finding, style: Style) -> io::Re
     Ok(())
 }
 
-pub fn sockets(out: &mut dyn Write, report: &SocketsReport<'_>) -> io::Result<()> {
+/// TIME_WAIT, orphans and FIN_WAIT2 against the limits that govern them.
+fn limits(out: &mut dyn Write, facts: &crate::facts::Facts) -> io::Result<()> {
+    let mut lines = Vec::new();
+    let time_wait = facts.time_wait_count();
+    if let Some(buckets) = facts.integer("net.ipv4.tcp_max_tw_buckets").filter(|buckets| *buckets > 0) {
+        lines.push(format!(
+            "TIME_WAIT {time_wait} of tcp_max_tw_buckets {buckets} ({:.1}%); each lasts a fixed 60 s",
+            time_wait as f64 * 100.0 / buckets as f64
+        ));
+    }
+    if let Some(sockstat) = facts.sockstat {
+        match facts.integer("net.ipv4.tcp_max_orphans").filter(|max| *max > 0) {
+            Some(max) => lines.push(format!(
+                "orphans {} of tcp_max_orphans {max} ({:.1}%): sockets their application closed, still finishing the TCP teardown",
+                sockstat.orphan,
+                sockstat.orphan as f64 * 100.0 / max as f64
+            )),
+            None => lines.push(format!(
+                "orphans {} (machine-wide; tcp_max_orphans is global and not visible here)",
+                sockstat.orphan
+            )),
+        }
+    }
+    let fin_wait2 = facts.census.states.get(TcpState::FinWait2);
+    if fin_wait2 > 0 {
+        let timeout = facts.integer("net.ipv4.tcp_fin_timeout").map_or_else(|| "tcp_fin_timeout".to_owned(), |seconds| format!("tcp_fin_timeout ({seconds} s)"));
+        lines.push(format!(
+            "FIN_WAIT2 {fin_wait2}: we closed, the peer has not; orphaned ones are dropped after {timeout}, which does not shorten TIME_WAIT"
+        ));
+    }
+    if lines.is_empty() {
+        return Ok(());
+    }
+    writeln!(out)?;
+    for line in lines {
+        wrapped(out, "  ", 4, &line)?;
+    }
+    Ok(())
+}
+
+/// Width of the longest bar.
+const BAR_WIDTH: usize = 32;
+
+/// A bar of `value` against `max`: at least one cell for a non-zero value.
+fn bar(value: u64, max: u64, fancy: bool) -> String {
+    if value == 0 || max == 0 {
+        return String::new();
+    }
+    let cells = ((value as f64 / max as f64) * BAR_WIDTH as f64).round().max(1.0) as usize;
+    let cell = if fancy { "\u{2588}" } else { "#" };
+    cell.repeat(cells.min(BAR_WIDTH))
+}
+
+pub fn sockets(out: &mut dyn Write, report: &SocketsReport<'_>, fancy: bool) -> io::Result<()> {
     let facts = report.facts;
     let states = &facts.census.states;
     let source = match facts.census.source {
@@ -142,15 +195,17 @@ pub fn sockets(out: &mut dyn Write, report: &SocketsReport<'_>) -> io::Result<()
         _ => "procfs",
     };
     writeln!(out, "{BOLD}TCP sockets{BOLD:#} ({} in all, read from {source})", states.total())?;
+    let max = DISPLAY_ORDER.iter().map(|state| states.get(*state)).max().unwrap_or(0);
     for state in DISPLAY_ORDER {
         let count = states.get(state);
-        let line = format!("  {:<12} {count:>9}", state.label());
+        let line = format!("  {:<12} {count:>9}  {}", state.label(), bar(count, max, fancy));
         if count == 0 {
-            writeln!(out, "{DIM}{line}{DIM:#}")?;
+            writeln!(out, "{DIM}{}{DIM:#}", line.trim_end())?;
         } else {
-            writeln!(out, "{line}")?;
+            writeln!(out, "{}", line.trim_end())?;
         }
     }
+    limits(out, facts)?;
     if report.processes {
         writeln!(out)?;
         let owners = facts.close_wait_owners.clone().unwrap_or_default();
@@ -174,11 +229,20 @@ pub fn sockets(out: &mut dyn Write, report: &SocketsReport<'_>) -> io::Result<()
         if rows.is_empty() {
             writeln!(out, "no TIME_WAIT sockets")?;
         } else {
-            writeln!(out, "{BOLD}TIME_WAIT by destination{BOLD:#}")?;
-            writeln!(out, "  {:<40} {:>8}  {:>6}", "destination", "sockets", "ports")?;
+            let range = rows.first().and_then(|row| row.port_range_size);
+            match range {
+                Some(range) => writeln!(out, "{BOLD}TIME_WAIT by destination{BOLD:#} (share of the {range} usable local ports)")?,
+                None => writeln!(out, "{BOLD}TIME_WAIT by destination{BOLD:#}")?,
+            }
+            let width = rows.iter().map(|row| row.destination.len()).max().unwrap_or(0).clamp(11, 45);
+            writeln!(out, "  {:<width$} {:>8} {:>6}", "destination", "sockets", "ports")?;
             for row in rows {
                 let usage = row.usage.map_or_else(|| "?".to_owned(), |usage| format!("{:.1}%", usage * 100.0));
-                writeln!(out, "  {:<40} {:>8}  {:>6}", row.destination, row.count, usage)?;
+                // The bar is the share of the port range, so a full bar is an
+                // exhausted range.
+                let share = row.port_range_size.map(|size| bar(row.count.min(size), size, fancy)).unwrap_or_default();
+                let line = format!("  {:<width$} {:>8} {:>6}  {share}", row.destination, row.count, usage);
+                writeln!(out, "{}", line.trim_end())?;
             }
         }
     }

@@ -74,7 +74,15 @@ pub fn sockets(report: &SocketsReport<'_>) -> Value {
     });
     if let Some(sockstat) = facts.sockstat {
         document["sockstat"] = json!(sockstat);
+        document["orphans"] = json!({
+            "count": sockstat.orphan,
+            "max": facts.integer("net.ipv4.tcp_max_orphans"),
+        });
     }
+    document["time_wait_limit"] = json!({
+        "count": facts.time_wait_count(),
+        "max": facts.integer("net.ipv4.tcp_max_tw_buckets"),
+    });
     if report.processes {
         let owners = facts.close_wait_owners.clone().unwrap_or_default();
         document["close_wait_owners"] = json!(owners.owners);

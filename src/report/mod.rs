@@ -74,11 +74,22 @@ pub enum OutcomeView {
 pub struct Printer<'w> {
     out: &'w mut dyn Write,
     format: Format,
+    fancy: bool,
 }
 
 impl<'w> Printer<'w> {
     pub fn new(out: &'w mut dyn Write, format: Format) -> Printer<'w> {
-        Printer { out, format }
+        Printer {
+            out,
+            format,
+            fancy: false,
+        }
+    }
+
+    /// Draw bars with block characters (a colour terminal) instead of `#`.
+    pub fn fancy(mut self, fancy: bool) -> Printer<'w> {
+        self.fancy = fancy;
+        self
     }
 
     /// Output that is already formatted (man page, completions).
@@ -131,7 +142,7 @@ impl<'w> Printer<'w> {
 
     pub fn sockets(&mut self, report: &SocketsReport<'_>) -> Result<()> {
         match self.format {
-            Format::Human => human::sockets(self.out, report),
+            Format::Human => human::sockets(self.out, report, self.fancy),
             Format::Json => json::write(self.out, &json::sockets(report)),
         }
         .map_err(Error::Output)

@@ -7,6 +7,7 @@
 mod close_wait;
 mod harmful;
 mod listen;
+mod orphans;
 mod persistence;
 mod ports;
 mod settings;
@@ -27,6 +28,7 @@ const FAMILIES: &[fn(&Facts, &Profile) -> Vec<Finding>] = &[
     ports::evaluate,
     time_wait::evaluate,
     listen::evaluate,
+    orphans::evaluate,
 ];
 
 /// Runs every rule. A key that a `harmful-value` finding already covers gets

@@ -30,20 +30,20 @@ use serde_json::{Value, json};
 use crate::{json_output, tcptune};
 
 /// Set in the re-executed test binary that runs inside the new namespace.
-const CHILD_ENV: &str = "TCPTUNE_NETNS_CHILD";
+pub(crate) const CHILD_ENV: &str = "TCPTUNE_NETNS_CHILD";
 /// The parent's `/proc/self/ns/net` link, so the child can prove it moved.
-const PARENT_NETNS_ENV: &str = "TCPTUNE_PARENT_NETNS";
+pub(crate) const PARENT_NETNS_ENV: &str = "TCPTUNE_PARENT_NETNS";
 /// CI sets this so that a missing namespace fails rather than skips.
-const REQUIRE_ENV: &str = "TCPTUNE_REQUIRE_NETNS";
+pub(crate) const REQUIRE_ENV: &str = "TCPTUNE_REQUIRE_NETNS";
 /// Set in a helper process that holds sockets for `close_wait_owners_match_ss`.
 const HOLDER_ENV: &str = "TCPTUNE_NETNS_HOLDER";
 /// Printed by the child after its scenario: a filter that matched no test
 /// would otherwise exit 0 and pass silently.
-const DONE_MARKER: &str = "TCPTUNE_NETNS_SCENARIO_DONE";
+pub(crate) const DONE_MARKER: &str = "TCPTUNE_NETNS_SCENARIO_DONE";
 /// Printed by a holder once its connections are established.
 const HOLDER_READY: &str = "TCPTUNE_NETNS_HOLDER_READY";
 /// How long a whole child may run before the parent kills it.
-const CHILD_TIMEOUT: Duration = Duration::from_secs(60);
+pub(crate) const CHILD_TIMEOUT: Duration = Duration::from_secs(60);
 /// How long to wait for socket states to settle after the last close.
 const SETTLE_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -113,7 +113,7 @@ fn in_netns(test: &str, scenario: impl FnOnce()) {
 }
 
 /// Whether `unshare -n` works here, asked once per test binary.
-fn netns_available() -> Result<(), String> {
+pub(crate) fn netns_available() -> Result<(), String> {
     static AVAILABLE: OnceLock<Result<(), String>> = OnceLock::new();
     AVAILABLE
         .get_or_init(
@@ -131,7 +131,7 @@ fn netns_available() -> Result<(), String> {
 }
 
 /// The `net:[INODE]` link naming this process's network namespace.
-fn current_netns() -> String {
+pub(crate) fn current_netns() -> String {
     std::fs::read_link("/proc/self/ns/net")
         .expect("readlink /proc/self/ns/net")
         .to_string_lossy()
@@ -140,7 +140,7 @@ fn current_netns() -> String {
 
 /// The safety gate before any socket or sysctl write: panics unless this
 /// process is in a namespace other than the parent test's.
-fn assert_private_netns() {
+pub(crate) fn assert_private_netns() {
     let parent = env::var(PARENT_NETNS_ENV).unwrap_or_default();
     let own = current_netns();
     if parent.is_empty() || own == parent {
@@ -153,7 +153,7 @@ fn assert_private_netns() {
 
 /// Runs `command` to completion, killing it after `timeout` so that a hung
 /// scenario fails the test instead of hanging the suite.
-fn output_within(command: &mut Command, timeout: Duration) -> Output {
+pub(crate) fn output_within(command: &mut Command, timeout: Duration) -> Output {
     let mut child = command
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -196,7 +196,7 @@ fn drain(mut pipe: impl Read + Send + 'static) -> thread::JoinHandle<Vec<u8>> {
 }
 
 /// Runs a command, asserting success; the output names the command.
-fn run(command: &mut Command) -> Output {
+pub(crate) fn run(command: &mut Command) -> Output {
     let output = command
         .output()
         .unwrap_or_else(|error| panic!("cannot run {command:?}: {error}"));
@@ -450,7 +450,7 @@ fn sysctl_write(key: &str, value: &str) {
 }
 
 /// `sysctl -n KEY`, trimmed.
-fn sysctl_read(key: &str) -> String {
+pub(crate) fn sysctl_read(key: &str) -> String {
     let output = run(Command::new("sysctl").args(["-n", key]));
     String::from_utf8(output.stdout)
         .expect("sysctl output is UTF-8")
@@ -459,7 +459,7 @@ fn sysctl_read(key: &str) -> String {
 }
 
 /// Multi-number sysctls print tab-separated; compare them word by word.
-fn words(value: &str) -> Vec<&str> {
+pub(crate) fn words(value: &str) -> Vec<&str> {
     value.split_whitespace().collect()
 }
 

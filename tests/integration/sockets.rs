@@ -39,3 +39,26 @@ fn human_sockets_report() {
     let text = text_output(tcptune_on("close-wait-storm").args(["sockets", "--processes", "--by-destination"]), 0);
     insta::assert_snapshot!(text);
 }
+
+#[test]
+fn bars_are_plain_unless_colour_is_on() {
+    let plain = text_output(tcptune_on("ipv6-port-pressure").args(["sockets", "--by-destination"]), 0);
+    assert!(plain.contains("TIME_WAIT          730  ################################"), "{plain}");
+    assert!(!plain.contains('\u{2588}'));
+    let mut fancy = crate::tcptune();
+    fancy
+        .arg("--proc")
+        .arg(crate::fixture("ipv6-port-pressure/proc"))
+        .args(["--color", "always", "sockets", "--by-destination"]);
+    let fancy = text_output(&mut fancy, 0);
+    // 700 of 900 usable ports: 25 of 32 cells.
+    assert!(fancy.contains(&"\u{2588}".repeat(25)), "{fancy}");
+    assert!(!fancy.contains(&"\u{2588}".repeat(26)), "{fancy}");
+}
+
+#[test]
+fn limits_are_in_json() {
+    let document = json_output(tcptune_on("close-wait-storm").args(["sockets", "--format", "json"]), 0);
+    assert_eq!(document["orphans"], serde_json::json!({"count": 0, "max": 131072}));
+    assert_eq!(document["time_wait_limit"], serde_json::json!({"count": 0, "max": 131072}));
+}
