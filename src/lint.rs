@@ -396,7 +396,10 @@ pub fn lint(files: &[LintInput<'_>]) -> Vec<Finding> {
 fn boot_ranks(files: &[LintInput<'_>]) -> Vec<usize> {
     let sort_key = |path: &Path| {
         let name = path.file_name().unwrap_or(path.as_os_str());
-        (name == OsStr::new(SYSCTL_CONF_NAME), name.as_bytes().to_vec())
+        (
+            name == OsStr::new(SYSCTL_CONF_NAME),
+            name.as_bytes().to_vec(),
+        )
     };
     let mut order: Vec<usize> = (0..files.len()).collect();
     order.sort_by_cached_key(|&index| sort_key(files[index].path));
@@ -461,7 +464,10 @@ fn invalid_line(file: &ParsedFile, diagnostic: &Diagnostic) -> Finding {
     .evidence("column", diagnostic.column);
     // Name the key when the line still has a valid one (an empty value, a
     // `#` inside the value), so the finding can be grouped with the others.
-    let entry = file.entries.iter().find(|entry| entry.line == diagnostic.line);
+    let entry = file
+        .entries
+        .iter()
+        .find(|entry| entry.line == diagnostic.line);
     if let Some(entry) = entry {
         match &entry.target {
             Target::Key(key) => finding = finding.key(key),
@@ -765,14 +771,14 @@ fn duplicate_across_files(
                 "{key} = {raw} is set again, to the same value, by {winner_place}, which is applied later at boot"
             ),
             "The two agree today, but an edit made here would be silently overridden.",
-            format!(
-                "set {key} in one file only: delete this line, or the one at {winner_place}"
-            ),
+            format!("set {key} in one file only: delete this line, or the one at {winner_place}"),
         )
     } else {
         (
             Severity::Warning,
-            format!("{key} = {raw} here is overridden at boot by {winner_place} ({key} = {winner_raw})"),
+            format!(
+                "{key} = {raw} here is overridden at boot by {winner_place} ({key} = {winner_raw})"
+            ),
             "The value on this line never takes effect at boot.",
             format!(
                 "keep {key} in one file: delete this line, or put the value you want at {winner_place}"
@@ -863,7 +869,10 @@ fn timestamps_off<'a>(files: &'a Files<'_>) -> Option<(&'a Assignment<'a>, Findi
     // needs timestamps just the same.
     let (reuse, reuse_source) = match files.effective(TW_REUSE) {
         None => (TW_REUSE_DEFAULT, "its default".to_owned()),
-        Some(reuse) => (reuse.value.as_integer()?, format!("set at {}", files.place(reuse))),
+        Some(reuse) => (
+            reuse.value.as_integer()?,
+            format!("set at {}", files.place(reuse)),
+        ),
     };
     let reach = match reuse {
         1 => "this host's outgoing connections",
@@ -911,3 +920,673 @@ fn tw_buckets_lowered<'a>(files: &'a Files<'_>) -> Option<(&'a Assignment<'a>, F
     Some((assignment, finding))
 }
 
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::PathBuf;
+
+    use Severity::{Error, Info, Warning};
+
+    /// One finding as the tests compare it: code, key, severity and
+    /// `file-name:line`.
+    type Row = (&'static str, String, Severity, String);
+
+    fn row(finding: &Finding) -> Row {
+        let location = finding
+            .location
+            .as_ref()
+            .expect("every lint finding has a location");
+        let name = file_name(Path::new(&location.path));
+        (
+            finding.code.name(),
+            finding.key.clone().unwrap_or_default(),
+            finding.severity,
+            format!("{name}:{}", location.line),
+        )
+    }
+
+    fn expect(code: &'static str, key: &str, severity: Severity, at: &str) -> Row {
+        (code, key.to_owned(), severity, at.to_owned())
+    }
+
+    fn fixture(name: &str) -> (PathBuf, Vec<u8>) {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures/lint")
+            .join(name);
+        let content =
+            std::fs::read(&path).unwrap_or_else(|error| panic!("{}: {error}", path.display()));
+        (path, content)
+    }
+
+    fn lint_files(files: &[(PathBuf, Vec<u8>)]) -> Vec<Finding> {
+        let inputs: Vec<LintInput<'_>> = files
+            .iter()
+            .map(|(path, content)| LintInput { path, content })
+            .collect();
+        lint(&inputs)
+    }
+
+    fn lint_fixtures(names: &[&str]) -> Vec<Finding> {
+        lint_files(&names.iter().map(|name| fixture(name)).collect::<Vec<_>>())
+    }
+
+    /// Files given as (path, text), for small inline cases.
+    fn lint_texts(files: &[(&str, &str)]) -> Vec<Finding> {
+        lint_files(
+            &files
+                .iter()
+                .map(|(path, text)| (PathBuf::from(path), text.as_bytes().to_vec()))
+                .collect::<Vec<_>>(),
+        )
+    }
+
+    fn rows(findings: &[Finding]) -> Vec<Row> {
+        findings.iter().map(row).collect()
+    }
+
+    #[test]
+    fn folklore_is_flagged_line_by_line() {
+        let findings = lint_fixtures(&["folklore.conf"]);
+        assert_eq!(
+            rows(&findings),
+            vec![
+                expect("obsolete-key", TW_RECYCLE, Error, "folklore.conf:3"),
+                expect("harmful-value", TW_RECYCLE, Error, "folklore.conf:3"),
+                expect(
+                    "unknown-key",
+                    "net.ipv4.tcp_tw_resue",
+                    Warning,
+                    "folklore.conf:4"
+                ),
+                expect("unknown-key", TW_TIMEOUT, Error, "folklore.conf:7"),
+                expect("harmful-value", TIMESTAMPS, Warning, "folklore.conf:9"),
+                expect("harmful-value", MAX_TW_BUCKETS, Warning, "folklore.conf:11"),
+                expect("harmful-value", SYNCOOKIES, Warning, "folklore.conf:13"),
+                expect(
+                    "duplicate-key",
+                    "net.core.somaxconn",
+                    Warning,
+                    "folklore.conf:15"
+                ),
+            ]
+        );
+
+        let obsolete = &findings[0];
+        assert_eq!(
+            obsolete.message,
+            "net.ipv4.tcp_tw_recycle was removed from Linux in 4.12"
+        );
+        assert!(
+            obsolete.rationale.contains("exit with status 1"),
+            "{}",
+            obsolete.rationale
+        );
+        assert!(
+            obsolete
+                .rationale
+                .contains("still applying the other lines")
+        );
+        assert!(obsolete.fix.contains("tcp_tw_reuse"));
+
+        let typo = &findings[2];
+        assert!(
+            typo.message
+                .ends_with("did you mean net.ipv4.tcp_tw_reuse?"),
+            "{}",
+            typo.message
+        );
+        assert_eq!(typo.evidence["did_you_mean"], TW_REUSE);
+        assert!(
+            typo.fix.contains("`net.ipv4.tcp_tw_reuse = 1`"),
+            "{}",
+            typo.fix
+        );
+
+        let vendor = &findings[3];
+        assert!(
+            vendor
+                .rationale
+                .contains("exists only in one vendor kernel")
+        );
+        assert!(vendor.rationale.contains("60 s"));
+
+        // tcp_tw_reuse is only misspelt in this file, so its default 2 holds.
+        let timestamps = &findings[4];
+        assert_eq!(timestamps.evidence["tcp_tw_reuse"], 2);
+        assert_eq!(timestamps.evidence["tcp_tw_reuse_from"], "its default");
+        assert_eq!(
+            (
+                timestamps.current.as_deref(),
+                timestamps.expected.as_deref()
+            ),
+            (Some("0"), Some("1"))
+        );
+
+        let buckets = &findings[5];
+        assert!(
+            buckets
+                .rationale
+                .contains("likely below this host's default")
+        );
+        assert!(buckets.rationale.contains("131072"));
+        assert!(buckets.rationale.contains("skips TIME_WAIT"));
+
+        let duplicate = &findings[7];
+        assert!(
+            duplicate.message.contains("line 15 and again on line 17"),
+            "{}",
+            duplicate.message
+        );
+        assert_eq!(duplicate.current.as_deref(), Some("1024"));
+        assert_eq!(duplicate.evidence["winning_value"], "65535");
+
+        // tcp_fin_timeout = 10 is folklore but a legal, harmless value.
+        assert!(
+            !findings
+                .iter()
+                .any(|finding| finding.location.as_ref().is_some_and(|at| at.line == 6))
+        );
+    }
+
+    #[test]
+    fn clean_file_has_nothing_to_report() {
+        assert_eq!(rows(&lint_fixtures(&["clean.conf"])), Vec::<Row>::new());
+    }
+
+    #[test]
+    fn across_files_the_later_file_name_wins_whatever_the_input_order() {
+        let expected = vec![
+            expect(
+                "duplicate-key",
+                "net.core.somaxconn",
+                Warning,
+                "90-tuning.conf:2",
+            ),
+            expect(
+                "duplicate-key",
+                "net.ipv4.tcp_fin_timeout",
+                Info,
+                "90-tuning.conf:3",
+            ),
+        ];
+        let reversed = lint_fixtures(&["99-sysctl.conf", "90-tuning.conf"]);
+        assert_eq!(rows(&reversed), expected);
+        assert_eq!(
+            rows(&lint_fixtures(&["90-tuning.conf", "99-sysctl.conf"])),
+            expected
+        );
+
+        let somaxconn = &reversed[0];
+        assert!(
+            somaxconn.message.contains("overridden at boot by"),
+            "{}",
+            somaxconn.message
+        );
+        assert!(
+            somaxconn
+                .message
+                .ends_with("99-sysctl.conf:8 (net.core.somaxconn = 1024)"),
+            "{}",
+            somaxconn.message
+        );
+        assert!(
+            somaxconn
+                .rationale
+                .contains("`99-sysctl.conf` sorts after `90-tuning.conf`")
+        );
+        assert_eq!(somaxconn.current.as_deref(), Some("8192"));
+        let overridden_by = somaxconn.evidence["overridden_by"]
+            .as_str()
+            .unwrap_or_default();
+        assert!(
+            overridden_by.ends_with("99-sysctl.conf:8"),
+            "{overridden_by}"
+        );
+        assert!(reversed[1].message.contains("to the same value"));
+    }
+
+    #[test]
+    fn garbage_lines_become_invalid_line_findings() {
+        let findings = lint_fixtures(&["garbage.conf"]);
+        assert_eq!(
+            rows(&findings),
+            vec![
+                expect("invalid-line", "", Error, "garbage.conf:4"),
+                expect(
+                    "invalid-line",
+                    "net.ipv4.tcp_dsack",
+                    Warning,
+                    "garbage.conf:7"
+                ),
+                expect(
+                    "invalid-line",
+                    "net.ipv4.tcp_fin_timeout",
+                    Warning,
+                    "garbage.conf:8"
+                ),
+                expect(
+                    "invalid-value",
+                    "net.ipv4.tcp_fin_timeout",
+                    Error,
+                    "garbage.conf:8"
+                ),
+                expect("invalid-line", "", Error, "garbage.conf:9"),
+                expect(
+                    "invalid-line",
+                    "net.core.somaxconn",
+                    Warning,
+                    "garbage.conf:10"
+                ),
+                expect("invalid-line", "", Warning, "garbage.conf:11"),
+                expect("invalid-line", "", Error, "garbage.conf:11"),
+            ]
+        );
+        assert!(findings[0].message.contains("not an assignment"));
+        assert_eq!(
+            findings[4].evidence["raw_key"],
+            "net.ipv4.tcp keepalive_time"
+        );
+        // The binary junk is escaped, not copied raw into the report.
+        assert!(
+            !findings[7].message.chars().any(char::is_control),
+            "{:?}",
+            findings[7].message
+        );
+        assert!(findings[7].message.contains("ELF"));
+    }
+
+    #[test]
+    fn fixtures_together_keep_input_order_then_line_order() {
+        let findings = lint_fixtures(&["garbage.conf", "folklore.conf", "clean.conf"]);
+        let places: Vec<(String, usize)> = findings
+            .iter()
+            .filter_map(|finding| finding.location.as_ref())
+            .map(|at| (file_name(Path::new(&at.path)), at.line))
+            .collect();
+        assert_eq!(places.len(), findings.len());
+        assert_eq!(places.first(), Some(&("garbage.conf".to_owned(), 4)));
+        assert_eq!(places.last(), Some(&("folklore.conf".to_owned(), 15)));
+        let files: Vec<&str> = places.iter().map(|(name, _)| name.as_str()).collect();
+        let switch = files
+            .iter()
+            .position(|name| *name == "folklore.conf")
+            .unwrap_or(0);
+        assert!(
+            switch > 0 && files[switch..].iter().all(|name| *name == "folklore.conf"),
+            "{files:?}"
+        );
+        assert!(
+            places[..switch]
+                .windows(2)
+                .all(|pair| pair[0].1 <= pair[1].1)
+        );
+        assert!(
+            places[switch..]
+                .windows(2)
+                .all(|pair| pair[0].1 <= pair[1].1)
+        );
+        for finding in &findings {
+            assert!(
+                !finding.rationale.is_empty() && !finding.fix.is_empty(),
+                "{finding:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn both_key_spellings_are_one_key() {
+        let findings = lint_texts(&[(
+            "/etc/sysctl.d/50-vlan.conf",
+            "net.ipv4.conf.eth0/100.rp_filter = 1\nnet/ipv4/conf/eth0.100/rp_filter = 2\n",
+        )]);
+        assert_eq!(
+            rows(&findings),
+            vec![expect(
+                "duplicate-key",
+                "net.ipv4.conf.eth0/100.rp_filter",
+                Warning,
+                "50-vlan.conf:1"
+            )]
+        );
+    }
+
+    #[test]
+    fn every_earlier_line_in_a_file_names_the_last_one() {
+        let findings = lint_texts(&[(
+            "a.conf",
+            "net.core.somaxconn = 1024\nnet.core.somaxconn = 2048\nnet.core.somaxconn = 4096\n",
+        )]);
+        assert_eq!(
+            rows(&findings),
+            vec![
+                expect("duplicate-key", "net.core.somaxconn", Warning, "a.conf:1"),
+                expect("duplicate-key", "net.core.somaxconn", Warning, "a.conf:2"),
+            ]
+        );
+        assert!(
+            findings[0].message.contains("line 1 and again on line 3"),
+            "{}",
+            findings[0].message
+        );
+        assert!(
+            findings[1].message.contains("line 2 and again on line 3"),
+            "{}",
+            findings[1].message
+        );
+    }
+
+    #[test]
+    fn a_file_losing_to_another_reports_within_and_across() {
+        let findings = lint_texts(&[
+            (
+                "/etc/sysctl.d/10-a.conf",
+                "net.core.somaxconn = 1024\nnet.core.somaxconn = 2048\n",
+            ),
+            ("/etc/sysctl.d/20-b.conf", "net.core.somaxconn = 4096\n"),
+        ]);
+        assert_eq!(
+            rows(&findings),
+            vec![
+                expect(
+                    "duplicate-key",
+                    "net.core.somaxconn",
+                    Warning,
+                    "10-a.conf:1"
+                ),
+                expect(
+                    "duplicate-key",
+                    "net.core.somaxconn",
+                    Warning,
+                    "10-a.conf:2"
+                ),
+            ]
+        );
+        assert!(findings[0].message.contains("again on line 2"));
+        assert!(
+            findings[1].message.contains("/etc/sysctl.d/20-b.conf:1"),
+            "{}",
+            findings[1].message
+        );
+    }
+
+    #[test]
+    fn sysctl_conf_is_applied_after_every_sysctl_d_file() {
+        let findings = lint_texts(&[
+            ("/etc/sysctl.conf", "net.core.somaxconn = 1024\n"),
+            ("/etc/sysctl.d/zz-last.conf", "net.core.somaxconn = 4096\n"),
+        ]);
+        assert_eq!(
+            rows(&findings),
+            vec![expect(
+                "duplicate-key",
+                "net.core.somaxconn",
+                Warning,
+                "zz-last.conf:1"
+            )]
+        );
+        assert!(
+            findings[0].message.contains("/etc/sysctl.conf:1"),
+            "{}",
+            findings[0].message
+        );
+        assert!(findings[0].rationale.contains("after every sysctl.d file"));
+    }
+
+    #[test]
+    fn harm_is_judged_on_the_value_in_force_after_boot() {
+        // Turned off early, turned back on by a later file: only a duplicate.
+        let repaired = lint_texts(&[
+            (
+                "10-old.conf",
+                "net.ipv4.tcp_syncookies = 0\nnet.ipv4.tcp_tw_recycle = 1\n",
+            ),
+            (
+                "20-fix.conf",
+                "net.ipv4.tcp_syncookies = 1\nnet.ipv4.tcp_tw_recycle = 0\n",
+            ),
+        ]);
+        assert_eq!(
+            rows(&repaired),
+            vec![
+                expect("duplicate-key", SYNCOOKIES, Warning, "10-old.conf:1"),
+                expect("obsolete-key", TW_RECYCLE, Error, "10-old.conf:2"),
+                expect("duplicate-key", TW_RECYCLE, Warning, "10-old.conf:2"),
+                expect("obsolete-key", TW_RECYCLE, Error, "20-fix.conf:2"),
+            ]
+        );
+        // The other way round the harmful line is the one that wins.
+        let broken = lint_texts(&[
+            ("20-late.conf", "net.ipv4.tcp_syncookies = 0\n"),
+            ("10-early.conf", "net.ipv4.tcp_syncookies = 1\n"),
+        ]);
+        assert_eq!(
+            rows(&broken),
+            vec![
+                expect("harmful-value", SYNCOOKIES, Warning, "20-late.conf:1"),
+                expect("duplicate-key", SYNCOOKIES, Warning, "10-early.conf:1"),
+            ]
+        );
+    }
+
+    #[test]
+    fn timestamps_off_matters_only_while_tw_reuse_can_work() {
+        let alone = lint_texts(&[("a.conf", "net.ipv4.tcp_timestamps = 0\n")]);
+        assert_eq!(
+            rows(&alone),
+            vec![expect("harmful-value", TIMESTAMPS, Warning, "a.conf:1")]
+        );
+
+        let reuse_off = lint_texts(&[(
+            "a.conf",
+            "net.ipv4.tcp_timestamps = 0\nnet.ipv4.tcp_tw_reuse = 0\n",
+        )]);
+        assert_eq!(rows(&reuse_off), Vec::<Row>::new());
+
+        // tcp_tw_reuse = 1 from another file, later in boot order.
+        let reuse_elsewhere = lint_texts(&[
+            ("/etc/sysctl.d/10-ts.conf", "net.ipv4.tcp_timestamps = 0\n"),
+            (
+                "/etc/sysctl.d/20-reuse.conf",
+                "net.ipv4.tcp_tw_reuse = 0\nnet.ipv4.tcp_tw_reuse = 1\n",
+            ),
+        ]);
+        assert_eq!(
+            rows(&reuse_elsewhere),
+            vec![
+                expect("harmful-value", TIMESTAMPS, Warning, "10-ts.conf:1"),
+                expect("duplicate-key", TW_REUSE, Warning, "20-reuse.conf:1"),
+            ]
+        );
+        let finding = &reuse_elsewhere[0];
+        assert_eq!(finding.evidence["tcp_tw_reuse"], 1);
+        assert_eq!(
+            finding.evidence["tcp_tw_reuse_from"],
+            "set at /etc/sysctl.d/20-reuse.conf:2"
+        );
+
+        let timestamps_on = lint_texts(&[(
+            "a.conf",
+            "net.ipv4.tcp_timestamps = 1\nnet.ipv4.tcp_tw_reuse = 1\n",
+        )]);
+        assert_eq!(rows(&timestamps_on), Vec::<Row>::new());
+    }
+
+    #[test]
+    fn tw_buckets_are_flagged_below_65536_only() {
+        let low = lint_texts(&[("a.conf", "net.ipv4.tcp_max_tw_buckets = 65535\n")]);
+        assert_eq!(
+            rows(&low),
+            vec![expect("harmful-value", MAX_TW_BUCKETS, Warning, "a.conf:1")]
+        );
+        assert_eq!(low[0].current.as_deref(), Some("65535"));
+        let enough = lint_texts(&[("a.conf", "net.ipv4.tcp_max_tw_buckets = 65536\n")]);
+        assert_eq!(rows(&enough), Vec::<Row>::new());
+        let negative = lint_texts(&[("a.conf", "net.ipv4.tcp_max_tw_buckets = -1\n")]);
+        assert_eq!(
+            rows(&negative),
+            vec![expect("invalid-value", MAX_TW_BUCKETS, Error, "a.conf:1")]
+        );
+    }
+
+    #[test]
+    fn real_kernel_keys_are_not_typos_and_other_trees_are_left_alone() {
+        let text = [
+            "net.ipv4.tcp_dsack = 1",
+            "net.ipv4.tcp_fack = 0",
+            "net.ipv4.tcp_ecn = 2",
+            "net.ipv4.tcp_frto = 2",
+            "net.ipv4.tcp_retries1 = 3",
+            "net.ipv4.tcp_fastopen_key = 00000000-00000000-00000000-00000000",
+            "net.ipv4.udp_mem = 1 2 3",
+            "net.ipv4.udp_hash_entries = 0",
+            "net.core.optmem_max = 81920",
+            "net.ipv4.tcp_abc = 0",
+            "net.ipv6.ip_nonlocal_bind = 1",
+            // Unknown to tcptune and far from every key it knows.
+            "net.netfilter.nf_conntrack_max = 262144",
+            "net.ipv4.conf.all.accept_redirects = 0",
+            // Typos outside net. are not tcptune's business.
+            "kernel.pid_mx = 4194304",
+            "vm.swapiness = 10",
+        ]
+        .join("\n");
+        assert_eq!(rows(&lint_texts(&[("a.conf", &text)])), Vec::<Row>::new());
+    }
+
+    #[test]
+    fn misspelt_net_keys_get_a_suggestion() {
+        let findings = lint_texts(&[(
+            "a.conf",
+            "net.core.somaxcon = 4096\nnet.ipv6.ip_local_port_range = 1024 65000\n-net.ipv4.tcp_fin_timout = 30\n",
+        )]);
+        assert_eq!(
+            rows(&findings),
+            vec![
+                expect("unknown-key", "net.core.somaxcon", Warning, "a.conf:1"),
+                expect(
+                    "unknown-key",
+                    "net.ipv6.ip_local_port_range",
+                    Warning,
+                    "a.conf:2"
+                ),
+                expect(
+                    "unknown-key",
+                    "net.ipv4.tcp_fin_timout",
+                    Warning,
+                    "a.conf:3"
+                ),
+            ]
+        );
+        assert_eq!(findings[0].evidence["did_you_mean"], "net.core.somaxconn");
+        assert_eq!(
+            findings[1].evidence["did_you_mean"],
+            "net.ipv4.ip_local_port_range"
+        );
+        assert!(
+            findings[2]
+                .rationale
+                .contains("ignore that failure silently"),
+            "{}",
+            findings[2].rationale
+        );
+    }
+
+    #[test]
+    fn ignore_failure_softens_missing_keys_but_not_harm() {
+        let findings = lint_texts(&[(
+            "a.conf",
+            "-net.ipv4.tcp_tw_recycle = 1\n-net.ipv4.tcp_tw_timeout = 5\n",
+        )]);
+        assert_eq!(
+            rows(&findings),
+            vec![
+                expect("obsolete-key", TW_RECYCLE, Warning, "a.conf:1"),
+                expect("harmful-value", TW_RECYCLE, Error, "a.conf:1"),
+                expect("unknown-key", TW_TIMEOUT, Warning, "a.conf:2"),
+            ]
+        );
+        assert!(!findings[0].rationale.contains("exit with status 1"));
+        assert!(findings[0].rationale.contains("leading `-`"));
+    }
+
+    #[test]
+    fn exclusions_and_globs_are_not_value_checked() {
+        let findings = lint_texts(&[(
+            "a.conf",
+            "-net.ipv4.tcp_tw_recycle\n-net.ipv4.tcp_tw_timeout\nnet.ipv4.conf.*.rp_filter = 9\nnet.ipv4.tcp_tw_re*se = 7\n-net.ipv4.conf.lo.rp_filter\n",
+        )]);
+        assert_eq!(rows(&findings), Vec::<Row>::new());
+    }
+
+    #[test]
+    fn values_outside_the_accepted_range_are_errors() {
+        let findings = lint_texts(&[(
+            "a.conf",
+            "net.ipv4.tcp_tw_reuse = 3\nnet.ipv4.ip_local_port_range = 60999 32768\nnet.ipv4.tcp_available_congestion_control = bbr\nnet.ipv4.tcp_allowed_congestion_control = cubic bbr\nnet.ipv4.tcp_rmem = 4096 131072\n",
+        )]);
+        assert_eq!(
+            rows(&findings),
+            vec![
+                expect("invalid-value", TW_REUSE, Error, "a.conf:1"),
+                expect(
+                    "invalid-value",
+                    "net.ipv4.ip_local_port_range",
+                    Error,
+                    "a.conf:2"
+                ),
+                expect(
+                    "invalid-value",
+                    "net.ipv4.tcp_available_congestion_control",
+                    Error,
+                    "a.conf:3"
+                ),
+                expect("invalid-value", "net.ipv4.tcp_rmem", Error, "a.conf:5"),
+            ]
+        );
+        assert_eq!(
+            findings[0].message,
+            "net.ipv4.tcp_tw_reuse = 3: must be one of 0, 1, 2"
+        );
+        assert_eq!(
+            (
+                findings[0].current.as_deref(),
+                findings[0].expected.as_deref()
+            ),
+            (Some("3"), Some("one of 0, 1, 2"))
+        );
+        assert!(findings[2].rationale.contains("read-only"));
+        assert_eq!(findings[2].fix, "delete the line");
+    }
+
+    #[test]
+    fn an_empty_value_is_one_finding_not_two() {
+        let findings = lint_texts(&[("a.conf", "net.ipv4.tcp_tw_reuse =\n")]);
+        assert_eq!(
+            rows(&findings),
+            vec![expect("invalid-line", TW_REUSE, Warning, "a.conf:1")]
+        );
+    }
+
+    #[test]
+    fn nothing_in_nothing_out() {
+        assert!(lint(&[]).is_empty());
+        assert!(lint_texts(&[("empty.conf", "")]).is_empty());
+        assert!(lint_texts(&[("comments.conf", "# a\n; b\n\n")]).is_empty());
+    }
+
+    #[test]
+    fn long_junk_is_cut_short_in_messages() {
+        let junk = "x".repeat(5000);
+        let findings = lint_texts(&[("a.conf", &junk)]);
+        assert_eq!(
+            rows(&findings),
+            vec![expect("invalid-line", "", Error, "a.conf:1")]
+        );
+        assert!(
+            findings[0].message.chars().count() < 300,
+            "{}",
+            findings[0].message.len()
+        );
+        assert!(findings[0].message.ends_with('…'));
+    }
+}
