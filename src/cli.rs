@@ -174,6 +174,18 @@ pub struct CheckArgs {
     /// Lowest severity that makes check exit 1.
     #[arg(long, value_enum, default_value_t = FailOn::Warning)]
     pub fail_on: FailOn,
+
+    /// Read the counters twice, SECONDS apart, and judge connection rates too.
+    #[arg(long, value_name = "SECONDS", value_parser = parse_seconds)]
+    pub sample: Option<f64>,
+}
+
+/// A sampling interval: more than 0, at most an hour.
+fn parse_seconds(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(seconds) if seconds > 0.0 && seconds <= 3600.0 => Ok(seconds),
+        _ => Err(format!("`{text}` is not a number of seconds between 0 and 3600")),
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -202,4 +214,9 @@ pub struct SocketsArgs {
     /// Group TIME_WAIT sockets by remote address and port, against the usable port range.
     #[arg(long)]
     pub by_destination: bool,
+
+    /// Read twice, SECONDS apart: connection rates, the TIME_WAIT they imply,
+    /// and per destination the headroom against the port range.
+    #[arg(long, value_name = "SECONDS", value_parser = parse_seconds)]
+    pub sample: Option<f64>,
 }

@@ -64,12 +64,16 @@ fn check(system: &System, args: &CheckArgs, printer: &mut Printer<'_>) -> Result
     keys.extend(RULE_KEYS.iter().filter_map(|key| Key::parse(key).ok()));
     keys.sort();
     keys.dedup();
-    let facts = system.gather(&Request {
-        keys,
-        sockets: true,
-        close_wait_owners: true,
-        boot: true,
-    })?;
+    let facts = gather_sampled(
+        system,
+        &Request {
+            keys,
+            sockets: true,
+            close_wait_owners: true,
+            boot: true,
+        },
+        args.sample,
+    )?;
     let findings = rules::evaluate(&facts, &profile);
     let fail_on = Severity::from(args.fail_on);
     let failed = findings.iter().any(|finding| finding.severity >= fail_on);
@@ -109,6 +113,25 @@ fn layered(system: &System, names: &[&str]) -> Result<Profile> {
     layered.ok_or_else(|| Error::Usage("no profile given".into()))
 }
 
+/// Gathers once, or with `sample`, twice that many seconds apart; the second
+/// reading carries the rates.
+fn gather_sampled(system: &System, request: &Request, sample: Option<f64>) -> Result<crate::facts::Facts> {
+    let Some(seconds) = sample else {
+        return system.gather(request);
+    };
+    let quick = Request {
+        close_wait_owners: false,
+        boot: false,
+        ..request.clone()
+    };
+    let started = std::time::Instant::now();
+    let first = system.gather(&quick)?;
+    std::thread::sleep(std::time::Duration::from_secs_f64(seconds));
+    let mut second = system.gather(request)?;
+    second.sample = Some(crate::rates::compare(&first, &second, started.elapsed().as_secs_f64()));
+    Ok(second)
+}
+
 /// The limits `sockets` shows beside the counts.
 const SOCKET_KEYS: &[&str] = &[
     "net.ipv4.ip_local_port_range",
@@ -120,12 +143,16 @@ const SOCKET_KEYS: &[&str] = &[
 
 fn sockets(system: &System, args: &SocketsArgs, printer: &mut Printer<'_>) -> Result<u8> {
     let keys = SOCKET_KEYS.iter().filter_map(|key| Key::parse(key).ok()).collect();
-    let facts = system.gather(&Request {
-        keys,
-        sockets: true,
-        close_wait_owners: args.processes,
-        boot: false,
-    })?;
+    let facts = gather_sampled(
+        system,
+        &Request {
+            keys,
+            sockets: true,
+            close_wait_owners: args.processes,
+            boot: false,
+        },
+        args.sample,
+    )?;
     printer.sockets(&SocketsReport {
         facts: &facts,
         processes: args.processes,

@@ -26,6 +26,8 @@ pub struct Facts {
     pub counters: Counters,
     /// What the sysctl files under the root set at boot, when read.
     pub boot: Option<Boot>,
+    /// Rates from a second reading, with `--sample`.
+    pub sample: Option<crate::rates::Sample>,
 }
 
 /// The boot-time configuration as the machine's loader applies it.

@@ -24,6 +24,7 @@ pub mod lint;
 pub mod manual;
 pub mod plan;
 pub mod profile;
+pub mod rates;
 pub mod report;
 pub mod rules;
 pub mod suggest;

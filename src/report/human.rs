@@ -67,6 +67,17 @@ pub fn check(out: &mut dyn Write, report: &CheckReport<'_>) -> io::Result<()> {
         states.get(TcpState::Listen),
         states.total()
     )?;
+    if let Some(sample) = &facts.sample {
+        writeln!(
+            out,
+            "rates over {:.1} s: {:.1} outgoing/s, {:.1} incoming/s, {:.1} entering TIME_WAIT/s (steady state {:.0})",
+            sample.seconds,
+            sample.active_opens_per_second,
+            sample.passive_opens_per_second,
+            sample.time_wait_entries_per_second,
+            sample.steady_state_time_wait
+        )?;
+    }
     for severity in Severity::ALL_DESCENDING {
         let group: Vec<&Finding> = report.findings.iter().filter(|finding| finding.severity == severity).collect();
         if group.is_empty() {
@@ -174,6 +185,43 @@ fn limits(out: &mut dyn Write, facts: &crate::facts::Facts) -> io::Result<()> {
     Ok(())
 }
 
+/// The sampled rates and what they imply.
+fn rates(out: &mut dyn Write, sample: &crate::rates::Sample, fancy: bool) -> io::Result<()> {
+    writeln!(out)?;
+    writeln!(out, "{BOLD}rates over {:.1} s{BOLD:#}", sample.seconds)?;
+    writeln!(
+        out,
+        "  {:.1} outgoing and {:.1} incoming connections per second",
+        sample.active_opens_per_second, sample.passive_opens_per_second
+    )?;
+    let steady = match sample.tcp_max_tw_buckets.filter(|buckets| *buckets > 0) {
+        Some(buckets) => format!(
+            "{:.0} TIME_WAIT in steady state, {:.1}% of tcp_max_tw_buckets ({buckets})",
+            sample.steady_state_time_wait,
+            sample.steady_state_time_wait * 100.0 / buckets as f64
+        ),
+        None => format!("{:.0} TIME_WAIT in steady state", sample.steady_state_time_wait),
+    };
+    wrapped(
+        out,
+        "  ",
+        4,
+        &format!("{:.1} sockets enter TIME_WAIT per second x 60 s = {steady}", sample.time_wait_entries_per_second),
+    )?;
+    let busy: Vec<_> = sample.destinations.iter().filter(|row| row.connections_per_second > 0.0).take(10).collect();
+    if !busy.is_empty() {
+        let width = busy.iter().map(|row| row.destination.len()).max().unwrap_or(0).clamp(11, 45);
+        writeln!(out, "  {:<width$} {:>9} {:>11}", "destination", "closes/s", "sustainable")?;
+        for row in busy {
+            let limit = row.sustainable_per_second.map_or_else(|| "?".to_owned(), |limit| format!("{limit:.1}/s"));
+            let share = row.usage.map(|usage| bar((usage * 1000.0) as u64, 1000, fancy)).unwrap_or_default();
+            let line = format!("  {:<width$} {:>9.1} {:>11}  {share}", row.destination, row.connections_per_second, limit);
+            writeln!(out, "{}", line.trim_end())?;
+        }
+    }
+    Ok(())
+}
+
 /// Width of the longest bar.
 const BAR_WIDTH: usize = 32;
 
@@ -206,6 +254,9 @@ pub fn sockets(out: &mut dyn Write, report: &SocketsReport<'_>, fancy: bool) -> 
         }
     }
     limits(out, facts)?;
+    if let Some(sample) = &facts.sample {
+        rates(out, sample, fancy)?;
+    }
     if report.processes {
         writeln!(out)?;
         let owners = facts.close_wait_owners.clone().unwrap_or_default();

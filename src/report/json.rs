@@ -39,6 +39,7 @@ pub fn check(report: &CheckReport<'_>) -> Value {
             "tcp_ext": evidence_counters(facts),
             "sockstat": facts.sockstat,
         },
+        "sample": facts.sample,
     })
 }
 
@@ -83,6 +84,9 @@ pub fn sockets(report: &SocketsReport<'_>) -> Value {
         "count": facts.time_wait_count(),
         "max": facts.integer("net.ipv4.tcp_max_tw_buckets"),
     });
+    if let Some(sample) = &facts.sample {
+        document["sample"] = json!(sample);
+    }
     if report.processes {
         let owners = facts.close_wait_owners.clone().unwrap_or_default();
         document["close_wait_owners"] = json!(owners.owners);

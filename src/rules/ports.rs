@@ -24,25 +24,41 @@ pub fn evaluate(facts: &Facts, profile: &Profile) -> Vec<Finding> {
     let threshold = profile.thresholds.port_exhaustion_percent;
     let reuse = facts.integer("net.ipv4.tcp_tw_reuse");
     let timestamps = facts.integer("net.ipv4.tcp_timestamps");
+    // With a sample, a destination is judged by what its measured rate
+    // leads to (rate x 60 s), not only by today's count.
+    let projected = |destination: &std::net::SocketAddr, count: u64| -> (u64, Option<f64>) {
+        let rate = facts.sample.as_ref().and_then(|sample| {
+            sample
+                .destinations
+                .iter()
+                .find(|row| row.destination == destination.to_string())
+                .map(|row| row.connections_per_second)
+        });
+        let steady = rate.map_or(0, |rate| (rate * TIME_WAIT_SECONDS as f64).round() as u64);
+        (count.max(steady), rate)
+    };
     facts
         .census
         .time_wait_destinations()
         .into_iter()
-        .take_while(|(_, count)| count * 100 >= threshold * usable)
+        .filter(|(destination, count)| projected(destination, *count).0 * 100 >= threshold * usable)
         .map(|(destination, count)| {
-            let percent = count * 100 / usable;
-            let severity = if count * 10 >= usable * 9 { Severity::Error } else { Severity::Warning };
+            let (expected, rate) = projected(&destination, count);
+            let percent = expected * 100 / usable;
             let reuse_advice = match (reuse, timestamps) {
                 (Some(1), Some(0)) => "tcp_tw_reuse is 1 but tcp_timestamps is 0, so reuse never happens: turn timestamps on",
                 (Some(1), _) => "tcp_tw_reuse is already 1",
                 (_, Some(0)) => "tcp_tw_reuse=1 would let new connections take over TIME_WAIT ports, but only with tcp_timestamps on",
                 _ => "set tcp_tw_reuse=1 so new outgoing connections may take over TIME_WAIT ports (needs tcp_timestamps; it never affects accepted connections)",
             };
-            Finding::new(
-                Code::PortExhaustion,
-                severity,
-                format!("{count} TIME_WAIT sockets toward {destination} use {percent}% of the {usable} usable local ports"),
-            )
+            let message = match rate {
+                Some(rate) if expected > count => format!(
+                    "{rate:.1} connections/s toward {destination} end in TIME_WAIT here: at that rate they hold {expected} ports, {percent}% of the {usable} usable local ports ({count} now)"
+                ),
+                _ => format!("{count} TIME_WAIT sockets toward {destination} use {percent}% of the {usable} usable local ports"),
+            };
+            let severity = if expected * 10 >= usable * 9 { Severity::Error } else { Severity::Warning };
+            let mut finding = Finding::new(Code::PortExhaustion, severity, message)
             .rationale(format!(
                 "Each connection this host closes first holds its local port toward {destination} for {TIME_WAIT_SECONDS} s. From one source address at most {usable} connections to one destination can exist at once, which sustains about {} new connections per second; past that connect() fails with EADDRNOTAVAIL.",
                 usable / TIME_WAIT_SECONDS
@@ -54,7 +70,11 @@ pub fn evaluate(facts: &Facts, profile: &Profile) -> Vec<Finding> {
             .evidence("sustainable_connections_per_second", usable / TIME_WAIT_SECONDS)
             .fix(format!(
                 "first reuse connections to {destination} (keep-alive, a connection pool); then {reuse_advice}; then widen net.ipv4.ip_local_port_range or add source addresses"
-            ))
+            ));
+            if let Some(rate) = rate {
+                finding = finding.evidence("connections_per_second", rate);
+            }
+            finding
         })
         .collect()
 }
@@ -102,6 +122,35 @@ mod tests {
     fn usable_range_excludes_reserved_ports() {
         let facts = facts("6.18.0", &[("net.ipv4.ip_local_port_range", "32768\t60999"), ("net.ipv4.ip_local_reserved_ports", "8080,32768-32867,70000")]);
         assert_eq!(usable_ports(&facts), Some(28232 - 100));
+    }
+
+    #[test]
+    fn a_measured_rate_predicts_exhaustion_before_it_happens() {
+        let mut facts = facts("6.18.0", &[("net.ipv4.ip_local_port_range", "40000 40999")]);
+        let destination: std::net::SocketAddr = "10.0.0.7:5432".parse().unwrap();
+        facts.census.time_wait_by_destination.insert(destination, 100);
+        assert!(evaluate(&facts, &builtin("default")).is_empty());
+        facts.sample = Some(crate::rates::Sample {
+            seconds: 5.0,
+            active_opens_per_second: 12.0,
+            passive_opens_per_second: 0.0,
+            time_wait_entries_per_second: 12.0,
+            steady_state_time_wait: 720.0,
+            tcp_max_tw_buckets: None,
+            destinations: vec![crate::rates::DestinationRate {
+                destination: destination.to_string(),
+                time_wait: 100,
+                connections_per_second: 12.0,
+                sustainable_per_second: Some(16.7),
+                usage: Some(0.719),
+            }],
+        });
+        let findings = evaluate(&facts, &builtin("default"));
+        assert_eq!(findings.len(), 1);
+        assert_eq!(
+            findings[0].message,
+            "12.0 connections/s toward 10.0.0.7:5432 end in TIME_WAIT here: at that rate they hold 720 ports, 72% of the 1000 usable local ports (100 now)"
+        );
     }
 
     #[test]

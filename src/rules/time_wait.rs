@@ -9,13 +9,20 @@ pub fn evaluate(facts: &Facts, profile: &Profile) -> Vec<Finding> {
     let overflows = facts.counters.tcp_ext("TCPTimeWaitOverflow").unwrap_or(0);
     let buckets = facts.integer("net.ipv4.tcp_max_tw_buckets").and_then(|value| u64::try_from(value).ok());
     let time_wait = facts.time_wait_count();
+    // With a sample, judge the steady state the measured rate leads to.
+    let steady = facts.sample.as_ref().map_or(0, |sample| sample.steady_state_time_wait as u64);
+    let expected = time_wait.max(steady);
     let percent = profile.thresholds.tw_bucket_percent;
-    let near = buckets.is_some_and(|buckets| time_wait * 100 >= buckets * percent);
+    let near = buckets.is_some_and(|buckets| expected * 100 >= buckets * percent);
     if overflows <= 0 && !near {
         return Vec::new();
     }
     let message = match (overflows > 0, buckets) {
         (true, _) => format!("{overflows} sockets skipped TIME_WAIT because tcp_max_tw_buckets was full (TCPTimeWaitOverflow)"),
+        (false, Some(buckets)) if steady > time_wait => format!(
+            "at the measured rate TIME_WAIT settles at {steady}, {}% of tcp_max_tw_buckets ({buckets}); {time_wait} now",
+            steady * 100 / buckets.max(1)
+        ),
         (false, Some(buckets)) => format!("{time_wait} TIME_WAIT sockets, {}% of tcp_max_tw_buckets ({buckets})", time_wait * 100 / buckets.max(1)),
         (false, None) => format!("{time_wait} TIME_WAIT sockets"),
     };

@@ -6,9 +6,10 @@
 //! point at fixture trees. What it returns is plain data; nothing after it
 //! does I/O.
 
-mod counters;
+pub mod counters;
 mod owners;
 mod tcp_table;
+pub mod netlink;
 pub mod write;
 
 use std::io;

@@ -8,6 +8,7 @@ mod check;
 mod explain;
 mod manual;
 mod netns;
+mod netns_apply;
 mod profiles;
 mod sockets;
 

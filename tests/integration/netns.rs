@@ -774,3 +774,37 @@ fn port_exhaustion_names_the_destination() {
         assert_eq!(document["states"]["time_wait"], BUSY + QUIET);
     });
 }
+
+/// `--sample` reads the counters twice: connections made between the two
+/// readings show up exactly in the rates (rate x interval = count), and the
+/// destination they go to is named.
+#[test]
+fn sample_counts_connections_made_between_readings() {
+    in_netns("sample_counts_connections_made_between_readings", || {
+        let listener = TcpListener::bind("127.0.0.2:7000").expect("bind 127.0.0.2:7000");
+        let child = Command::new(env!("CARGO_BIN_EXE_tcptune"))
+            .args(["sockets", "--by-destination", "--sample", "2", "--format", "json"])
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("start tcptune");
+        // Well inside the two-second window, far from either reading.
+        thread::sleep(Duration::from_millis(500));
+        for _ in 0..150 {
+            time_wait_toward(&listener);
+        }
+        let output = child.wait_with_output().expect("tcptune finishes");
+        assert!(output.status.success(), "{output:?}");
+        let document: Value = serde_json::from_slice(&output.stdout).expect("JSON");
+        let sample = &document["sample"];
+        let seconds = sample["seconds"].as_f64().expect("seconds");
+        assert!((2.0..3.0).contains(&seconds), "{sample:#}");
+        let opened = sample["active_opens_per_second"].as_f64().expect("rate") * seconds;
+        assert!((opened - 150.0).abs() <= 1.0, "{opened} connections from {sample:#}");
+        let entered = sample["time_wait_entries_per_second"].as_f64().expect("rate") * seconds;
+        assert!((entered - 150.0).abs() <= 1.0, "{entered} entered TIME_WAIT from {sample:#}");
+        let row = &sample["destinations"][0];
+        assert_eq!(row["destination"], "127.0.0.2:7000");
+        assert_eq!(row["time_wait"], 150);
+        assert_eq!(document["time_wait_by_destination"][0]["count"], 150);
+    });
+}
