@@ -14,7 +14,9 @@ use tcptune::system::{System, count_socket_table};
 
 /// A /proc/net/tcp with `rows` TIME_WAIT rows toward 64 destinations.
 fn socket_table(rows: usize) -> String {
-    let mut text = String::from("  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n");
+    let mut text = String::from(
+        "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n",
+    );
     for row in 0..rows {
         let _ = writeln!(
             text,
@@ -33,7 +35,8 @@ fn parse_socket_table(c: &mut Criterion) {
     group.bench_function("count 100k TIME_WAIT rows", |b| {
         b.iter(|| {
             let mut census = Census::default();
-            count_socket_table(black_box(table.as_bytes()), Path::new("tcp"), &mut census).expect("parse");
+            count_socket_table(black_box(table.as_bytes()), Path::new("tcp"), &mut census)
+                .expect("parse");
             census
         })
     });
@@ -48,12 +51,24 @@ fn load_profile(c: &mut Criterion) {
 }
 
 fn evaluate_rules(c: &mut Criterion) {
-    let fixture = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/close-wait-storm");
+    let fixture = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/close-wait-storm"
+    );
     let system = System::new(format!("{fixture}/root"), format!("{fixture}/proc"));
     let profile = profile::resolve(&system, "webserver").expect("profile");
-    let keys = profile.settings.iter().map(|setting| setting.key.clone()).collect();
+    let keys = profile
+        .settings
+        .iter()
+        .map(|setting| setting.key.clone())
+        .collect();
     let facts = system
-        .gather(&tcptune::system::Request { keys, sockets: true, close_wait_owners: true, boot: true })
+        .gather(&tcptune::system::Request {
+            keys,
+            sockets: true,
+            close_wait_owners: true,
+            boot: true,
+        })
         .expect("facts");
     c.bench_function("evaluate all rules (3,000 CLOSE_WAIT fixture)", |b| {
         b.iter(|| rules::evaluate(black_box(&facts), black_box(&profile)))

@@ -65,7 +65,10 @@ fn parse_args() -> Result<Plan, String> {
 /// sandbox may itself run in a namespace of its own.)
 fn in_private_namespace() -> bool {
     let parent = format!("/proc/{}/ns/net", std::os::unix::process::parent_id());
-    match (std::fs::read_link("/proc/self/ns/net"), std::fs::read_link(parent)) {
+    match (
+        std::fs::read_link("/proc/self/ns/net"),
+        std::fs::read_link(parent),
+    ) {
         (Ok(mine), Ok(parent)) => mine != parent,
         // If the parent's namespace cannot be read nothing is proven.
         _ => false,
@@ -73,12 +76,21 @@ fn in_private_namespace() -> bool {
 }
 
 fn sh(command: &str) -> Result<(), String> {
-    let status = Command::new("sh").arg("-c").arg(command).status().map_err(|error| format!("{command}: {error}"))?;
-    if status.success() { Ok(()) } else { Err(format!("`{command}` failed: {status}")) }
+    let status = Command::new("sh")
+        .arg("-c")
+        .arg(command)
+        .status()
+        .map_err(|error| format!("{command}: {error}"))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("`{command}` failed: {status}"))
+    }
 }
 
 fn listener(octet: u8) -> Result<TcpListener, String> {
-    TcpListener::bind(SocketAddr::from((Ipv4Addr::new(127, 0, 0, octet), 5000))).map_err(|error| format!("bind 127.0.0.{octet}: {error}"))
+    TcpListener::bind(SocketAddr::from((Ipv4Addr::new(127, 0, 0, octet), 5000)))
+        .map_err(|error| format!("bind 127.0.0.{octet}: {error}"))
 }
 
 /// Client closes first, server reads EOF and closes: the client socket lands
@@ -88,7 +100,8 @@ fn make_time_wait(listeners: &[TcpListener], count: usize) -> Result<(), String>
     for index in 0..count {
         let listener = &listeners[index % listeners.len()];
         let address = listener.local_addr().map_err(|error| error.to_string())?;
-        let client = TcpStream::connect(address).map_err(|error| format!("connect {address}: {error}"))?;
+        let client =
+            TcpStream::connect(address).map_err(|error| format!("connect {address}: {error}"))?;
         let (mut server, _) = listener.accept().map_err(|error| error.to_string())?;
         drop(client);
         let _ = server.read(&mut buffer);
@@ -118,7 +131,9 @@ fn main() -> ExitCode {
         }
     };
     if !in_private_namespace() {
-        eprintln!("socket_load: refusing to run outside a private network namespace (use unshare -n)");
+        eprintln!(
+            "socket_load: refusing to run outside a private network namespace (use unshare -n)"
+        );
         return ExitCode::from(2);
     }
     match run(&plan) {
@@ -153,21 +168,30 @@ fn run(plan: &Plan) -> Result<u8, String> {
     for holder in 0..plan.holders {
         let count = per_holder.min(remaining);
         remaining -= count;
-        let address = SocketAddr::from((Ipv4Addr::new(127, 0, 1, u8::try_from(holder % 250 + 1).unwrap_or(1)), 6000));
+        let address = SocketAddr::from((
+            Ipv4Addr::new(127, 0, 1, u8::try_from(holder % 250 + 1).unwrap_or(1)),
+            6000,
+        ));
         children.push(close_wait_holder(address, count)?);
     }
     eprintln!(
         "socket_load: holding {} TIME_WAIT (for up to 60 s), {} CLOSE_WAIT in {} processes, {} ESTABLISHED pairs",
         plan.time_wait, plan.close_wait, plan.holders, plan.established
     );
-    let status = Command::new(&plan.command[0]).args(&plan.command[1..]).status().map_err(|error| format!("{}: {error}", plan.command[0]))?;
+    let status = Command::new(&plan.command[0])
+        .args(&plan.command[1..])
+        .status()
+        .map_err(|error| format!("{}: {error}", plan.command[0]))?;
     for mut child in children {
         // Closing its stdin tells the holder to exit.
         drop(child.stdin.take());
         let _ = child.wait();
     }
     drop(held);
-    Ok(status.code().and_then(|code| u8::try_from(code).ok()).unwrap_or(1))
+    Ok(status
+        .code()
+        .and_then(|code| u8::try_from(code).ok())
+        .unwrap_or(1))
 }
 
 /// Starts a copy of this program that listens on `address`, accepts `count`
@@ -184,16 +208,23 @@ fn close_wait_holder(address: SocketAddr, count: usize) -> Result<Child, String>
     let mut ready = String::new();
     let stdout = child.stdout.take().ok_or("holder has no stdout")?;
     let mut lines = BufReader::new(stdout);
-    lines.read_line(&mut ready).map_err(|error| error.to_string())?;
+    lines
+        .read_line(&mut ready)
+        .map_err(|error| error.to_string())?;
     if ready.trim() != "listening" {
         return Err(format!("holder did not start: {ready:?}"));
     }
     for _ in 0..count {
-        let client = TcpStream::connect(address).map_err(|error| format!("connect {address}: {error}"))?;
-        client.shutdown(Shutdown::Both).map_err(|error| error.to_string())?;
+        let client =
+            TcpStream::connect(address).map_err(|error| format!("connect {address}: {error}"))?;
+        client
+            .shutdown(Shutdown::Both)
+            .map_err(|error| error.to_string())?;
     }
     ready.clear();
-    lines.read_line(&mut ready).map_err(|error| error.to_string())?;
+    lines
+        .read_line(&mut ready)
+        .map_err(|error| error.to_string())?;
     if ready.trim() != "holding" {
         return Err(format!("holder did not accept: {ready:?}"));
     }
@@ -202,9 +233,12 @@ fn close_wait_holder(address: SocketAddr, count: usize) -> Result<Child, String>
 
 /// The holder side: accept and keep every connection until stdin closes.
 fn hold(address: &str, count: &str) -> Result<u8, String> {
-    let address: SocketAddr = address.parse().map_err(|_| format!("bad address {address}"))?;
+    let address: SocketAddr = address
+        .parse()
+        .map_err(|_| format!("bad address {address}"))?;
     let count: usize = count.parse().map_err(|_| format!("bad count {count}"))?;
-    let listener = TcpListener::bind(address).map_err(|error| format!("bind {address}: {error}"))?;
+    let listener =
+        TcpListener::bind(address).map_err(|error| format!("bind {address}: {error}"))?;
     println!("listening");
     let mut held = Vec::with_capacity(count);
     for _ in 0..count {

@@ -225,8 +225,12 @@ fn write_verified(system: &System, key: &str, value: &str) -> Result<()> {
         .map_err(|refusal| Error::Failed(format!("writing {key} = {value}: {refusal}")))?;
     match system.read_sysctl(&parsed).value() {
         Some(read) if *read == wanted => Ok(()),
-        Some(read) => Err(Error::Failed(format!("{key}: wrote {value} but the kernel reports {read}"))),
-        None => Err(Error::Failed(format!("{key}: cannot read it back after writing"))),
+        Some(read) => Err(Error::Failed(format!(
+            "{key}: wrote {value} but the kernel reports {read}"
+        ))),
+        None => Err(Error::Failed(format!(
+            "{key}: cannot read it back after writing"
+        ))),
     }
 }
 
@@ -251,10 +255,18 @@ fn targets(entries: &[Entry], to: Option<u64>) -> Result<Vec<Entry>> {
         entry.kind == Kind::Apply && matches!(entry.state, State::Prepared | State::Committed)
     };
     match to {
-        None => Ok(entries.iter().rev().find(undoable).cloned().into_iter().collect()),
+        None => Ok(entries
+            .iter()
+            .rev()
+            .find(undoable)
+            .cloned()
+            .into_iter()
+            .collect()),
         Some(id) => {
             let Some(entry) = entries.iter().find(|entry| entry.id == id) else {
-                return Err(Error::Usage(format!("there is no transaction {id} (see `tcptune history`)")));
+                return Err(Error::Usage(format!(
+                    "there is no transaction {id} (see `tcptune history`)"
+                )));
             };
             if !undoable(&entry) {
                 return Err(Error::Usage(format!(
@@ -262,13 +274,24 @@ fn targets(entries: &[Entry], to: Option<u64>) -> Result<Vec<Entry>> {
                     entry.kind, entry.state
                 )));
             }
-            Ok(entries.iter().rev().filter(|entry| entry.id >= id).filter(undoable).cloned().collect())
+            Ok(entries
+                .iter()
+                .rev()
+                .filter(|entry| entry.id >= id)
+                .filter(undoable)
+                .cloned()
+                .collect())
         }
     }
 }
 
 /// Undoes the newest applied transaction, or `to` and every later one.
-pub fn rollback(system: &System, journal: &Journal, to: Option<u64>, force: bool) -> Result<Outcome> {
+pub fn rollback(
+    system: &System,
+    journal: &Journal,
+    to: Option<u64>,
+    force: bool,
+) -> Result<Outcome> {
     let entries = journal.entries()?;
     let targets = targets(&entries, to)?;
     let Some(newest) = targets.first() else {
@@ -285,7 +308,9 @@ pub fn rollback(system: &System, journal: &Journal, to: Option<u64>, force: bool
     for entry in &targets {
         for record in &entry.keys {
             let current = live.entry(record.key.clone()).or_insert_with(|| {
-                Key::parse(&record.key).ok().and_then(|key| system.read_sysctl(&key).value().cloned())
+                Key::parse(&record.key)
+                    .ok()
+                    .and_then(|key| system.read_sysctl(&key).value().cloned())
             });
             let applied = Value::parse(&record.applied);
             let previous = Value::parse(&record.previous);
@@ -293,7 +318,9 @@ pub fn rollback(system: &System, journal: &Journal, to: Option<u64>, force: bool
                 conflicts.push(format!(
                     "{} is {} but transaction {} set it to {}",
                     record.key,
-                    current.as_ref().map_or_else(|| "unreadable".to_owned(), ToString::to_string),
+                    current
+                        .as_ref()
+                        .map_or_else(|| "unreadable".to_owned(), ToString::to_string),
                     entry.id,
                     record.applied
                 ));
@@ -314,10 +341,22 @@ pub fn rollback(system: &System, journal: &Journal, to: Option<u64>, force: bool
                     source,
                 })?,
             };
-            let after = if entry.file.exists_after { Some(journal.kept_bytes(entry.id, "after")?) } else { None };
-            let before = if entry.file.existed_before { Some(journal.kept_bytes(entry.id, "before")?) } else { None };
+            let after = if entry.file.exists_after {
+                Some(journal.kept_bytes(entry.id, "after")?)
+            } else {
+                None
+            };
+            let before = if entry.file.existed_before {
+                Some(journal.kept_bytes(entry.id, "before")?)
+            } else {
+                None
+            };
             if current != after && current != before {
-                conflicts.push(format!("{} was changed after transaction {} wrote it", path.display(), entry.id));
+                conflicts.push(format!(
+                    "{} was changed after transaction {} wrote it",
+                    path.display(),
+                    entry.id
+                ));
             }
             files.insert(path, before);
         }
@@ -360,7 +399,9 @@ pub fn rollback(system: &System, journal: &Journal, to: Option<u64>, force: bool
             .filter(|(_, current, previous)| current.as_ref() != Some(previous))
             .map(|(key, current, previous)| KeyRecord {
                 key: key.clone(),
-                previous: current.as_ref().map_or_else(String::new, ToString::to_string),
+                previous: current
+                    .as_ref()
+                    .map_or_else(String::new, ToString::to_string),
                 applied: previous.to_string(),
             })
             .collect(),
@@ -377,11 +418,14 @@ pub fn rollback(system: &System, journal: &Journal, to: Option<u64>, force: bool
             checkpoint("rollback-file");
         }
         for (index, key) in entry.keys.iter().enumerate() {
-            let parsed = Key::parse(&key.key).map_err(|error| Error::Failed(format!("{}: {error}", key.key)))?;
+            let parsed = Key::parse(&key.key)
+                .map_err(|error| Error::Failed(format!("{}: {error}", key.key)))?;
             let previous = Value::parse(&key.previous);
             if system.read_sysctl(&parsed).value() != Some(&previous) {
                 write_verified(system, &key.key, &key.previous).map_err(|error| {
-                    Error::Failed(format!("rollback stopped: {error}; run `tcptune rollback` again to finish"))
+                    Error::Failed(format!(
+                        "rollback stopped: {error}; run `tcptune rollback` again to finish"
+                    ))
                 })?;
             }
             checkpoint(&format!("rollback-key-{}", index + 1));

@@ -49,7 +49,9 @@ impl TcpState {
     pub fn from_number(number: u8) -> Option<TcpState> {
         match number {
             12 => Some(TcpState::SynRecv),
-            _ => TcpState::ALL.get(usize::from(number).checked_sub(1)?).copied(),
+            _ => TcpState::ALL
+                .get(usize::from(number).checked_sub(1)?)
+                .copied(),
         }
     }
 

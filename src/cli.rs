@@ -22,7 +22,12 @@ pub struct Cli {
 
     /// Where the kernel interface is read (sys/..., net/tcp, net/netstat, ...).
     /// Anything but /proc is read as plain files.
-    #[arg(long = "proc", global = true, value_name = "DIR", default_value = "/proc")]
+    #[arg(
+        long = "proc",
+        global = true,
+        value_name = "DIR",
+        default_value = "/proc"
+    )]
     pub proc_dir: PathBuf,
 
     /// Output format.
@@ -117,6 +122,20 @@ pub enum Command {
         state_dir: Option<PathBuf>,
     },
 
+    /// Audit sysctl.conf / sysctl.d files without a live system.
+    ///
+    /// Removed, vendor-only and misspelt keys, harmful and invalid values,
+    /// keys set twice, lines the loaders cannot parse. Exit codes as check.
+    Lint {
+        /// Files to audit, as a set (duplicates across them are reported).
+        #[arg(value_name = "FILE", required = true)]
+        files: Vec<PathBuf>,
+
+        /// Lowest severity that makes lint exit 1.
+        #[arg(long, value_enum, default_value_t = FailOn::Warning)]
+        fail_on: FailOn,
+    },
+
     /// Count TCP sockets by state; who holds CLOSE_WAIT, where TIME_WAIT points.
     Sockets(SocketsArgs),
 
@@ -184,7 +203,9 @@ pub struct CheckArgs {
 fn parse_seconds(text: &str) -> Result<f64, String> {
     match text.parse::<f64>() {
         Ok(seconds) if seconds > 0.0 && seconds <= 3600.0 => Ok(seconds),
-        _ => Err(format!("`{text}` is not a number of seconds between 0 and 3600")),
+        _ => Err(format!(
+            "`{text}` is not a number of seconds between 0 and 3600"
+        )),
     }
 }
 

@@ -8,13 +8,13 @@ use std::path::{Path, PathBuf};
 use crate::apply;
 use crate::cli::{CheckArgs, Cli, Command, Generate, Places, SocketsArgs};
 use crate::conf;
-use crate::journal::{self, Journal};
-use crate::plan::{self, Plan};
 use crate::error::{Error, Result, exit};
 use crate::facts::RULE_KEYS;
 use crate::finding::{Severity, Summary};
+use crate::journal::{self, Journal};
 use crate::key::Key;
 use crate::knowledge;
+use crate::plan::{self, Plan};
 use crate::profile::{self, Profile};
 use crate::report::{CheckReport, Explanation, OutcomeView, PlanView, Printer, SocketsReport};
 use crate::rules;
@@ -29,17 +29,24 @@ pub fn run(cli: &Cli, printer: &mut Printer<'_>) -> Result<u8> {
         Command::Sockets(args) => sockets(&system, args, printer),
         Command::Profiles { name } => profiles(&system, name.as_deref(), printer),
         Command::Explain { subject } => explain(&system, subject, printer),
-        Command::Diff { profile, sysctl_dir } => diff(&system, profile, sysctl_dir.as_deref(), printer),
+        Command::Diff {
+            profile,
+            sysctl_dir,
+        } => diff(&system, profile, sysctl_dir.as_deref(), printer),
         Command::Apply {
             profile,
             yes,
             dry_run,
             places,
         } => apply_command(&system, profile, *yes, *dry_run, places, printer),
-        Command::Rollback { to, yes, force, state_dir } => {
-            rollback_command(&system, *to, *yes, *force, state_dir.as_deref(), printer)
-        }
+        Command::Rollback {
+            to,
+            yes,
+            force,
+            state_dir,
+        } => rollback_command(&system, *to, *yes, *force, state_dir.as_deref(), printer),
         Command::History { state_dir } => history(&system, state_dir.as_deref(), printer),
+        Command::Lint { files, fail_on } => lint(&system, files, Severity::from(*fail_on), printer),
         Command::Generate { what } => {
             printer.raw(|out| match what {
                 Generate::Man => crate::manual::render_man(out),
@@ -60,7 +67,11 @@ fn check(system: &System, args: &CheckArgs, printer: &mut Printer<'_>) -> Result
         args.profiles.iter().map(String::as_str).collect()
     };
     let profile = layered(system, &names)?;
-    let mut keys: Vec<Key> = profile.settings.iter().map(|setting| setting.key.clone()).collect();
+    let mut keys: Vec<Key> = profile
+        .settings
+        .iter()
+        .map(|setting| setting.key.clone())
+        .collect();
     keys.extend(RULE_KEYS.iter().filter_map(|key| Key::parse(key).ok()));
     keys.sort();
     keys.dedup();
@@ -85,7 +96,11 @@ fn check(system: &System, args: &CheckArgs, printer: &mut Printer<'_>) -> Result
         facts: &facts,
     };
     printer.check(&report)?;
-    Ok(if failed { exit::FINDINGS } else { exit::SUCCESS })
+    Ok(if failed {
+        exit::FINDINGS
+    } else {
+        exit::SUCCESS
+    })
 }
 
 /// Resolves several profiles and layers them: later ones override earlier
@@ -115,7 +130,11 @@ fn layered(system: &System, names: &[&str]) -> Result<Profile> {
 
 /// Gathers once, or with `sample`, twice that many seconds apart; the second
 /// reading carries the rates.
-fn gather_sampled(system: &System, request: &Request, sample: Option<f64>) -> Result<crate::facts::Facts> {
+fn gather_sampled(
+    system: &System,
+    request: &Request,
+    sample: Option<f64>,
+) -> Result<crate::facts::Facts> {
     let Some(seconds) = sample else {
         return system.gather(request);
     };
@@ -128,7 +147,11 @@ fn gather_sampled(system: &System, request: &Request, sample: Option<f64>) -> Re
     let first = system.gather(&quick)?;
     std::thread::sleep(std::time::Duration::from_secs_f64(seconds));
     let mut second = system.gather(request)?;
-    second.sample = Some(crate::rates::compare(&first, &second, started.elapsed().as_secs_f64()));
+    second.sample = Some(crate::rates::compare(
+        &first,
+        &second,
+        started.elapsed().as_secs_f64(),
+    ));
     Ok(second)
 }
 
@@ -142,7 +165,10 @@ const SOCKET_KEYS: &[&str] = &[
 ];
 
 fn sockets(system: &System, args: &SocketsArgs, printer: &mut Printer<'_>) -> Result<u8> {
-    let keys = SOCKET_KEYS.iter().filter_map(|key| Key::parse(key).ok()).collect();
+    let keys = SOCKET_KEYS
+        .iter()
+        .filter_map(|key| Key::parse(key).ok())
+        .collect();
     let facts = gather_sampled(
         system,
         &Request {
@@ -177,11 +203,14 @@ fn explain(system: &System, subject: &str, printer: &mut Printer<'_>) -> Result<
     }
     // Accept either spelling, or the leaf alone (`tcp_tw_reuse`).
     let canonical = Key::parse(subject).ok().map(|key| key.to_string());
-    let info = canonical.as_deref().and_then(knowledge::lookup).or_else(|| {
-        knowledge::KEYS
-            .iter()
-            .find(|info| info.key.rsplit('.').next() == Some(subject))
-    });
+    let info = canonical
+        .as_deref()
+        .and_then(knowledge::lookup)
+        .or_else(|| {
+            knowledge::KEYS
+                .iter()
+                .find(|info| info.key.rsplit('.').next() == Some(subject))
+        });
     if let Some(info) = info {
         let key = Key::parse(info.key).map_err(|error| Error::Usage(error.to_string()))?;
         let kernel = system.kernel_release().ok();
@@ -210,7 +239,9 @@ fn explain(system: &System, subject: &str, printer: &mut Printer<'_>) -> Result<
     } else {
         format!("net.ipv4.{subject}")
     };
-    if let Some(near) = suggest::closest(&full, candidates.clone()).or_else(|| suggest::closest(subject, candidates)) {
+    if let Some(near) = suggest::closest(&full, candidates.clone())
+        .or_else(|| suggest::closest(subject, candidates))
+    {
         message.push_str(&format!("; did you mean `{near}`?"));
     }
     message.push_str(" (topics: time-wait, close-wait, fin-wait2)");
@@ -227,7 +258,11 @@ pub fn print_error(error: &Error) {
 }
 
 /// The sysctl.d directory and state directory, defaulting under the root.
-fn places(system: &System, sysctl_dir: Option<&Path>, state_dir: Option<&Path>) -> (PathBuf, PathBuf) {
+fn places(
+    system: &System,
+    sysctl_dir: Option<&Path>,
+    state_dir: Option<&Path>,
+) -> (PathBuf, PathBuf) {
     (
         sysctl_dir.map_or_else(|| system.config_path("etc/sysctl.d"), Path::to_path_buf),
         state_dir.map_or_else(|| system.config_path(STATE_DIR), Path::to_path_buf),
@@ -240,15 +275,21 @@ pub const STATE_DIR: &str = "var/lib/tcptune";
 /// Reads what planning needs and builds the plan.
 fn make_plan(system: &System, profile_name: &str, sysctl_dir: &Path) -> Result<Plan> {
     let profile = layered(system, &[profile_name])?;
-    let keys: Vec<Key> = profile.settings.iter().map(|setting| setting.key.clone()).collect();
+    let keys: Vec<Key> = profile
+        .settings
+        .iter()
+        .map(|setting| setting.key.clone())
+        .collect();
     let facts = system.gather(&Request {
         keys: keys.clone(),
         sockets: false,
         close_wait_owners: false,
         boot: false,
     })?;
-    let writability: BTreeMap<Key, Writability> =
-        keys.iter().map(|key| (key.clone(), system.sysctl_writability(key))).collect();
+    let writability: BTreeMap<Key, Writability> = keys
+        .iter()
+        .map(|key| (key.clone(), system.sysctl_writability(key)))
+        .collect();
     let file = sysctl_dir.join(plan::FILE_NAME);
     let old_file = write::read_owned(&file).map_err(|source| Error::Write {
         path: file.clone(),
@@ -274,15 +315,35 @@ fn make_plan(system: &System, profile_name: &str, sysctl_dir: &Path) -> Result<P
     Ok(plan)
 }
 
-fn diff(system: &System, profile: &str, sysctl_dir: Option<&Path>, printer: &mut Printer<'_>) -> Result<u8> {
+fn diff(
+    system: &System,
+    profile: &str,
+    sysctl_dir: Option<&Path>,
+    printer: &mut Printer<'_>,
+) -> Result<u8> {
     let (sysctl_dir, _) = places(system, sysctl_dir, None);
     let plan = make_plan(system, profile, &sysctl_dir)?;
     printer.plan(&plan, PlanView::Diff)?;
-    Ok(if plan.is_empty() { exit::SUCCESS } else { exit::FINDINGS })
+    Ok(if plan.is_empty() {
+        exit::SUCCESS
+    } else {
+        exit::FINDINGS
+    })
 }
 
-fn apply_command(system: &System, profile: &str, yes: bool, dry_run: bool, places_args: &Places, printer: &mut Printer<'_>) -> Result<u8> {
-    let (sysctl_dir, state_dir) = places(system, places_args.sysctl_dir.as_deref(), places_args.state_dir.as_deref());
+fn apply_command(
+    system: &System,
+    profile: &str,
+    yes: bool,
+    dry_run: bool,
+    places_args: &Places,
+    printer: &mut Printer<'_>,
+) -> Result<u8> {
+    let (sysctl_dir, state_dir) = places(
+        system,
+        places_args.sysctl_dir.as_deref(),
+        places_args.state_dir.as_deref(),
+    );
     // The profile must be valid before anything is locked or created.
     layered(system, &[profile])?;
     if !dry_run {
@@ -317,7 +378,14 @@ fn apply_command(system: &System, profile: &str, yes: bool, dry_run: bool, place
     Ok(exit::SUCCESS)
 }
 
-fn rollback_command(system: &System, to: Option<u64>, yes: bool, force: bool, state_dir: Option<&Path>, printer: &mut Printer<'_>) -> Result<u8> {
+fn rollback_command(
+    system: &System,
+    to: Option<u64>,
+    yes: bool,
+    force: bool,
+    state_dir: Option<&Path>,
+    printer: &mut Printer<'_>,
+) -> Result<u8> {
     let (_, state_dir) = places(system, None, state_dir);
     let Some(_) = Journal::existing(&state_dir) else {
         printer.outcome(&apply::Outcome::nothing(), OutcomeView::Rollback)?;
@@ -360,6 +428,40 @@ fn require_root(system: &System, command: &str) -> Result<()> {
     Ok(())
 }
 
+fn lint(
+    system: &System,
+    files: &[PathBuf],
+    fail_on: Severity,
+    printer: &mut Printer<'_>,
+) -> Result<u8> {
+    let mut contents = Vec::new();
+    for path in files {
+        let bytes = match system.read_file(path) {
+            Ok(bytes) => bytes,
+            // A file named on the command line that is not there is the
+            // user's mistake, not the system's.
+            Err(Error::Read { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
+                return Err(Error::Usage(format!("{}: no such file", path.display())));
+            }
+            Err(error) => return Err(error),
+        };
+        contents.push(bytes);
+    }
+    let inputs: Vec<crate::lint::LintInput<'_>> = files
+        .iter()
+        .zip(&contents)
+        .map(|(path, content)| crate::lint::LintInput { path, content })
+        .collect();
+    let findings = crate::lint::lint(&inputs);
+    let failed = findings.iter().any(|finding| finding.severity >= fail_on);
+    printer.lint(files, &findings)?;
+    Ok(if failed {
+        exit::FINDINGS
+    } else {
+        exit::SUCCESS
+    })
+}
+
 /// Asks on the terminal unless `yes`; without a terminal, refuses (exit 4).
 fn confirm(yes: bool, question: &str) -> Result<()> {
     if yes {
@@ -367,7 +469,8 @@ fn confirm(yes: bool, question: &str) -> Result<()> {
     }
     if !(std::io::stdin().is_terminal() && std::io::stderr().is_terminal()) {
         return Err(Error::NotConfirmed(
-            "nothing changed: confirmation needed and there is no terminal; pass --yes to proceed".into(),
+            "nothing changed: confirmation needed and there is no terminal; pass --yes to proceed"
+                .into(),
         ));
     }
     let answer = dialoguer::Confirm::new()

@@ -30,7 +30,9 @@ pub enum Error {
     Profile(#[from] ProfileErrors),
 
     /// A profile name that is neither built in, installed, nor a file.
-    #[error("unknown profile `{name}`: not built in ({builtins}), not found as {installed}, and not a path to a file")]
+    #[error(
+        "unknown profile `{name}`: not built in ({builtins}), not found as {installed}, and not a path to a file"
+    )]
     UnknownProfile {
         name: String,
         builtins: String,

@@ -58,15 +58,20 @@ impl Facts {
     /// what tcp_max_tw_buckets caps), otherwise the census.
     pub fn time_wait_count(&self) -> u64 {
         let counted = self.census.states.get(crate::census::TcpState::TimeWait);
-        self.sockstat.map_or(counted, |sockstat| sockstat.tw.max(counted))
+        self.sockstat
+            .map_or(counted, |sockstat| sockstat.tw.max(counted))
     }
 
     /// Whether this looks like a child network namespace: a global key such
     /// as `tcp_max_orphans` is missing, or `tcp_ehash_entries` is negative
     /// (a child sharing the host's table).
     pub fn in_child_namespace(&self) -> bool {
-        matches!(self.reading("net.ipv4.tcp_max_orphans"), Some(Reading::Absent))
-            || self.integer("net.ipv4.tcp_ehash_entries").is_some_and(|entries| entries < 0)
+        matches!(
+            self.reading("net.ipv4.tcp_max_orphans"),
+            Some(Reading::Absent)
+        ) || self
+            .integer("net.ipv4.tcp_ehash_entries")
+            .is_some_and(|entries| entries < 0)
     }
 }
 

@@ -46,7 +46,9 @@ impl FromStr for Severity {
             "info" => Ok(Severity::Info),
             "warning" => Ok(Severity::Warning),
             "error" => Ok(Severity::Error),
-            _ => Err(format!("`{text}` is not a severity: use info, warning or error")),
+            _ => Err(format!(
+                "`{text}` is not a severity: use info, warning or error"
+            )),
         }
     }
 }

@@ -127,7 +127,11 @@ impl Journal {
                 source,
             })?;
             let name = item.file_name();
-            let Some(id) = name.to_str().and_then(|name| name.strip_suffix(".json")).and_then(|id| id.parse::<u64>().ok()) else {
+            let Some(id) = name
+                .to_str()
+                .and_then(|name| name.strip_suffix(".json"))
+                .and_then(|id| id.parse::<u64>().ok())
+            else {
                 continue;
             };
             ids.push(id);
@@ -154,7 +158,10 @@ impl Journal {
         if entry.schema_version != SCHEMA_VERSION {
             return Err(Error::Journal {
                 path,
-                message: format!("schema_version {} is not {SCHEMA_VERSION}; written by another tcptune version", entry.schema_version),
+                message: format!(
+                    "schema_version {} is not {SCHEMA_VERSION}; written by another tcptune version",
+                    entry.schema_version
+                ),
             });
         }
         if entry.id != id {
@@ -217,11 +224,16 @@ pub fn format_time(seconds: u64) -> String {
     let z = days as i64 + 719_468;
     let era = z.div_euclid(146_097);
     let day_of_era = z.rem_euclid(146_097);
-    let year_of_era = (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
+    let year_of_era =
+        (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
     let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
     let month_index = (5 * day_of_year + 2) / 153;
     let day = day_of_year - (153 * month_index + 2) / 5 + 1;
-    let month = if month_index < 10 { month_index + 3 } else { month_index - 9 };
+    let month = if month_index < 10 {
+        month_index + 3
+    } else {
+        month_index - 9
+    };
     let year = year_of_era + era * 400 + i64::from(month <= 2);
     format!(
         "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
@@ -276,7 +288,10 @@ mod tests {
         let error = journal.entries().unwrap_err().to_string();
         assert!(error.contains("2.json"), "{error}");
         use std::os::unix::fs::PermissionsExt;
-        let mode = std::fs::metadata(dir.path().join("state/journal/1.json")).unwrap().permissions().mode();
+        let mode = std::fs::metadata(dir.path().join("state/journal/1.json"))
+            .unwrap()
+            .permissions()
+            .mode();
         assert_eq!(mode & 0o777, 0o600);
     }
 }

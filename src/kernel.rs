@@ -29,7 +29,9 @@ impl KernelVersion {
         let numeric_end = release
             .find(|ch: char| !(ch.is_ascii_digit() || ch == '.'))
             .unwrap_or(release.len());
-        let mut parts = release[..numeric_end].split('.').filter(|part| !part.is_empty());
+        let mut parts = release[..numeric_end]
+            .split('.')
+            .filter(|part| !part.is_empty());
         let major = parts.next()?.parse().ok()?;
         let minor = parts.next()?.parse().ok()?;
         let patch = parts.next().and_then(|part| part.parse().ok()).unwrap_or(0);
@@ -41,10 +43,15 @@ impl FromStr for KernelVersion {
     type Err = String;
 
     fn from_str(text: &str) -> Result<KernelVersion, String> {
-        let valid = !text.is_empty() && text.split('.').all(|part| !part.is_empty() && part.bytes().all(|b| b.is_ascii_digit()));
+        let valid = !text.is_empty()
+            && text
+                .split('.')
+                .all(|part| !part.is_empty() && part.bytes().all(|b| b.is_ascii_digit()));
         let count = text.split('.').count();
         if !valid || !(2..=3).contains(&count) {
-            return Err(format!("`{text}` is not a kernel version such as `5.4` or `4.12.0`"));
+            return Err(format!(
+                "`{text}` is not a kernel version such as `5.4` or `4.12.0`"
+            ));
         }
         KernelVersion::from_release(text).ok_or_else(|| format!("`{text}` is not a kernel version"))
     }
@@ -72,10 +79,22 @@ mod tests {
 
     #[test]
     fn releases_with_suffixes() {
-        assert_eq!(KernelVersion::from_release("6.18.44-fc-v509"), Some(KernelVersion::new(6, 18, 44)));
-        assert_eq!(KernelVersion::from_release("4.9.0-19-amd64"), Some(KernelVersion::new(4, 9, 0)));
-        assert_eq!(KernelVersion::from_release("5.15"), Some(KernelVersion::new(5, 15, 0)));
-        assert_eq!(KernelVersion::from_release("6.1-rc3"), Some(KernelVersion::new(6, 1, 0)));
+        assert_eq!(
+            KernelVersion::from_release("6.18.44-fc-v509"),
+            Some(KernelVersion::new(6, 18, 44))
+        );
+        assert_eq!(
+            KernelVersion::from_release("4.9.0-19-amd64"),
+            Some(KernelVersion::new(4, 9, 0))
+        );
+        assert_eq!(
+            KernelVersion::from_release("5.15"),
+            Some(KernelVersion::new(5, 15, 0))
+        );
+        assert_eq!(
+            KernelVersion::from_release("6.1-rc3"),
+            Some(KernelVersion::new(6, 1, 0))
+        );
         assert_eq!(KernelVersion::from_release("garbage"), None);
     }
 
@@ -87,7 +106,10 @@ mod tests {
 
     #[test]
     fn profile_spelling_is_strict() {
-        assert_eq!("4.12".parse::<KernelVersion>(), Ok(KernelVersion::new(4, 12, 0)));
+        assert_eq!(
+            "4.12".parse::<KernelVersion>(),
+            Ok(KernelVersion::new(4, 12, 0))
+        );
         assert!("4".parse::<KernelVersion>().is_err());
         assert!("4.x".parse::<KernelVersion>().is_err());
         assert!("4.12-rc1".parse::<KernelVersion>().is_err());

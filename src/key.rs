@@ -41,7 +41,9 @@ impl Key {
         if text.is_empty() {
             return Err(KeyError::Empty);
         }
-        let slash_separated = text.find(['.', '/']).is_some_and(|at| text[at..].starts_with('/'));
+        let slash_separated = text
+            .find(['.', '/'])
+            .is_some_and(|at| text[at..].starts_with('/'));
         let components: Vec<String> = if slash_separated {
             text.split('/').map(str::to_owned).collect()
         } else {
@@ -170,7 +172,10 @@ mod tests {
     #[test]
     fn dotted_key_maps_to_proc_path() {
         let key = Key::parse("net.ipv4.tcp_fin_timeout").unwrap();
-        assert_eq!(key.relative_path(), PathBuf::from("net/ipv4/tcp_fin_timeout"));
+        assert_eq!(
+            key.relative_path(),
+            PathBuf::from("net/ipv4/tcp_fin_timeout")
+        );
         assert_eq!(key.to_string(), "net.ipv4.tcp_fin_timeout");
     }
 
@@ -192,11 +197,26 @@ mod tests {
 
     #[test]
     fn traversal_and_control_characters_are_refused() {
-        assert!(matches!(Key::parse("net/../../etc/passwd"), Err(KeyError::DotComponent(_))));
-        assert!(matches!(Key::parse("net..ipv4"), Err(KeyError::EmptyComponent(_))));
-        assert!(matches!(Key::parse("/net/ipv4"), Err(KeyError::EmptyComponent(_))));
-        assert!(matches!(Key::parse("net.ipv4.a\nb"), Err(KeyError::BadCharacter { .. })));
-        assert!(matches!(Key::parse("net.ipv4.a\0b"), Err(KeyError::BadCharacter { .. })));
+        assert!(matches!(
+            Key::parse("net/../../etc/passwd"),
+            Err(KeyError::DotComponent(_))
+        ));
+        assert!(matches!(
+            Key::parse("net..ipv4"),
+            Err(KeyError::EmptyComponent(_))
+        ));
+        assert!(matches!(
+            Key::parse("/net/ipv4"),
+            Err(KeyError::EmptyComponent(_))
+        ));
+        assert!(matches!(
+            Key::parse("net.ipv4.a\nb"),
+            Err(KeyError::BadCharacter { .. })
+        ));
+        assert!(matches!(
+            Key::parse("net.ipv4.a\0b"),
+            Err(KeyError::BadCharacter { .. })
+        ));
         assert_eq!(Key::parse("  "), Err(KeyError::Empty));
     }
 
@@ -205,7 +225,10 @@ mod tests {
         assert_eq!(Value::parse("32768\t60999"), Value::parse("32768 60999"));
         assert_eq!(Value::parse(" 1\n"), Value::parse("1"));
         assert_ne!(Value::parse("1"), Value::parse("2"));
-        assert_eq!(Value::parse("4096 131072 6291456").integers(), Some(vec![4096, 131072, 6291456]));
+        assert_eq!(
+            Value::parse("4096 131072 6291456").integers(),
+            Some(vec![4096, 131072, 6291456])
+        );
         assert_eq!(Value::parse("cubic").as_integer(), None);
     }
 }

@@ -51,6 +51,8 @@ pub enum Range {
     PortList,
     /// One word (a congestion control algorithm's name).
     Word,
+    /// Space-separated algorithm names.
+    Words,
     /// Read-only: nothing may be written.
     ReadOnly,
 }
@@ -82,7 +84,11 @@ impl Range {
                 )),
             },
             Range::PortPair => match value.integers().as_deref() {
-                Some([low, high]) if (1..=65535).contains(low) && (1..=65535).contains(high) && low <= high => Ok(()),
+                Some([low, high])
+                    if (1..=65535).contains(low) && (1..=65535).contains(high) && low <= high =>
+                {
+                    Ok(())
+                }
                 _ => Err("must be two ports `low high` from 1 to 65535 with low <= high".into()),
             },
             Range::PortList => {
@@ -91,7 +97,9 @@ impl Range {
                     || text.split(',').all(|part| {
                         let bounds: Vec<&str> = part.split('-').collect();
                         matches!(bounds.len(), 1 | 2)
-                            && bounds.iter().all(|bound| bound.parse::<u16>().is_ok_and(|port| port > 0))
+                            && bounds
+                                .iter()
+                                .all(|bound| bound.parse::<u16>().is_ok_and(|port| port > 0))
                     });
                 if valid {
                     Ok(())
@@ -100,10 +108,33 @@ impl Range {
                 }
             }
             Range::Word => match tokens {
-                [word] if word.chars().all(|ch| ch.is_ascii_alphanumeric() || ch == '_') => Ok(()),
+                [word]
+                    if word
+                        .chars()
+                        .all(|ch| ch.is_ascii_alphanumeric() || ch == '_') =>
+                {
+                    Ok(())
+                }
                 _ => Err("must be one algorithm name such as `cubic` or `bbr`".into()),
             },
-            Range::ReadOnly => Err("is read-only: the kernel reports it and does not accept writes".into()),
+            Range::Words => {
+                if !tokens.is_empty()
+                    && tokens.iter().all(|word| {
+                        word.chars()
+                            .all(|ch| ch.is_ascii_alphanumeric() || ch == '_')
+                    })
+                {
+                    Ok(())
+                } else {
+                    Err(
+                        "must be algorithm names separated by spaces, such as `reno cubic bbr`"
+                            .into(),
+                    )
+                }
+            }
+            Range::ReadOnly => {
+                Err("is read-only: the kernel reports it and does not accept writes".into())
+            }
         }
     }
 
@@ -111,17 +142,24 @@ impl Range {
         match self {
             Range::OneOf(allowed) => format!("one of {}", join(allowed)),
             Range::Between(low, high) => format!("integer {low}..{high}"),
-            Range::Triple(low, high) => format!("three integers `min default max` in {low}..{high}"),
+            Range::Triple(low, high) => {
+                format!("three integers `min default max` in {low}..{high}")
+            }
             Range::PortPair => "two ports `low high`, low <= high".into(),
             Range::PortList => "comma-separated ports and ranges, or empty".into(),
             Range::Word => "an algorithm name".into(),
+            Range::Words => "algorithm names separated by spaces".into(),
             Range::ReadOnly => "read-only".into(),
         }
     }
 }
 
 fn join(numbers: &[i64]) -> String {
-    numbers.iter().map(i64::to_string).collect::<Vec<_>>().join(", ")
+    numbers
+        .iter()
+        .map(i64::to_string)
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// What tcptune knows about one key.
@@ -146,7 +184,8 @@ pub struct KeyInfo {
 impl KeyInfo {
     /// Whether a kernel of this version has the key at all.
     pub fn exists_in(&self, version: KernelVersion) -> bool {
-        self.added.is_none_or(|added| version >= added) && self.removed.is_none_or(|removed| version < removed)
+        self.added.is_none_or(|added| version >= added)
+            && self.removed.is_none_or(|removed| version < removed)
     }
 }
 
@@ -167,7 +206,9 @@ pub static KEYS: &[KeyInfo] = &[
         scope: Scope::PerNetns,
         added: None,
         removed: v(4, 12),
-        myth: Some("\"Set tcp_tw_recycle=1 to get rid of TIME_WAIT\": it dropped SYNs from clients behind NAT and was removed in Linux 4.12. A sysctl file that still sets it makes `sysctl -p` and `sysctl --system` exit 1 on every newer kernel."),
+        myth: Some(
+            "\"Set tcp_tw_recycle=1 to get rid of TIME_WAIT\": it dropped SYNs from clients behind NAT and was removed in Linux 4.12. A sysctl file that still sets it makes `sysctl -p` and `sysctl --system` exit 1 on every newer kernel.",
+        ),
     },
     KeyInfo {
         key: "net.ipv4.tcp_tw_reuse",
@@ -178,7 +219,9 @@ pub static KEYS: &[KeyInfo] = &[
         scope: Scope::PerNetns,
         added: None,
         removed: None,
-        myth: Some("\"tcp_tw_reuse fixes TIME_WAIT pile-up on servers\": it only helps this host's own outgoing connections (to upstreams, databases, backends), needs tcp_timestamps, and the default 2 already covers loopback."),
+        myth: Some(
+            "\"tcp_tw_reuse fixes TIME_WAIT pile-up on servers\": it only helps this host's own outgoing connections (to upstreams, databases, backends), needs tcp_timestamps, and the default 2 already covers loopback.",
+        ),
     },
     KeyInfo {
         key: "net.ipv4.tcp_tw_reuse_delay",
@@ -200,7 +243,9 @@ pub static KEYS: &[KeyInfo] = &[
         scope: Scope::PerNetns,
         added: None,
         removed: None,
-        myth: Some("\"tcp_fin_timeout=30 halves TIME_WAIT\": it limits orphaned FIN_WAIT2 only. TIME_WAIT is TCP_TIMEWAIT_LEN, 60 s, hard-coded; no mainline sysctl changes it."),
+        myth: Some(
+            "\"tcp_fin_timeout=30 halves TIME_WAIT\": it limits orphaned FIN_WAIT2 only. TIME_WAIT is TCP_TIMEWAIT_LEN, 60 s, hard-coded; no mainline sysctl changes it.",
+        ),
     },
     KeyInfo {
         key: "net.ipv4.tcp_max_tw_buckets",
@@ -211,7 +256,9 @@ pub static KEYS: &[KeyInfo] = &[
         scope: Scope::PerNetns,
         added: None,
         removed: None,
-        myth: Some("\"Lower tcp_max_tw_buckets to get rid of TIME_WAIT\": sockets past the cap skip TIME_WAIT, which removes its protection against old duplicate segments being accepted by a new connection on the same ports."),
+        myth: Some(
+            "\"Lower tcp_max_tw_buckets to get rid of TIME_WAIT\": sockets past the cap skip TIME_WAIT, which removes its protection against old duplicate segments being accepted by a new connection on the same ports.",
+        ),
     },
     KeyInfo {
         key: "net.ipv4.tcp_ehash_entries",
@@ -255,7 +302,9 @@ pub static KEYS: &[KeyInfo] = &[
         scope: Scope::PerNetns,
         added: None,
         removed: None,
-        myth: Some("\"Raise somaxconn and the running server is fixed\": the cap is read at listen(); restart or re-listen the server, and make sure it asks for a large backlog itself."),
+        myth: Some(
+            "\"Raise somaxconn and the running server is fixed\": the cap is read at listen(); restart or re-listen the server, and make sure it asks for a large backlog itself.",
+        ),
     },
     KeyInfo {
         key: "net.ipv4.tcp_abort_on_overflow",
@@ -343,7 +392,9 @@ pub static KEYS: &[KeyInfo] = &[
         scope: Scope::PerNetns,
         added: None,
         removed: None,
-        myth: Some("\"tcp_orphan_retries=0 is a misconfiguration\": 0 is the default and the kernel treats it as 8; tcp(7) and the kernel docs saying \"default 8\" describe the effect, not the stored value."),
+        myth: Some(
+            "\"tcp_orphan_retries=0 is a misconfiguration\": 0 is the default and the kernel treats it as 8; tcp(7) and the kernel docs saying \"default 8\" describe the effect, not the stored value.",
+        ),
     },
     KeyInfo {
         key: "net.ipv4.tcp_max_orphans",
@@ -409,7 +460,9 @@ pub static KEYS: &[KeyInfo] = &[
         scope: Scope::PerNetns,
         added: None,
         removed: None,
-        myth: Some("\"Set tcp_congestion_control=bbr in a container\": EPERM unless the host loaded bbr and lists it in tcp_allowed_congestion_control."),
+        myth: Some(
+            "\"Set tcp_congestion_control=bbr in a container\": EPERM unless the host loaded bbr and lists it in tcp_allowed_congestion_control.",
+        ),
     },
     KeyInfo {
         key: "net.ipv4.tcp_available_congestion_control",
@@ -424,10 +477,10 @@ pub static KEYS: &[KeyInfo] = &[
     },
     KeyInfo {
         key: "net.ipv4.tcp_allowed_congestion_control",
-        summary: "Algorithms unprivileged sockets and child namespaces may choose. Global; read-only inside a child namespace.",
+        summary: "Algorithms unprivileged sockets and child namespaces may choose. Global: writable on the host, read-only inside a child namespace.",
         default: "depends on the kernel build",
         default_value: None,
-        range: Range::ReadOnly,
+        range: Range::Words,
         scope: Scope::GlobalReadOnlyInChild,
         added: None,
         removed: None,
@@ -442,7 +495,9 @@ pub static KEYS: &[KeyInfo] = &[
         scope: Scope::PerNetns,
         added: None,
         removed: None,
-        myth: Some("\"Raise net.core.rmem_max so autotuning grows\": autotuning is capped by tcp_rmem's third number; rmem_max caps only buffers set explicitly with SO_RCVBUF."),
+        myth: Some(
+            "\"Raise net.core.rmem_max so autotuning grows\": autotuning is capped by tcp_rmem's third number; rmem_max caps only buffers set explicitly with SO_RCVBUF.",
+        ),
     },
     KeyInfo {
         key: "net.ipv4.tcp_wmem",
@@ -519,7 +574,9 @@ pub static KEYS: &[KeyInfo] = &[
         scope: Scope::PerNetns,
         added: None,
         removed: None,
-        myth: Some("\"tcp_timestamps=0 fixes NAT drops\": that was only ever about tcp_tw_recycle, removed in 4.12. Turning timestamps off breaks PAWS and makes tcp_tw_reuse do nothing."),
+        myth: Some(
+            "\"tcp_timestamps=0 fixes NAT drops\": that was only ever about tcp_tw_recycle, removed in 4.12. Turning timestamps off breaks PAWS and makes tcp_tw_reuse do nothing.",
+        ),
     },
     KeyInfo {
         key: "net.ipv4.tcp_sack",

@@ -49,11 +49,6 @@ const TW_REUSE_DEFAULT: i64 = 2;
 const TW_BUCKETS_LIKELY_LOWERED: i64 = 65536;
 const TW_BUCKETS_TYPICAL_DEFAULT: i64 = 131072;
 
-/// Keys the knowledge base marks read-only because a child network
-/// namespace sees them so, but which the initial namespace lets root write
-/// (mode 0644). A host's sysctl file may set them legitimately.
-const WRITABLE_ON_HOST: &[&str] = &["net.ipv4.tcp_allowed_congestion_control"];
-
 /// The file procps `sysctl --system` reads after every sysctl.d file.
 const SYSCTL_CONF_NAME: &str = "sysctl.conf";
 
@@ -578,7 +573,7 @@ fn obsolete(
 
 fn invalid_value(assignment: &Assignment<'_>, name: &str, info: &KeyInfo) -> Option<Finding> {
     // An empty value is already an `invalid-line` finding of its own.
-    if assignment.value.is_empty() || WRITABLE_ON_HOST.contains(&name) {
+    if assignment.value.is_empty() {
         return None;
     }
     let reason = info.range.check(assignment.value).err()?;
@@ -669,7 +664,7 @@ fn is_other_mainline_key(key: &Key) -> bool {
         ("net", "ipv6") => MAINLINE_IPV6,
         _ => return false,
     };
-    false
+    names.contains(&leaf.as_str())
 }
 
 fn typo(assignment: &Assignment<'_>, name: &str, near: &str) -> Finding {

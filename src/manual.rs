@@ -33,7 +33,10 @@ pub fn render_man(out: &mut dyn Write) -> io::Result<()> {
             writeln!(out, "{}", roff_escape(&about.to_string()))?;
         }
         // Global options are documented once, above.
-        for argument in sub.get_arguments().filter(|argument| !argument.is_global_set() && !argument.is_hide_set()) {
+        for argument in sub
+            .get_arguments()
+            .filter(|argument| !argument.is_global_set() && !argument.is_hide_set())
+        {
             if argument.get_id() == "help" {
                 continue;
             }
@@ -72,7 +75,9 @@ fn argument_synopsis(argument: &clap::Arg) -> String {
         .and_then(|names| names.first())
         .map(ToString::to_string)
         .unwrap_or_else(|| argument.get_id().to_string().to_uppercase());
-    let takes_value = argument.get_num_args().is_some_and(|range| range.takes_values());
+    let takes_value = argument
+        .get_num_args()
+        .is_some_and(|range| range.takes_values());
     match (argument.get_long(), argument.get_short()) {
         (Some(long), _) if takes_value => format!("\\fB\\-\\-{long}\\fR \\fI<{value}>\\fR"),
         (Some(long), _) => format!("\\fB\\-\\-{long}\\fR"),

@@ -90,7 +90,9 @@ pub struct Plan {
 
 impl Plan {
     pub fn live_changes(&self) -> impl Iterator<Item = &Change> {
-        self.changes.iter().filter(|change| change.status == Status::Change)
+        self.changes
+            .iter()
+            .filter(|change| change.status == Status::Change)
     }
 
     pub fn file_changes(&self) -> bool {
@@ -104,9 +106,17 @@ impl Plan {
 
     /// A unified diff of the file, old to new.
     pub fn file_diff(&self) -> String {
-        let old = self.old_file.as_deref().map(String::from_utf8_lossy).unwrap_or_default();
+        let old = self
+            .old_file
+            .as_deref()
+            .map(String::from_utf8_lossy)
+            .unwrap_or_default();
         let new = String::from_utf8_lossy(&self.new_file);
-        let before = if self.old_file.is_some() { self.file.display().to_string() } else { "/dev/null".to_owned() };
+        let before = if self.old_file.is_some() {
+            self.file.display().to_string()
+        } else {
+            "/dev/null".to_owned()
+        };
         similar::TextDiff::from_lines(old.as_ref(), new.as_ref())
             .unified_diff()
             .context_radius(3)
@@ -131,8 +141,15 @@ pub fn plan(
         {
             continue;
         }
-        let reading = facts.sysctls.get(&setting.key).cloned().unwrap_or(Reading::Absent);
-        let writable = writability.get(&setting.key).copied().unwrap_or(Writability::Absent);
+        let reading = facts
+            .sysctls
+            .get(&setting.key)
+            .cloned()
+            .unwrap_or(Reading::Absent);
+        let writable = writability
+            .get(&setting.key)
+            .copied()
+            .unwrap_or(Writability::Absent);
         let info = knowledge::lookup(&setting.key.to_string());
         let mut change = Change {
             key: setting.key.clone(),
@@ -182,8 +199,19 @@ pub fn plan(
                     // A value that already meets an at_least/at_most bound is
                     // kept and persisted as it is: apply never lowers a value
                     // the profile accepts.
-                    let target = if met { value.clone() } else { expectation.target().cloned().unwrap_or_else(|| value.clone()) };
-                    change.status = if met { Status::Unchanged } else { Status::Change };
+                    let target = if met {
+                        value.clone()
+                    } else {
+                        expectation
+                            .target()
+                            .cloned()
+                            .unwrap_or_else(|| value.clone())
+                    };
+                    change.status = if met {
+                        Status::Unchanged
+                    } else {
+                        Status::Change
+                    };
                     change.to = Some(target);
                     change.persisted = true;
                 }
@@ -226,12 +254,17 @@ fn absent_note(facts: &Facts, info: Option<&knowledge::KeyInfo>) -> String {
 /// apply rewrites nothing.
 pub fn render_file(profile: &Profile, changes: &[Change]) -> Vec<u8> {
     let mut text = String::new();
-    text.push_str(&format!("# Written by tcptune from profile \"{}\"", profile.name));
+    text.push_str(&format!(
+        "# Written by tcptune from profile \"{}\"",
+        profile.name
+    ));
     if profile.chain.len() > 1 {
         text.push_str(&format!(" (extends {})", profile.chain[1..].join(", ")));
     }
     text.push_str(".\n");
-    text.push_str("# `tcptune apply` rewrites this file and `tcptune rollback` restores what was\n");
+    text.push_str(
+        "# `tcptune apply` rewrites this file and `tcptune rollback` restores what was\n",
+    );
     text.push_str("# here before; edit the profile instead of this file.\n");
     for change in changes.iter().filter(|change| change.persisted) {
         let Some(value) = &change.to else { continue };
@@ -268,7 +301,9 @@ mod tests {
     use crate::rules::testing::{builtin, facts};
 
     fn writable(keys: &[&str]) -> BTreeMap<Key, Writability> {
-        keys.iter().map(|key| (Key::parse(key).unwrap(), Writability::Writable)).collect()
+        keys.iter()
+            .map(|key| (Key::parse(key).unwrap(), Writability::Writable))
+            .collect()
     }
 
     #[test]
@@ -297,8 +332,24 @@ mod tests {
             "net.ipv4.tcp_window_scaling",
             "net.ipv4.tcp_timestamps",
         ];
-        let plan = plan(&facts, &builtin("webserver"), &writable(&all), PathBuf::from("/etc/sysctl.d/99-zz-tcptune.conf"), None);
-        let changed: Vec<String> = plan.live_changes().map(|change| format!("{} {} -> {}", change.key, change.from.as_ref().unwrap(), change.to.as_ref().unwrap())).collect();
+        let plan = plan(
+            &facts,
+            &builtin("webserver"),
+            &writable(&all),
+            PathBuf::from("/etc/sysctl.d/99-zz-tcptune.conf"),
+            None,
+        );
+        let changed: Vec<String> = plan
+            .live_changes()
+            .map(|change| {
+                format!(
+                    "{} {} -> {}",
+                    change.key,
+                    change.from.as_ref().unwrap(),
+                    change.to.as_ref().unwrap()
+                )
+            })
+            .collect();
         assert_eq!(
             changed,
             [
@@ -311,17 +362,45 @@ mod tests {
         // somaxconn 8192 meets ">= 4096" and is persisted as it is.
         assert!(file.contains("\nnet.core.somaxconn = 8192\n"), "{file}");
         assert!(file.contains("\nnet.ipv4.tcp_fin_timeout = 30\n"));
-        assert!(!file.lines().any(|line| line.starts_with("net.ipv4.tcp_tw_recycle")));
+        assert!(
+            !file
+                .lines()
+                .any(|line| line.starts_with("net.ipv4.tcp_tw_recycle"))
+        );
         assert!(plan.file_changes());
-        assert!(plan.file_diff().starts_with("--- /dev/null\n+++ /etc/sysctl.d/99-zz-tcptune.conf\n"));
+        assert!(
+            plan.file_diff()
+                .starts_with("--- /dev/null\n+++ /etc/sysctl.d/99-zz-tcptune.conf\n")
+        );
     }
 
     #[test]
     fn same_state_twice_is_empty() {
-        let facts = facts("6.18.0", &[("net.ipv4.tcp_sack", "1"), ("net.ipv4.tcp_window_scaling", "1"), ("net.ipv4.tcp_timestamps", "1"), ("net.ipv4.tcp_syncookies", "1"), ("net.core.somaxconn", "4096")]);
-        let keys = writable(&["net.ipv4.tcp_sack", "net.ipv4.tcp_window_scaling", "net.ipv4.tcp_timestamps", "net.ipv4.tcp_syncookies", "net.core.somaxconn"]);
+        let facts = facts(
+            "6.18.0",
+            &[
+                ("net.ipv4.tcp_sack", "1"),
+                ("net.ipv4.tcp_window_scaling", "1"),
+                ("net.ipv4.tcp_timestamps", "1"),
+                ("net.ipv4.tcp_syncookies", "1"),
+                ("net.core.somaxconn", "4096"),
+            ],
+        );
+        let keys = writable(&[
+            "net.ipv4.tcp_sack",
+            "net.ipv4.tcp_window_scaling",
+            "net.ipv4.tcp_timestamps",
+            "net.ipv4.tcp_syncookies",
+            "net.core.somaxconn",
+        ]);
         let first = plan(&facts, &builtin("default"), &keys, PathBuf::from("f"), None);
-        let second = plan(&facts, &builtin("default"), &keys, PathBuf::from("f"), Some(first.new_file.clone()));
+        let second = plan(
+            &facts,
+            &builtin("default"),
+            &keys,
+            PathBuf::from("f"),
+            Some(first.new_file.clone()),
+        );
         assert!(second.is_empty());
     }
 
@@ -335,9 +414,18 @@ mod tests {
         .unwrap();
         let mut profile = builtin("default");
         profile.settings = document.settings;
-        let facts = facts("6.18.0", &[("net.core.rmem_max", "212992"), ("net.ipv4.tcp_max_orphans", "<absent>")]);
+        let facts = facts(
+            "6.18.0",
+            &[
+                ("net.core.rmem_max", "212992"),
+                ("net.ipv4.tcp_max_orphans", "<absent>"),
+            ],
+        );
         let mut access = BTreeMap::new();
-        access.insert(Key::parse("net.core.rmem_max").unwrap(), Writability::ReadOnly);
+        access.insert(
+            Key::parse("net.core.rmem_max").unwrap(),
+            Writability::ReadOnly,
+        );
         let plan = plan(&facts, &profile, &access, PathBuf::from("f"), None);
         assert_eq!(plan.changes[0].status, Status::SkippedReadOnly);
         assert_eq!(plan.changes[1].status, Status::SkippedAbsent);
@@ -348,10 +436,24 @@ mod tests {
     #[test]
     fn forbidden_key_is_reset_live_but_never_written_to_the_file() {
         let facts = facts("4.9.0", &[("net.ipv4.tcp_tw_recycle", "1")]);
-        let plan = plan(&facts, &builtin("default"), &writable(&["net.ipv4.tcp_tw_recycle"]), PathBuf::from("f"), None);
-        let change = plan.changes.iter().find(|change| change.key.to_string() == "net.ipv4.tcp_tw_recycle").unwrap();
+        let plan = plan(
+            &facts,
+            &builtin("default"),
+            &writable(&["net.ipv4.tcp_tw_recycle"]),
+            PathBuf::from("f"),
+            None,
+        );
+        let change = plan
+            .changes
+            .iter()
+            .find(|change| change.key.to_string() == "net.ipv4.tcp_tw_recycle")
+            .unwrap();
         assert_eq!(change.to, Some(Value::parse("0")));
         assert!(!change.persisted);
-        assert!(!String::from_utf8_lossy(&plan.new_file).lines().any(|line| line.contains("tcp_tw_recycle =")));
+        assert!(
+            !String::from_utf8_lossy(&plan.new_file)
+                .lines()
+                .any(|line| line.contains("tcp_tw_recycle ="))
+        );
     }
 }

@@ -53,7 +53,12 @@ fn tcp_ext(facts: &Facts) -> &crate::system::counters::CounterMap {
     &facts.counters.tcp_ext
 }
 
-fn counter_delta(first: &Facts, second: &Facts, table: fn(&Facts) -> &crate::system::counters::CounterMap, names: &[&str]) -> f64 {
+fn counter_delta(
+    first: &Facts,
+    second: &Facts,
+    table: fn(&Facts) -> &crate::system::counters::CounterMap,
+    names: &[&str],
+) -> f64 {
     names
         .iter()
         .map(|name| {
@@ -75,14 +80,23 @@ pub fn compare(first: &Facts, second: &Facts, seconds: f64) -> Sample {
     let active = counter_delta(first, second, tcp, &["ActiveOpens"]) / seconds;
     let passive = counter_delta(first, second, tcp, &["PassiveOpens"]) / seconds;
     let entries = counter_delta(first, second, tcp_ext, &["TW"]) / seconds;
-    let sustainable = usable_ports(second).filter(|ports| *ports > 0).map(|ports| ports as f64 / TIME_WAIT_SECONDS);
+    let sustainable = usable_ports(second)
+        .filter(|ports| *ports > 0)
+        .map(|ports| ports as f64 / TIME_WAIT_SECONDS);
     let destinations = second
         .census
         .time_wait_destinations()
         .into_iter()
         .map(|(destination, count)| {
-            let before = first.census.time_wait_by_destination.get(&destination).copied().unwrap_or(0);
-            let rate = ((count as f64 - before as f64) / seconds + before as f64 / TIME_WAIT_SECONDS).max(0.0);
+            let before = first
+                .census
+                .time_wait_by_destination
+                .get(&destination)
+                .copied()
+                .unwrap_or(0);
+            let rate = ((count as f64 - before as f64) / seconds
+                + before as f64 / TIME_WAIT_SECONDS)
+                .max(0.0);
             DestinationRate {
                 destination: destination.to_string(),
                 time_wait: count,
@@ -111,17 +125,29 @@ mod tests {
 
     #[test]
     fn rates_and_steady_state_follow_the_60_second_rule() {
-        let mut first = facts("6.18.0", &[("net.ipv4.ip_local_port_range", "32768 60999"), ("net.ipv4.tcp_max_tw_buckets", "131072")]);
+        let mut first = facts(
+            "6.18.0",
+            &[
+                ("net.ipv4.ip_local_port_range", "32768 60999"),
+                ("net.ipv4.tcp_max_tw_buckets", "131072"),
+            ],
+        );
         first.counters.tcp.insert("ActiveOpens".into(), 1000);
         first.counters.tcp_ext.insert("TW".into(), 500);
         first.census.states.set(TcpState::TimeWait, 6000);
         let destination: std::net::SocketAddr = "10.0.0.7:5432".parse().unwrap();
-        first.census.time_wait_by_destination.insert(destination, 6000);
+        first
+            .census
+            .time_wait_by_destination
+            .insert(destination, 6000);
         let mut second = first.clone();
         second.counters.tcp.insert("ActiveOpens".into(), 2000);
         second.counters.tcp_ext.insert("TW".into(), 1500);
         second.census.states.set(TcpState::TimeWait, 6000);
-        second.census.time_wait_by_destination.insert(destination, 6000);
+        second
+            .census
+            .time_wait_by_destination
+            .insert(destination, 6000);
         let sample = compare(&first, &second, 10.0);
         assert_eq!(sample.active_opens_per_second, 100.0);
         // 1000 entered TIME_WAIT in 10 s: 100/s, so 6000 in steady state.

@@ -34,8 +34,14 @@ mod tests {
     #[test]
     fn typos_find_their_key() {
         let keys = ["net.ipv4.tcp_fin_timeout", "net.ipv4.tcp_tw_reuse"];
-        assert_eq!(closest("net.ipv4.tcp_fin_timout", keys), Some("net.ipv4.tcp_fin_timeout"));
-        assert_eq!(closest("net.ipv4.tcp_tw_resue", keys), Some("net.ipv4.tcp_tw_reuse"));
+        assert_eq!(
+            closest("net.ipv4.tcp_fin_timout", keys),
+            Some("net.ipv4.tcp_fin_timeout")
+        );
+        assert_eq!(
+            closest("net.ipv4.tcp_tw_resue", keys),
+            Some("net.ipv4.tcp_tw_reuse")
+        );
         assert_eq!(closest("kernel.pid_max", keys), None);
         assert_eq!(closest("why", ["why", "value"]), Some("why"));
         assert_eq!(closest("vlaue", ["why", "value"]), Some("value"));

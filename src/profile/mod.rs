@@ -25,7 +25,10 @@ use crate::system::System;
 pub static BUILTINS: &[(&str, &str)] = &[
     ("default", include_str!("../../profiles/default.yaml")),
     ("webserver", include_str!("../../profiles/webserver.yaml")),
-    ("loadbalancer", include_str!("../../profiles/loadbalancer.yaml")),
+    (
+        "loadbalancer",
+        include_str!("../../profiles/loadbalancer.yaml"),
+    ),
     ("database", include_str!("../../profiles/database.yaml")),
 ];
 
@@ -54,7 +57,10 @@ impl Expectation {
     /// Whether a live value meets the expectation. `Forbidden` is judged by
     /// the rules, which know the kernel default.
     pub fn is_met_by(&self, current: &Value) -> bool {
-        let compare = |bound: &Value, ok: fn(i64, i64) -> bool| match (current.integers(), bound.integers()) {
+        let compare = |bound: &Value, ok: fn(i64, i64) -> bool| match (
+            current.integers(),
+            bound.integers(),
+        ) {
             (Some(current), Some(bound)) if current.len() == bound.len() => {
                 current.iter().zip(&bound).all(|(c, b)| ok(*c, *b))
             }
@@ -71,7 +77,9 @@ impl Expectation {
     /// The value `apply` would write to meet the expectation.
     pub fn target(&self) -> Option<&Value> {
         match self {
-            Expectation::Equal(value) | Expectation::AtLeast(value) | Expectation::AtMost(value) => Some(value),
+            Expectation::Equal(value)
+            | Expectation::AtLeast(value)
+            | Expectation::AtMost(value) => Some(value),
             Expectation::Forbidden => None,
         }
     }
@@ -107,7 +115,8 @@ pub struct KernelGate {
 
 impl KernelGate {
     pub fn admits(&self, version: KernelVersion) -> bool {
-        self.min_kernel.is_none_or(|min| version >= min) && self.below_kernel.is_none_or(|below| version < below)
+        self.min_kernel.is_none_or(|min| version >= min)
+            && self.below_kernel.is_none_or(|below| version < below)
     }
 
     pub fn is_open(&self) -> bool {
@@ -177,7 +186,9 @@ impl PartialThresholds {
     fn over(self, base: Thresholds) -> Thresholds {
         Thresholds {
             close_wait_leak: self.close_wait_leak.unwrap_or(base.close_wait_leak),
-            port_exhaustion_percent: self.port_exhaustion_percent.unwrap_or(base.port_exhaustion_percent),
+            port_exhaustion_percent: self
+                .port_exhaustion_percent
+                .unwrap_or(base.port_exhaustion_percent),
             tw_bucket_percent: self.tw_bucket_percent.unwrap_or(base.tw_bucket_percent),
             listen_overflow: self.listen_overflow.unwrap_or(base.listen_overflow),
         }
@@ -230,7 +241,11 @@ pub struct ProfileError {
 
 impl fmt::Display for ProfileError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}:{}:{}: {}", self.file, self.line, self.column, self.message)
+        write!(
+            f,
+            "{}:{}:{}: {}",
+            self.file, self.line, self.column, self.message
+        )
     }
 }
 
@@ -274,7 +289,10 @@ pub fn parse(file: &str, name: &str, bytes: &[u8]) -> Result<Document, ProfileEr
         return Err(single(
             1,
             1,
-            format!("the file is {} bytes; profiles are limited to {MAX_PROFILE_BYTES} bytes", bytes.len()),
+            format!(
+                "the file is {} bytes; profiles are limited to {MAX_PROFILE_BYTES} bytes",
+                bytes.len()
+            ),
         ));
     }
     let text = match std::str::from_utf8(bytes) {
@@ -298,8 +316,14 @@ pub fn parse(file: &str, name: &str, bytes: &[u8]) -> Result<Document, ProfileEr
 fn line_and_column(bytes: &[u8], offset: usize) -> (u64, u64) {
     let before = &bytes[..offset.min(bytes.len())];
     let line = before.iter().filter(|byte| **byte == b'\n').count() as u64 + 1;
-    let line_start = before.iter().rposition(|byte| *byte == b'\n').map_or(0, |at| at + 1);
-    let column = String::from_utf8_lossy(&before[line_start..]).chars().count() as u64 + 1;
+    let line_start = before
+        .iter()
+        .rposition(|byte| *byte == b'\n')
+        .map_or(0, |at| at + 1);
+    let column = String::from_utf8_lossy(&before[line_start..])
+        .chars()
+        .count() as u64
+        + 1;
     (line, column)
 }
 
@@ -364,15 +388,22 @@ pub fn resolve(system: &System, argument: &str) -> Result<Profile> {
         let next = match locate(system, &reference, Some(skip_installed)) {
             Ok(next) => next,
             Err(Error::UnknownProfile { .. }) => {
-                return Err(error_at(format!("extends the unknown profile `{parent_name}`")));
+                return Err(error_at(format!(
+                    "extends the unknown profile `{parent_name}`"
+                )));
             }
             Err(other) => return Err(other),
         };
-        if documents.iter().any(|(seen, _)| seen.origin == next.origin && seen.name == next.name) {
+        if documents
+            .iter()
+            .any(|(seen, _)| seen.origin == next.origin && seen.name == next.name)
+        {
             return Err(error_at(format!("`extends: {parent_name}` makes a cycle")));
         }
         if documents.len() >= MAX_EXTENDS_DEPTH {
-            return Err(error_at(format!("`extends` chains more than {MAX_EXTENDS_DEPTH} profiles")));
+            return Err(error_at(format!(
+                "`extends` chains more than {MAX_EXTENDS_DEPTH} profiles"
+            )));
         }
         located = next;
     }
@@ -380,7 +411,10 @@ pub fn resolve(system: &System, argument: &str) -> Result<Profile> {
 }
 
 fn merge(documents: Vec<(Located, Document)>) -> Profile {
-    let chain: Vec<String> = documents.iter().map(|(located, _)| located.name.clone()).collect();
+    let chain: Vec<String> = documents
+        .iter()
+        .map(|(located, _)| located.name.clone())
+        .collect();
     let mut settings: BTreeMap<Key, Setting> = BTreeMap::new();
     let mut thresholds = Thresholds::default();
     let mut description = String::new();
@@ -430,7 +464,9 @@ fn locate(system: &System, reference: &Reference, skip_installed: Option<bool>) 
             if !valid_name(name) {
                 return Err(unknown(system, name));
             }
-            let installed = system.config_path(INSTALLED_DIR).join(format!("{name}.yaml"));
+            let installed = system
+                .config_path(INSTALLED_DIR)
+                .join(format!("{name}.yaml"));
             if skip_installed != Some(true) && installed.is_file() {
                 let bytes = system.read_file(&installed)?;
                 return Ok(Located {
@@ -452,14 +488,24 @@ fn locate(system: &System, reference: &Reference, skip_installed: Option<bool>) 
 }
 
 fn valid_name(name: &str) -> bool {
-    !name.is_empty() && name.chars().all(|ch| ch.is_ascii_alphanumeric() || matches!(ch, '-' | '_' | '.')) && !name.starts_with('.')
+    !name.is_empty()
+        && name
+            .chars()
+            .all(|ch| ch.is_ascii_alphanumeric() || matches!(ch, '-' | '_' | '.'))
+        && !name.starts_with('.')
 }
 
 fn unknown(system: &System, name: &str) -> Error {
     Error::UnknownProfile {
         name: name.to_owned(),
-        builtins: BUILTINS.iter().map(|(name, _)| *name).collect::<Vec<_>>().join(", "),
-        installed: system.config_path(INSTALLED_DIR).join(format!("{name}.yaml")),
+        builtins: BUILTINS
+            .iter()
+            .map(|(name, _)| *name)
+            .collect::<Vec<_>>()
+            .join(", "),
+        installed: system
+            .config_path(INSTALLED_DIR)
+            .join(format!("{name}.yaml")),
     }
 }
 
@@ -481,7 +527,10 @@ pub fn list(system: &System) -> Result<Vec<Listing>> {
     let installed = system.list_yaml(&installed_dir)?;
     let installed_names: Vec<String> = installed
         .iter()
-        .filter_map(|path| path.file_stem().map(|stem| stem.to_string_lossy().into_owned()))
+        .filter_map(|path| {
+            path.file_stem()
+                .map(|stem| stem.to_string_lossy().into_owned())
+        })
         .collect();
     for (name, text) in BUILTINS {
         if installed_names.iter().any(|installed| installed == name) {
@@ -501,7 +550,14 @@ pub fn list(system: &System) -> Result<Vec<Listing>> {
         let bytes = system.read_file(&path)?;
         let description = match parse(&path.display().to_string(), &name, &bytes) {
             Ok(document) => document.description.unwrap_or_default(),
-            Err(errors) => format!("INVALID: {}", errors.0.first().map(ToString::to_string).unwrap_or_default()),
+            Err(errors) => format!(
+                "INVALID: {}",
+                errors
+                    .0
+                    .first()
+                    .map(ToString::to_string)
+                    .unwrap_or_default()
+            ),
         };
         let overrides_builtin = BUILTINS.iter().any(|(builtin, _)| *builtin == name);
         listings.push(Listing {

@@ -8,7 +8,9 @@
 use std::collections::HashMap;
 
 use super::yaml::{Node, NodeKind, Position};
-use super::{Document, Expectation, KernelGate, PartialThresholds, ProfileError, ProfileErrors, Setting};
+use super::{
+    Document, Expectation, KernelGate, PartialThresholds, ProfileError, ProfileErrors, Setting,
+};
 use crate::finding::Severity;
 use crate::kernel::KernelVersion;
 use crate::key::{Key, Value};
@@ -51,14 +53,23 @@ impl Collector<'_> {
     /// The entries of a mapping with string keys; reports anything else.
     fn mapping<'n>(&mut self, node: &'n Node, what: &str) -> Vec<(&'n str, &'n Node, &'n Node)> {
         let NodeKind::Mapping(entries) = &node.kind else {
-            self.error(node.position, format!("{what} must be a mapping, found {}", node.kind.describe()));
+            self.error(
+                node.position,
+                format!("{what} must be a mapping, found {}", node.kind.describe()),
+            );
             return Vec::new();
         };
         let mut fields = Vec::new();
         for (key, value) in entries {
             match &key.kind {
                 NodeKind::String(name) => fields.push((name.as_str(), key, value)),
-                other => self.error(key.position, format!("a key in {what} must be a string, found {}", other.describe())),
+                other => self.error(
+                    key.position,
+                    format!(
+                        "a key in {what} must be a string, found {}",
+                        other.describe()
+                    ),
+                ),
             }
         }
         fields
@@ -69,18 +80,30 @@ impl Collector<'_> {
             Some(near) => format!("; did you mean `{near}`?"),
             None => format!("; expected one of: {}", allowed.join(", ")),
         };
-        self.error(key.position, format!("unknown field `{name}` in {what}{hint}"));
+        self.error(
+            key.position,
+            format!("unknown field `{name}` in {what}{hint}"),
+        );
     }
 
     fn string(&mut self, node: &Node, what: &str) -> Option<String> {
         match &node.kind {
-            NodeKind::String(text) if text.chars().any(char::is_control) && !text.chars().all(|ch| !ch.is_control() || ch == '\n') => {
-                self.error(node.position, format!("{what} contains a control character"));
+            NodeKind::String(text)
+                if text.chars().any(char::is_control)
+                    && !text.chars().all(|ch| !ch.is_control() || ch == '\n') =>
+            {
+                self.error(
+                    node.position,
+                    format!("{what} contains a control character"),
+                );
                 None
             }
             NodeKind::String(text) => Some(text.clone()),
             other => {
-                self.error(node.position, format!("{what} must be a string, found {}", other.describe()));
+                self.error(
+                    node.position,
+                    format!("{what} must be a string, found {}", other.describe()),
+                );
                 None
             }
         }
@@ -91,12 +114,18 @@ impl Collector<'_> {
             NodeKind::Integer(number) => match u64::try_from(*number) {
                 Ok(number) if (low..=high).contains(&number) => Some(number),
                 _ => {
-                    self.error(node.position, format!("{what} must be from {low} to {high}, found {number}"));
+                    self.error(
+                        node.position,
+                        format!("{what} must be from {low} to {high}, found {number}"),
+                    );
                     None
                 }
             },
             other => {
-                self.error(node.position, format!("{what} must be an integer, found {}", other.describe()));
+                self.error(
+                    node.position,
+                    format!("{what} must be an integer, found {}", other.describe()),
+                );
                 None
             }
         }
@@ -151,14 +180,20 @@ fn settings(collector: &mut Collector<'_>, profile: &str, node: &Node) -> Vec<Se
             );
             continue;
         }
-        if let Some((_, why)) = knowledge::VENDOR_ONLY_KEYS.iter().find(|(vendor, _)| *vendor == key.to_string()) {
+        if let Some((_, why)) = knowledge::VENDOR_ONLY_KEYS
+            .iter()
+            .find(|(vendor, _)| *vendor == key.to_string())
+        {
             collector.error(key_node.position, format!("`{key}` {why}"));
             continue;
         }
         if let Some(first) = seen.insert(key.clone(), key_node.position) {
             collector.error(
                 key_node.position,
-                format!("`{key}` is set twice (first at line {}, column {})", first.line, first.column),
+                format!(
+                    "`{key}` is set twice (first at line {}, column {})",
+                    first.line, first.column
+                ),
             );
             continue;
         }
@@ -169,7 +204,13 @@ fn settings(collector: &mut Collector<'_>, profile: &str, node: &Node) -> Vec<Se
     settings
 }
 
-fn setting(collector: &mut Collector<'_>, profile: &str, key: Key, key_node: &Node, body: &Node) -> Option<Setting> {
+fn setting(
+    collector: &mut Collector<'_>,
+    profile: &str,
+    key: Key,
+    key_node: &Node,
+    body: &Node,
+) -> Option<Setting> {
     let before = collector.errors.len();
     let what = format!("the setting `{key}`");
     let info = knowledge::lookup(&key.to_string());
@@ -189,7 +230,10 @@ fn setting(collector: &mut Collector<'_>, profile: &str, key: Key, key_node: &No
                     if let Some(info) = info
                         && let Err(message) = info.range.check(&parsed)
                     {
-                        collector.error(value.position, format!("`{key}` {message}; found `{parsed}`"));
+                        collector.error(
+                            value.position,
+                            format!("`{key}` {message}; found `{parsed}`"),
+                        );
                     }
                     let expectation = match field {
                         "value" => Expectation::Equal(parsed),
@@ -202,12 +246,19 @@ fn setting(collector: &mut Collector<'_>, profile: &str, key: Key, key_node: &No
             "forbidden" => {
                 comparators.push(field_key.position);
                 match value.kind {
-                    NodeKind::Bool(true) => expectations.push((Expectation::Forbidden, field_key.position)),
-                    _ => collector.error(value.position, "`forbidden` can only be `true`; remove it otherwise"),
+                    NodeKind::Bool(true) => {
+                        expectations.push((Expectation::Forbidden, field_key.position))
+                    }
+                    _ => collector.error(
+                        value.position,
+                        "`forbidden` can only be `true`; remove it otherwise",
+                    ),
                 }
             }
             "why" => match collector.string(value, "`why`") {
-                Some(text) if text.trim().is_empty() => collector.error(value.position, "`why` is empty: say why"),
+                Some(text) if text.trim().is_empty() => {
+                    collector.error(value.position, "`why` is empty: say why")
+                }
                 Some(text) => why = Some(text.trim().to_owned()),
                 None => {}
             },
@@ -227,10 +278,16 @@ fn setting(collector: &mut Collector<'_>, profile: &str, key: Key, key_node: &No
     if let (Some(min), Some(below)) = (gate.min_kernel, gate.below_kernel)
         && min >= below
     {
-        collector.error(body.position, format!("{what}: `min_kernel` {min} is not below `below_kernel` {below}"));
+        collector.error(
+            body.position,
+            format!("{what}: `min_kernel` {min} is not below `below_kernel` {below}"),
+        );
     }
     if why.is_none() && matches!(body.kind, NodeKind::Mapping(_)) {
-        collector.error(key_node.position, format!("{what} has no `why`: every setting must say why"));
+        collector.error(
+            key_node.position,
+            format!("{what} has no `why`: every setting must say why"),
+        );
     }
     let expectation = match comparators.len() {
         1 => expectations.pop().map(|(expectation, _)| expectation),
@@ -238,7 +295,9 @@ fn setting(collector: &mut Collector<'_>, profile: &str, key: Key, key_node: &No
             if matches!(body.kind, NodeKind::Mapping(_)) {
                 collector.error(
                     key_node.position,
-                    format!("{what} needs one of `value`, `at_least`, `at_most` or `forbidden: true`"),
+                    format!(
+                        "{what} needs one of `value`, `at_least`, `at_most` or `forbidden: true`"
+                    ),
                 );
             }
             None
@@ -265,7 +324,12 @@ fn setting(collector: &mut Collector<'_>, profile: &str, key: Key, key_node: &No
 }
 
 /// A value: an integer, a string of whitespace-separated tokens, or a list.
-fn setting_value(collector: &mut Collector<'_>, node: &Node, key: &Key, numeric: bool) -> Option<Value> {
+fn setting_value(
+    collector: &mut Collector<'_>,
+    node: &Node,
+    key: &Key,
+    numeric: bool,
+) -> Option<Value> {
     let errors_before = collector.errors.len();
     let mut tokens = Vec::new();
     let mut push = |collector: &mut Collector<'_>, item: &Node| match &item.kind {
@@ -282,18 +346,27 @@ fn setting_value(collector: &mut Collector<'_>, node: &Node, key: &Key, numeric:
         }
         NodeKind::Bool(value) => collector.error(
             item.position,
-            format!("the value of `{key}` is the boolean `{value}`; sysctls take numbers: write {}", u8::from(*value)),
+            format!(
+                "the value of `{key}` is the boolean `{value}`; sysctls take numbers: write {}",
+                u8::from(*value)
+            ),
         ),
         other => collector.error(
             item.position,
-            format!("the value of `{key}` must be an integer, a string or a list of them, found {}", other.describe()),
+            format!(
+                "the value of `{key}` must be an integer, a string or a list of them, found {}",
+                other.describe()
+            ),
         ),
     };
     match &node.kind {
         NodeKind::Sequence(items) => {
             for item in items {
                 if matches!(item.kind, NodeKind::Sequence(_) | NodeKind::Mapping(_)) {
-                    collector.error(item.position, format!("the value of `{key}` must be a flat list"));
+                    collector.error(
+                        item.position,
+                        format!("the value of `{key}` must be a flat list"),
+                    );
                 } else {
                     push(collector, item);
                 }
@@ -313,13 +386,20 @@ fn setting_value(collector: &mut Collector<'_>, node: &Node, key: &Key, numeric:
     }
     let value = Value::from_tokens(tokens);
     if numeric && value.integers().is_none() {
-        collector.error(node.position, format!("`at_least` and `at_most` need integers; found `{value}`"));
+        collector.error(
+            node.position,
+            format!("`at_least` and `at_most` need integers; found `{value}`"),
+        );
         return None;
     }
     Some(value)
 }
 
-fn kernel_version(collector: &mut Collector<'_>, node: &Node, field: &str) -> Option<KernelVersion> {
+fn kernel_version(
+    collector: &mut Collector<'_>,
+    node: &Node,
+    field: &str,
+) -> Option<KernelVersion> {
     match &node.kind {
         NodeKind::String(text) => match text.parse() {
             Ok(version) => Some(version),
@@ -336,7 +416,13 @@ fn kernel_version(collector: &mut Collector<'_>, node: &Node, field: &str) -> Op
             None
         }
         other => {
-            collector.error(node.position, format!("`{field}` must be a quoted version, found {}", other.describe()));
+            collector.error(
+                node.position,
+                format!(
+                    "`{field}` must be a quoted version, found {}",
+                    other.describe()
+                ),
+            );
             None
         }
     }
@@ -347,10 +433,20 @@ fn thresholds(collector: &mut Collector<'_>, node: &Node) -> PartialThresholds {
     for (field, key, value) in collector.mapping(node, "`thresholds`") {
         let what = format!("`thresholds.{field}`");
         match field {
-            "close_wait_leak" => thresholds.close_wait_leak = collector.unsigned(value, &what, 1, u64::from(u32::MAX)),
-            "port_exhaustion_percent" => thresholds.port_exhaustion_percent = collector.unsigned(value, &what, 1, 100),
-            "tw_bucket_percent" => thresholds.tw_bucket_percent = collector.unsigned(value, &what, 1, 100),
-            "listen_overflow" => thresholds.listen_overflow = collector.unsigned(value, &what, 0, u64::from(u32::MAX)),
+            "close_wait_leak" => {
+                thresholds.close_wait_leak =
+                    collector.unsigned(value, &what, 1, u64::from(u32::MAX))
+            }
+            "port_exhaustion_percent" => {
+                thresholds.port_exhaustion_percent = collector.unsigned(value, &what, 1, 100)
+            }
+            "tw_bucket_percent" => {
+                thresholds.tw_bucket_percent = collector.unsigned(value, &what, 1, 100)
+            }
+            "listen_overflow" => {
+                thresholds.listen_overflow =
+                    collector.unsigned(value, &what, 0, u64::from(u32::MAX))
+            }
             other => collector.unknown_field(key, other, THRESHOLD_FIELDS, "`thresholds`"),
         }
     }
@@ -374,7 +470,10 @@ mod tests {
         let text = "description: test\nextends: default\nsettings:\n  net.ipv4.tcp_fin_timeout:\n    value: 30\n    why: frees orphaned FIN_WAIT2 sooner\n  net.core.somaxconn:\n    at_least: 4096\n    why: deep accept queues\n    severity: error\n  net.ipv4.ip_local_port_range:\n    value: [1024, 65535]\n    why: more ports\n  net.ipv4.tcp_tw_recycle:\n    forbidden: true\n    below_kernel: \"4.12\"\n    why: drops NAT clients\nthresholds:\n  close_wait_leak: 50\n";
         let document = parse("p.yaml", "p", text.as_bytes()).unwrap();
         assert_eq!(document.settings.len(), 4);
-        assert_eq!(document.extends.as_ref().map(|(name, _)| name.as_str()), Some("default"));
+        assert_eq!(
+            document.extends.as_ref().map(|(name, _)| name.as_str()),
+            Some("default")
+        );
         assert_eq!(document.thresholds.close_wait_leak, Some(50));
         let range = &document.settings[2];
         assert_eq!(range.expect, Expectation::Equal(Value::parse("1024 65535")));

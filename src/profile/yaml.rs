@@ -106,7 +106,9 @@ fn describe_error(error: &serde_saphyr::Error) -> String {
         message = &message[..at];
     }
     if let Some(limit) = message.strip_prefix("budget breached: ") {
-        return format!("the document is too large or expands too far through aliases (limit reached: {limit})");
+        return format!(
+            "the document is too large or expands too far through aliases (limit reached: {limit})"
+        );
     }
     message.trim_end_matches(':').to_owned()
 }
@@ -204,21 +206,35 @@ mod tests {
     #[test]
     fn positions_are_kept_for_keys_and_values() {
         let tree = parse("settings:\n  net.ipv4.tcp_fin_timeout:\n    value: 30\n").unwrap();
-        let NodeKind::Mapping(top) = &tree.kind else { panic!("{tree:?}") };
+        let NodeKind::Mapping(top) = &tree.kind else {
+            panic!("{tree:?}")
+        };
         let (key, settings) = &top[0];
         assert_eq!(key.kind, NodeKind::String("settings".into()));
         assert_eq!(key.position, Position { line: 1, column: 1 });
-        let NodeKind::Mapping(entries) = &settings.kind else { panic!() };
+        let NodeKind::Mapping(entries) = &settings.kind else {
+            panic!()
+        };
         assert_eq!(entries[0].0.position, Position { line: 2, column: 3 });
-        let NodeKind::Mapping(fields) = &entries[0].1.kind else { panic!() };
+        let NodeKind::Mapping(fields) = &entries[0].1.kind else {
+            panic!()
+        };
         assert_eq!(fields[0].1.kind, NodeKind::Integer(30));
-        assert_eq!(fields[0].1.position, Position { line: 3, column: 12 });
+        assert_eq!(
+            fields[0].1.position,
+            Position {
+                line: 3,
+                column: 12
+            }
+        );
     }
 
     #[test]
     fn yaml_11_booleans_stay_strings() {
         let tree = parse("a: yes\nb: true\nc: 0755\n").unwrap();
-        let NodeKind::Mapping(entries) = tree.kind else { panic!() };
+        let NodeKind::Mapping(entries) = tree.kind else {
+            panic!()
+        };
         assert_eq!(entries[0].1.kind, NodeKind::String("yes".into()));
         assert_eq!(entries[1].1.kind, NodeKind::Bool(true));
         assert_eq!(entries[2].1.kind, NodeKind::String("0755".into()));
@@ -236,6 +252,9 @@ mod tests {
     #[test]
     fn empty_document_is_an_empty_mapping() {
         assert_eq!(parse("").unwrap().kind, NodeKind::Mapping(Vec::new()));
-        assert_eq!(parse("# only a comment\n").unwrap().kind, NodeKind::Mapping(Vec::new()));
+        assert_eq!(
+            parse("# only a comment\n").unwrap().kind,
+            NodeKind::Mapping(Vec::new())
+        );
     }
 }

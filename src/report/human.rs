@@ -5,12 +5,14 @@ use std::io::{self, Write};
 
 use anstyle::{AnsiColor, Style};
 
-use super::{CheckReport, DISPLAY_ORDER, Explanation, OutcomeView, PlanView, SocketsReport, destinations};
+use super::{
+    CheckReport, DISPLAY_ORDER, Explanation, OutcomeView, PlanView, SocketsReport, destinations,
+};
 use crate::apply::Outcome;
-use crate::journal::{Entry, Kind, State, format_time};
-use crate::plan::{Plan, Status};
 use crate::census::TcpState;
 use crate::finding::{Finding, Severity};
+use crate::journal::{Entry, Kind, State, format_time};
+use crate::plan::{Plan, Status};
 use crate::profile::{Expectation, Listing, Origin, Profile};
 use crate::system::Reading;
 
@@ -47,7 +49,11 @@ fn wrapped(out: &mut dyn Write, label: &str, indent: usize, text: &str) -> io::R
 }
 
 fn plural(count: usize, word: &str) -> String {
-    if count == 1 || word == "info" { format!("{count} {word}") } else { format!("{count} {word}s") }
+    if count == 1 || word == "info" {
+        format!("{count} {word}")
+    } else {
+        format!("{count} {word}s")
+    }
 }
 
 pub fn check(out: &mut dyn Write, report: &CheckReport<'_>) -> io::Result<()> {
@@ -79,13 +85,22 @@ pub fn check(out: &mut dyn Write, report: &CheckReport<'_>) -> io::Result<()> {
         )?;
     }
     for severity in Severity::ALL_DESCENDING {
-        let group: Vec<&Finding> = report.findings.iter().filter(|finding| finding.severity == severity).collect();
+        let group: Vec<&Finding> = report
+            .findings
+            .iter()
+            .filter(|finding| finding.severity == severity)
+            .collect();
         if group.is_empty() {
             continue;
         }
         let style = severity_style(severity);
         writeln!(out)?;
-        writeln!(out, "{style}{} ({}){style:#}", severity.name().to_uppercase(), group.len())?;
+        writeln!(
+            out,
+            "{style}{} ({}){style:#}",
+            severity.name().to_uppercase(),
+            group.len()
+        )?;
         for finding in group {
             writeln!(out)?;
             finding_block(out, finding, style)?;
@@ -94,7 +109,11 @@ pub fn check(out: &mut dyn Write, report: &CheckReport<'_>) -> io::Result<()> {
     writeln!(out)?;
     let summary = report.summary;
     if report.findings.is_empty() {
-        writeln!(out, "no findings: this host matches profile {}", report.profile.name)?;
+        writeln!(
+            out,
+            "no findings: this host matches profile {}",
+            report.profile.name
+        )?;
     } else {
         writeln!(
             out,
@@ -149,7 +168,10 @@ fn finding_block(out: &mut dyn Write, finding: &Finding, style: Style) -> io::Re
 fn limits(out: &mut dyn Write, facts: &crate::facts::Facts) -> io::Result<()> {
     let mut lines = Vec::new();
     let time_wait = facts.time_wait_count();
-    if let Some(buckets) = facts.integer("net.ipv4.tcp_max_tw_buckets").filter(|buckets| *buckets > 0) {
+    if let Some(buckets) = facts
+        .integer("net.ipv4.tcp_max_tw_buckets")
+        .filter(|buckets| *buckets > 0)
+    {
         lines.push(format!(
             "TIME_WAIT {time_wait} of tcp_max_tw_buckets {buckets} ({:.1}%); each lasts a fixed 60 s",
             time_wait as f64 * 100.0 / buckets as f64
@@ -170,7 +192,10 @@ fn limits(out: &mut dyn Write, facts: &crate::facts::Facts) -> io::Result<()> {
     }
     let fin_wait2 = facts.census.states.get(TcpState::FinWait2);
     if fin_wait2 > 0 {
-        let timeout = facts.integer("net.ipv4.tcp_fin_timeout").map_or_else(|| "tcp_fin_timeout".to_owned(), |seconds| format!("tcp_fin_timeout ({seconds} s)"));
+        let timeout = facts.integer("net.ipv4.tcp_fin_timeout").map_or_else(
+            || "tcp_fin_timeout".to_owned(),
+            |seconds| format!("tcp_fin_timeout ({seconds} s)"),
+        );
         lines.push(format!(
             "FIN_WAIT2 {fin_wait2}: we closed, the peer has not; orphaned ones are dropped after {timeout}, which does not shorten TIME_WAIT"
         ));
@@ -200,22 +225,50 @@ fn rates(out: &mut dyn Write, sample: &crate::rates::Sample, fancy: bool) -> io:
             sample.steady_state_time_wait,
             sample.steady_state_time_wait * 100.0 / buckets as f64
         ),
-        None => format!("{:.0} TIME_WAIT in steady state", sample.steady_state_time_wait),
+        None => format!(
+            "{:.0} TIME_WAIT in steady state",
+            sample.steady_state_time_wait
+        ),
     };
     wrapped(
         out,
         "  ",
         4,
-        &format!("{:.1} sockets enter TIME_WAIT per second x 60 s = {steady}", sample.time_wait_entries_per_second),
+        &format!(
+            "{:.1} sockets enter TIME_WAIT per second x 60 s = {steady}",
+            sample.time_wait_entries_per_second
+        ),
     )?;
-    let busy: Vec<_> = sample.destinations.iter().filter(|row| row.connections_per_second > 0.0).take(10).collect();
+    let busy: Vec<_> = sample
+        .destinations
+        .iter()
+        .filter(|row| row.connections_per_second > 0.0)
+        .take(10)
+        .collect();
     if !busy.is_empty() {
-        let width = busy.iter().map(|row| row.destination.len()).max().unwrap_or(0).clamp(11, 45);
-        writeln!(out, "  {:<width$} {:>9} {:>11}", "destination", "closes/s", "sustainable")?;
+        let width = busy
+            .iter()
+            .map(|row| row.destination.len())
+            .max()
+            .unwrap_or(0)
+            .clamp(11, 45);
+        writeln!(
+            out,
+            "  {:<width$} {:>9} {:>11}",
+            "destination", "closes/s", "sustainable"
+        )?;
         for row in busy {
-            let limit = row.sustainable_per_second.map_or_else(|| "?".to_owned(), |limit| format!("{limit:.1}/s"));
-            let share = row.usage.map(|usage| bar((usage * 1000.0) as u64, 1000, fancy)).unwrap_or_default();
-            let line = format!("  {:<width$} {:>9.1} {:>11}  {share}", row.destination, row.connections_per_second, limit);
+            let limit = row
+                .sustainable_per_second
+                .map_or_else(|| "?".to_owned(), |limit| format!("{limit:.1}/s"));
+            let share = row
+                .usage
+                .map(|usage| bar((usage * 1000.0) as u64, 1000, fancy))
+                .unwrap_or_default();
+            let line = format!(
+                "  {:<width$} {:>9.1} {:>11}  {share}",
+                row.destination, row.connections_per_second, limit
+            );
             writeln!(out, "{}", line.trim_end())?;
         }
     }
@@ -230,7 +283,9 @@ fn bar(value: u64, max: u64, fancy: bool) -> String {
     if value == 0 || max == 0 {
         return String::new();
     }
-    let cells = ((value as f64 / max as f64) * BAR_WIDTH as f64).round().max(1.0) as usize;
+    let cells = ((value as f64 / max as f64) * BAR_WIDTH as f64)
+        .round()
+        .max(1.0) as usize;
     let cell = if fancy { "\u{2588}" } else { "#" };
     cell.repeat(cells.min(BAR_WIDTH))
 }
@@ -242,11 +297,23 @@ pub fn sockets(out: &mut dyn Write, report: &SocketsReport<'_>, fancy: bool) -> 
         Some(crate::census::Source::Netlink) => "netlink",
         _ => "procfs",
     };
-    writeln!(out, "{BOLD}TCP sockets{BOLD:#} ({} in all, read from {source})", states.total())?;
-    let max = DISPLAY_ORDER.iter().map(|state| states.get(*state)).max().unwrap_or(0);
+    writeln!(
+        out,
+        "{BOLD}TCP sockets{BOLD:#} ({} in all, read from {source})",
+        states.total()
+    )?;
+    let max = DISPLAY_ORDER
+        .iter()
+        .map(|state| states.get(*state))
+        .max()
+        .unwrap_or(0);
     for state in DISPLAY_ORDER {
         let count = states.get(state);
-        let line = format!("  {:<12} {count:>9}  {}", state.label(), bar(count, max, fancy));
+        let line = format!(
+            "  {:<12} {count:>9}  {}",
+            state.label(),
+            bar(count, max, fancy)
+        );
         if count == 0 {
             writeln!(out, "{DIM}{}{DIM:#}", line.trim_end())?;
         } else {
@@ -263,14 +330,31 @@ pub fn sockets(out: &mut dyn Write, report: &SocketsReport<'_>, fancy: bool) -> 
         if states.get(TcpState::CloseWait) == 0 {
             writeln!(out, "no CLOSE_WAIT sockets")?;
         } else {
-            writeln!(out, "{BOLD}CLOSE_WAIT owners{BOLD:#} (the application has not called close(); no sysctl fixes this)")?;
-            writeln!(out, "  {:>8}  {:<16} {:>7}  where", "pid", "command", "sockets")?;
+            writeln!(
+                out,
+                "{BOLD}CLOSE_WAIT owners{BOLD:#} (the application has not called close(); no sysctl fixes this)"
+            )?;
+            writeln!(
+                out,
+                "  {:>8}  {:<16} {:>7}  where",
+                "pid", "command", "sockets"
+            )?;
             for owner in &owners.owners {
-                let location = owner.location().unwrap_or_else(|| "on many local and remote ports".to_owned());
-                writeln!(out, "  {:>8}  {:<16} {:>7}  {location}", owner.pid, owner.comm, owner.count)?;
+                let location = owner
+                    .location()
+                    .unwrap_or_else(|| "on many local and remote ports".to_owned());
+                writeln!(
+                    out,
+                    "  {:>8}  {:<16} {:>7}  {location}",
+                    owner.pid, owner.comm, owner.count
+                )?;
             }
             if owners.unknown > 0 {
-                writeln!(out, "  {:>8}  {:<16} {:>7}  (process not readable)", "?", "?", owners.unknown)?;
+                writeln!(
+                    out,
+                    "  {:>8}  {:<16} {:>7}  (process not readable)",
+                    "?", "?", owners.unknown
+                )?;
             }
         }
     }
@@ -282,17 +366,37 @@ pub fn sockets(out: &mut dyn Write, report: &SocketsReport<'_>, fancy: bool) -> 
         } else {
             let range = rows.first().and_then(|row| row.port_range_size);
             match range {
-                Some(range) => writeln!(out, "{BOLD}TIME_WAIT by destination{BOLD:#} (share of the {range} usable local ports)")?,
+                Some(range) => writeln!(
+                    out,
+                    "{BOLD}TIME_WAIT by destination{BOLD:#} (share of the {range} usable local ports)"
+                )?,
                 None => writeln!(out, "{BOLD}TIME_WAIT by destination{BOLD:#}")?,
             }
-            let width = rows.iter().map(|row| row.destination.len()).max().unwrap_or(0).clamp(11, 45);
-            writeln!(out, "  {:<width$} {:>8} {:>6}", "destination", "sockets", "ports")?;
+            let width = rows
+                .iter()
+                .map(|row| row.destination.len())
+                .max()
+                .unwrap_or(0)
+                .clamp(11, 45);
+            writeln!(
+                out,
+                "  {:<width$} {:>8} {:>6}",
+                "destination", "sockets", "ports"
+            )?;
             for row in rows {
-                let usage = row.usage.map_or_else(|| "?".to_owned(), |usage| format!("{:.1}%", usage * 100.0));
+                let usage = row
+                    .usage
+                    .map_or_else(|| "?".to_owned(), |usage| format!("{:.1}%", usage * 100.0));
                 // The bar is the share of the port range, so a full bar is an
                 // exhausted range.
-                let share = row.port_range_size.map(|size| bar(row.count.min(size), size, fancy)).unwrap_or_default();
-                let line = format!("  {:<width$} {:>8} {:>6}  {share}", row.destination, row.count, usage);
+                let share = row
+                    .port_range_size
+                    .map(|size| bar(row.count.min(size), size, fancy))
+                    .unwrap_or_default();
+                let line = format!(
+                    "  {:<width$} {:>8} {:>6}  {share}",
+                    row.destination, row.count, usage
+                );
                 writeln!(out, "{}", line.trim_end())?;
             }
         }
@@ -301,11 +405,18 @@ pub fn sockets(out: &mut dyn Write, report: &SocketsReport<'_>, fancy: bool) -> 
 }
 
 pub fn profile_list(out: &mut dyn Write, listings: &[Listing]) -> io::Result<()> {
-    let width = listings.iter().map(|listing| listing.name.len()).max().unwrap_or(0).max(8);
+    let width = listings
+        .iter()
+        .map(|listing| listing.name.len())
+        .max()
+        .unwrap_or(0)
+        .max(8);
     for listing in listings {
         let origin = match &listing.origin {
             Origin::Builtin => "built-in".to_owned(),
-            Origin::File(path) if listing.overrides_builtin => format!("{} (replaces the built-in)", path.display()),
+            Origin::File(path) if listing.overrides_builtin => {
+                format!("{} (replaces the built-in)", path.display())
+            }
             Origin::File(path) => path.display().to_string(),
         };
         writeln!(out, "{BOLD}{:<width$}{BOLD:#}  {origin}", listing.name)?;
@@ -344,10 +455,26 @@ pub fn profile(out: &mut dyn Write, profile: &Profile) -> io::Result<()> {
     let thresholds = profile.thresholds;
     writeln!(out)?;
     writeln!(out, "{BOLD}thresholds{BOLD:#}")?;
-    writeln!(out, "  close_wait_leak: {} CLOSE_WAIT sockets", thresholds.close_wait_leak)?;
-    writeln!(out, "  port_exhaustion_percent: {}% of the usable port range per destination", thresholds.port_exhaustion_percent)?;
-    writeln!(out, "  tw_bucket_percent: {}% of tcp_max_tw_buckets", thresholds.tw_bucket_percent)?;
-    writeln!(out, "  listen_overflow: more than {} ListenOverflows or ListenDrops", thresholds.listen_overflow)?;
+    writeln!(
+        out,
+        "  close_wait_leak: {} CLOSE_WAIT sockets",
+        thresholds.close_wait_leak
+    )?;
+    writeln!(
+        out,
+        "  port_exhaustion_percent: {}% of the usable port range per destination",
+        thresholds.port_exhaustion_percent
+    )?;
+    writeln!(
+        out,
+        "  tw_bucket_percent: {}% of tcp_max_tw_buckets",
+        thresholds.tw_bucket_percent
+    )?;
+    writeln!(
+        out,
+        "  listen_overflow: more than {} ListenOverflows or ListenDrops",
+        thresholds.listen_overflow
+    )?;
     super::finish(out)
 }
 
@@ -360,7 +487,11 @@ pub fn explain(out: &mut dyn Write, explanation: &Explanation<'_>) -> io::Result
                 wrapped(out, "", 0, paragraph)?;
             }
         }
-        Explanation::Key { info, kernel, reading } => {
+        Explanation::Key {
+            info,
+            kernel,
+            reading,
+        } => {
             writeln!(out, "{BOLD}{}{BOLD:#}", info.key)?;
             writeln!(out)?;
             wrapped(out, "", 0, info.summary)?;
@@ -373,7 +504,9 @@ pub fn explain(out: &mut dyn Write, explanation: &Explanation<'_>) -> io::Result
                 history.push(format!("added in Linux {added}"));
             }
             if let Some(removed) = info.removed {
-                history.push(format!("removed in Linux {removed} (last present in the release before)"));
+                history.push(format!(
+                    "removed in Linux {removed} (last present in the release before)"
+                ));
             }
             if !history.is_empty() {
                 wrapped(out, "history:  ", 10, &history.join("; "))?;
@@ -413,7 +546,11 @@ pub fn plan(out: &mut dyn Write, plan: &Plan, view: PlanView) -> io::Result<()> 
     };
     writeln!(out, "{BOLD}{title}{BOLD:#}: profile {}", plan.profile)?;
     if plan.is_empty() {
-        writeln!(out, "nothing to change: live values and {} already match", plan.file.display())?;
+        writeln!(
+            out,
+            "nothing to change: live values and {} already match",
+            plan.file.display()
+        )?;
         return super::finish(out);
     }
     let live: Vec<_> = plan.live_changes().collect();
@@ -421,13 +558,33 @@ pub fn plan(out: &mut dyn Write, plan: &Plan, view: PlanView) -> io::Result<()> 
     if live.is_empty() {
         writeln!(out, "live values: all already as the profile wants")?;
     } else {
-        let width = live.iter().map(|change| change.key.to_string().len()).max().unwrap_or(0);
+        let width = live
+            .iter()
+            .map(|change| change.key.to_string().len())
+            .max()
+            .unwrap_or(0);
         writeln!(out, "live values ({} to change):", live.len())?;
-        writeln!(out, "  {:<width$}  {:>12}  {:>12}", "key", "current", "wanted")?;
+        writeln!(
+            out,
+            "  {:<width$}  {:>12}  {:>12}",
+            "key", "current", "wanted"
+        )?;
         for change in &live {
-            let from = change.from.as_ref().map_or_else(|| "-".to_owned(), ToString::to_string);
-            let to = change.to.as_ref().map_or_else(|| "-".to_owned(), ToString::to_string);
-            writeln!(out, "  {:<width$}  {:>12}  {GREEN}{:>12}{GREEN:#}", change.key.to_string(), from, to)?;
+            let from = change
+                .from
+                .as_ref()
+                .map_or_else(|| "-".to_owned(), ToString::to_string);
+            let to = change
+                .to
+                .as_ref()
+                .map_or_else(|| "-".to_owned(), ToString::to_string);
+            writeln!(
+                out,
+                "  {:<width$}  {:>12}  {GREEN}{:>12}{GREEN:#}",
+                change.key.to_string(),
+                from,
+                to
+            )?;
         }
         for change in &live {
             wrapped(out, &format!("  {}: ", change.key.leaf()), 4, &change.why)?;
@@ -436,13 +593,23 @@ pub fn plan(out: &mut dyn Write, plan: &Plan, view: PlanView) -> io::Result<()> 
     let skipped: Vec<_> = plan
         .changes
         .iter()
-        .filter(|change| matches!(change.status, Status::SkippedAbsent | Status::SkippedReadOnly | Status::SkippedUnreadable))
+        .filter(|change| {
+            matches!(
+                change.status,
+                Status::SkippedAbsent | Status::SkippedReadOnly | Status::SkippedUnreadable
+            )
+        })
         .collect();
     if !skipped.is_empty() {
         writeln!(out)?;
         writeln!(out, "left alone here (not written live, not persisted):")?;
         for change in skipped {
-            wrapped(out, &format!("  {}: ", change.key), 4, change.note.as_deref().unwrap_or(""))?;
+            wrapped(
+                out,
+                &format!("  {}: ", change.key),
+                4,
+                change.note.as_deref().unwrap_or(""),
+            )?;
         }
     }
     writeln!(out)?;
@@ -464,17 +631,28 @@ pub fn plan(out: &mut dyn Write, plan: &Plan, view: PlanView) -> io::Result<()> 
     if !plan.shadows.is_empty() {
         writeln!(out)?;
         let style = severity_style(Severity::Warning);
-        writeln!(out, "{style}warning{style:#}: at boot, later sysctl files override tcptune's file:")?;
+        writeln!(
+            out,
+            "{style}warning{style:#}: at boot, later sysctl files override tcptune's file:"
+        )?;
         for shadow in &plan.shadows {
             let value = shadow.value.as_deref().unwrap_or("(excluded)");
             wrapped(
                 out,
                 "  ",
                 4,
-                &format!("{}:{} sets {} = {value} and wins under {}", shadow.path, shadow.line, shadow.key, shadow.loader),
+                &format!(
+                    "{}:{} sets {} = {value} and wins under {}",
+                    shadow.path, shadow.line, shadow.key, shadow.loader
+                ),
             )?;
         }
-        wrapped(out, "  ", 2, "remove those lines (or move the settings into the profile) so the profile's values survive a reboot")?;
+        wrapped(
+            out,
+            "  ",
+            2,
+            "remove those lines (or move the settings into the profile) so the profile's values survive a reboot",
+        )?;
     }
     if view == PlanView::DryRun {
         writeln!(out)?;
@@ -487,14 +665,24 @@ pub fn outcome(out: &mut dyn Write, outcome: &Outcome, view: OutcomeView) -> io:
     let Some(id) = &outcome.transaction else {
         match view {
             OutcomeView::Apply => writeln!(out, "nothing changed")?,
-            OutcomeView::Rollback => writeln!(out, "nothing to roll back: no applied transaction is left")?,
+            OutcomeView::Rollback => {
+                writeln!(out, "nothing to roll back: no applied transaction is left")?
+            }
         }
         return super::finish(out);
     };
     match view {
         OutcomeView::Apply => {
-            let count = outcome.changes.iter().filter(|change| change.status == "change").count();
-            writeln!(out, "applied transaction {id}: {count} live values changed, {} written", outcome.file.display())?;
+            let count = outcome
+                .changes
+                .iter()
+                .filter(|change| change.status == "change")
+                .count();
+            writeln!(
+                out,
+                "applied transaction {id}: {count} live values changed, {} written",
+                outcome.file.display()
+            )?;
             writeln!(out, "undo with: tcptune rollback")?;
         }
         OutcomeView::Rollback => {
@@ -534,7 +722,11 @@ pub fn history(out: &mut dyn Write, entries: &[Entry]) -> io::Result<()> {
         writeln!(out, "no transactions")?;
         return super::finish(out);
     }
-    writeln!(out, "  {:>4}  {:<20}  {:<8}  {:<12}  {:<14}  keys", "id", "time", "kind", "state", "profile")?;
+    writeln!(
+        out,
+        "  {:>4}  {:<20}  {:<8}  {:<12}  {:<14}  keys",
+        "id", "time", "kind", "state", "profile"
+    )?;
     for entry in entries {
         let kind = match entry.kind {
             Kind::Apply => "apply",
@@ -560,6 +752,53 @@ pub fn history(out: &mut dyn Write, entries: &[Entry]) -> io::Result<()> {
             kind,
             state,
             entry.profile.as_deref().unwrap_or("-")
+        )?;
+    }
+    super::finish(out)
+}
+
+pub fn lint(
+    out: &mut dyn Write,
+    files: &[std::path::PathBuf],
+    findings: &[Finding],
+) -> io::Result<()> {
+    writeln!(
+        out,
+        "{BOLD}tcptune lint{BOLD:#}: {}",
+        plural(files.len(), "file")
+    )?;
+    for severity in Severity::ALL_DESCENDING {
+        let group: Vec<&Finding> = findings
+            .iter()
+            .filter(|finding| finding.severity == severity)
+            .collect();
+        if group.is_empty() {
+            continue;
+        }
+        let style = severity_style(severity);
+        writeln!(out)?;
+        writeln!(
+            out,
+            "{style}{} ({}){style:#}",
+            severity.name().to_uppercase(),
+            group.len()
+        )?;
+        for finding in group {
+            writeln!(out)?;
+            finding_block(out, finding, style)?;
+        }
+    }
+    writeln!(out)?;
+    if findings.is_empty() {
+        writeln!(out, "no findings")?;
+    } else {
+        let summary = crate::finding::Summary::of(findings);
+        writeln!(
+            out,
+            "summary: {}, {}, {}",
+            plural(summary.error, "error"),
+            plural(summary.warning, "warning"),
+            plural(summary.info, "info")
         )?;
     }
     super::finish(out)

@@ -58,7 +58,12 @@ fn evidence_counters(facts: &crate::facts::Facts) -> Value {
     ];
     let map: serde_json::Map<String, Value> = NAMES
         .iter()
-        .filter_map(|name| facts.counters.tcp_ext(name).map(|value| ((*name).to_owned(), json!(value))))
+        .filter_map(|name| {
+            facts
+                .counters
+                .tcp_ext(name)
+                .map(|value| ((*name).to_owned(), json!(value)))
+        })
         .collect();
     Value::Object(map)
 }
@@ -131,7 +136,11 @@ pub fn explain(explanation: &Explanation<'_>) -> Value {
             "title": topic.title,
             "text": topic.paragraphs,
         }),
-        Explanation::Key { info, kernel, reading } => json!({
+        Explanation::Key {
+            info,
+            kernel,
+            reading,
+        } => json!({
             "schema_version": SCHEMA_VERSION,
             "key": info.key,
             "summary": info.summary,
@@ -229,4 +238,14 @@ pub fn history(entries: &[Entry]) -> Value {
         })
         .collect();
     json!({ "schema_version": SCHEMA_VERSION, "transactions": transactions })
+}
+
+pub fn lint(files: &[std::path::PathBuf], findings: &[crate::finding::Finding]) -> Value {
+    json!({
+        "schema_version": SCHEMA_VERSION,
+        "tcptune_version": env!("CARGO_PKG_VERSION"),
+        "files": files,
+        "summary": crate::finding::Summary::of(findings),
+        "findings": findings,
+    })
 }

@@ -8,13 +8,13 @@ use std::io::{self, Write};
 
 use crate::apply::Outcome;
 use crate::census::TcpState;
-use crate::journal::Entry;
-use crate::plan::Plan;
 use crate::cli::Format;
 use crate::error::{Error, Result};
 use crate::facts::Facts;
 use crate::finding::{Finding, Summary};
+use crate::journal::Entry;
 use crate::knowledge::{KeyInfo, Topic};
+use crate::plan::Plan;
 use crate::profile::{Listing, Profile};
 use crate::system::Reading;
 
@@ -124,6 +124,14 @@ impl<'w> Printer<'w> {
         .map_err(Error::Output)
     }
 
+    pub fn lint(&mut self, files: &[std::path::PathBuf], findings: &[Finding]) -> Result<()> {
+        match self.format {
+            Format::Human => human::lint(self.out, files, findings),
+            Format::Json => json::write(self.out, &json::lint(files, findings)),
+        }
+        .map_err(Error::Output)
+    }
+
     pub fn history(&mut self, entries: &[Entry]) -> Result<()> {
         match self.format {
             Format::Human => human::history(self.out, entries),
@@ -207,7 +215,8 @@ pub(crate) fn destinations(facts: &Facts) -> Vec<DestinationUsage> {
             destination: destination.to_string(),
             count,
             port_range_size: usable,
-            usage: usable.map(|usable| (count as f64 / usable as f64 * 10_000.0).round() / 10_000.0),
+            usage: usable
+                .map(|usable| (count as f64 / usable as f64 * 10_000.0).round() / 10_000.0),
         })
         .collect()
 }

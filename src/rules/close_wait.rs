@@ -26,15 +26,24 @@ pub fn evaluate(facts: &Facts, profile: &Profile) -> Vec<Finding> {
             .iter()
             .take(OWNERS_IN_MESSAGE)
             .map(|owner| {
-                let on = owner.location().map(|at| format!(" {at}")).unwrap_or_default();
-                format!("{} (pid {}) holds {}{on}", owner.comm, owner.pid, owner.count)
+                let on = owner
+                    .location()
+                    .map(|at| format!(" {at}"))
+                    .unwrap_or_default();
+                format!(
+                    "{} (pid {}) holds {}{on}",
+                    owner.comm, owner.pid, owner.count
+                )
             })
             .collect();
         if !named.is_empty() {
             message.push_str(": ");
             message.push_str(&named.join(", "));
             if owners.owners.len() > OWNERS_IN_MESSAGE {
-                message.push_str(&format!(", and {} more processes", owners.owners.len() - OWNERS_IN_MESSAGE));
+                message.push_str(&format!(
+                    ", and {} more processes",
+                    owners.owners.len() - OWNERS_IN_MESSAGE
+                ));
             }
         }
         if owners.unknown > 0 {
@@ -67,8 +76,14 @@ mod tests {
                 pid: 4242,
                 comm: "java".into(),
                 count: 149,
-                local_addresses: vec![AddressCount { address: "10.0.0.1:8080".into(), count: 149 }],
-                remote_addresses: vec![AddressCount { address: "10.0.0.9:41000".into(), count: 1 }],
+                local_addresses: vec![AddressCount {
+                    address: "10.0.0.1:8080".into(),
+                    count: 149,
+                }],
+                remote_addresses: vec![AddressCount {
+                    address: "10.0.0.9:41000".into(),
+                    count: 1,
+                }],
             }],
             unknown: 1,
         });

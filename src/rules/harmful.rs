@@ -6,10 +6,15 @@ use crate::kernel::KernelVersion;
 use crate::profile::Profile;
 
 pub fn evaluate(facts: &Facts, _profile: &Profile) -> Vec<Finding> {
-    [tw_recycle(facts), timestamps_off_with_reuse(facts), tw_buckets_lowered(facts), syncookies_off(facts)]
-        .into_iter()
-        .flatten()
-        .collect()
+    [
+        tw_recycle(facts),
+        timestamps_off_with_reuse(facts),
+        tw_buckets_lowered(facts),
+        syncookies_off(facts),
+    ]
+    .into_iter()
+    .flatten()
+    .collect()
 }
 
 fn tw_recycle(facts: &Facts) -> Option<Finding> {
@@ -17,7 +22,9 @@ fn tw_recycle(facts: &Facts) -> Option<Finding> {
     if facts.integer(KEY)? != 1 {
         return None;
     }
-    let offsets = facts.kernel.is_some_and(|version| version >= KernelVersion::new(4, 10, 0));
+    let offsets = facts
+        .kernel
+        .is_some_and(|version| version >= KernelVersion::new(4, 10, 0));
     let mut rationale = String::from(
         "tcp_tw_recycle remembers the last TCP timestamp of each peer address and drops SYNs with an older one. Clients behind one NAT share an address but not a timestamp clock, so their new connections are silently dropped (counted as PAWSPassive).",
     );
@@ -69,7 +76,10 @@ fn tw_buckets_lowered(facts: &Facts) -> Option<Finding> {
     // older kernels lack it, and tcp_max_orphans has the same default.
     let (default, basis) = match facts.integer("net.ipv4.tcp_ehash_entries") {
         Some(entries) if entries != 0 => (entries.abs() / 2, "tcp_ehash_entries / 2"),
-        _ => (facts.integer("net.ipv4.tcp_max_orphans")?, "tcp_max_orphans (same default)"),
+        _ => (
+            facts.integer("net.ipv4.tcp_max_orphans")?,
+            "tcp_max_orphans (same default)",
+        ),
     };
     if current >= default {
         return None;
@@ -162,14 +172,26 @@ mod tests {
 
     #[test]
     fn tw_buckets_default_comes_from_the_hash_table() {
-        let facts = facts("6.18.44", &[("net.ipv4.tcp_max_tw_buckets", "131071"), ("net.ipv4.tcp_ehash_entries", "262144")]);
+        let facts = facts(
+            "6.18.44",
+            &[
+                ("net.ipv4.tcp_max_tw_buckets", "131071"),
+                ("net.ipv4.tcp_ehash_entries", "262144"),
+            ],
+        );
         let findings = evaluate(&facts, &builtin("default"));
         assert_eq!(findings[0].expected.as_deref(), Some("131072"));
     }
 
     #[test]
     fn timestamps_off_with_reuse_off_is_left_alone() {
-        let facts = facts("6.18.44", &[("net.ipv4.tcp_timestamps", "0"), ("net.ipv4.tcp_tw_reuse", "0")]);
+        let facts = facts(
+            "6.18.44",
+            &[
+                ("net.ipv4.tcp_timestamps", "0"),
+                ("net.ipv4.tcp_tw_reuse", "0"),
+            ],
+        );
         assert!(codes(&facts).is_empty());
     }
 }

@@ -15,7 +15,12 @@ pub fn evaluate(facts: &Facts, profile: &Profile) -> Vec<Finding> {
     if overflows <= threshold && drops <= threshold {
         return Vec::new();
     }
-    let mut queued: Vec<_> = facts.census.listeners.iter().filter(|listener| listener.accept_queue > 0).collect();
+    let mut queued: Vec<_> = facts
+        .census
+        .listeners
+        .iter()
+        .filter(|listener| listener.accept_queue > 0)
+        .collect();
     queued.sort_by_key(|listener| std::cmp::Reverse(listener.accept_queue));
     queued.truncate(LISTENERS_IN_EVIDENCE);
     let somaxconn = facts.integer("net.core.somaxconn");
@@ -50,11 +55,23 @@ mod tests {
         let mut facts = facts("6.18.0", &[("net.core.somaxconn", "128")]);
         facts.counters.tcp_ext.insert("ListenOverflows".into(), 17);
         facts.counters.tcp_ext.insert("ListenDrops".into(), 17);
-        facts.census.listeners.push(Listener { local: "0.0.0.0:80".parse().unwrap(), accept_queue: 129 });
-        facts.census.listeners.push(Listener { local: "0.0.0.0:22".parse().unwrap(), accept_queue: 0 });
+        facts.census.listeners.push(Listener {
+            local: "0.0.0.0:80".parse().unwrap(),
+            accept_queue: 129,
+        });
+        facts.census.listeners.push(Listener {
+            local: "0.0.0.0:22".parse().unwrap(),
+            accept_queue: 0,
+        });
         let findings = evaluate(&facts, &builtin("default"));
         assert_eq!(findings.len(), 1);
-        assert_eq!(findings[0].evidence["listeners_with_queued_connections"].as_array().unwrap().len(), 1);
+        assert_eq!(
+            findings[0].evidence["listeners_with_queued_connections"]
+                .as_array()
+                .unwrap()
+                .len(),
+            1
+        );
         assert_eq!(findings[0].evidence["somaxconn"], 128);
     }
 

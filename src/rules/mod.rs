@@ -34,13 +34,22 @@ const FAMILIES: &[fn(&Facts, &Profile) -> Vec<Finding>] = &[
 /// Runs every rule. A key that a `harmful-value` finding already covers gets
 /// no second `drift` finding: the harmful one says more.
 pub fn evaluate(facts: &Facts, profile: &Profile) -> Vec<Finding> {
-    let mut findings: Vec<Finding> = FAMILIES.iter().flat_map(|family| family(facts, profile)).collect();
+    let mut findings: Vec<Finding> = FAMILIES
+        .iter()
+        .flat_map(|family| family(facts, profile))
+        .collect();
     let harmful_keys: Vec<String> = findings
         .iter()
         .filter(|finding| finding.code == Code::HarmfulValue)
         .filter_map(|finding| finding.key.clone())
         .collect();
-    findings.retain(|finding| finding.code != Code::Drift || finding.key.as_ref().is_none_or(|key| !harmful_keys.contains(key)));
+    findings.retain(|finding| {
+        finding.code != Code::Drift
+            || finding
+                .key
+                .as_ref()
+                .is_none_or(|key| !harmful_keys.contains(key))
+    });
     findings.sort_by_key(|finding| std::cmp::Reverse(finding.severity));
     findings
 }
@@ -67,7 +76,9 @@ pub(crate) mod testing {
                         "<unreadable>" => Reading::Unreadable {
                             reason: "Permission denied (os error 13)".into(),
                         },
-                        _ => Reading::Present { value: Value::parse(value) },
+                        _ => Reading::Present {
+                            value: Value::parse(value),
+                        },
                     };
                     (Key::parse(key).unwrap(), reading)
                 })

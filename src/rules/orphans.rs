@@ -10,7 +10,8 @@ use crate::profile::Profile;
 const NEAR_PERCENT: u64 = 80;
 
 pub fn evaluate(facts: &Facts, _profile: &Profile) -> Vec<Finding> {
-    let (Some(sockstat), Some(max)) = (facts.sockstat, facts.integer("net.ipv4.tcp_max_orphans")) else {
+    let (Some(sockstat), Some(max)) = (facts.sockstat, facts.integer("net.ipv4.tcp_max_orphans"))
+    else {
         return Vec::new();
     };
     let Ok(max) = u64::try_from(max) else {
@@ -43,16 +44,28 @@ mod tests {
     #[test]
     fn near_the_limit_is_reported() {
         let mut facts = facts("6.18.0", &[("net.ipv4.tcp_max_orphans", "1000")]);
-        facts.sockstat = Some(Sockstat { orphan: 799, ..Sockstat::default() });
+        facts.sockstat = Some(Sockstat {
+            orphan: 799,
+            ..Sockstat::default()
+        });
         assert!(evaluate(&facts, &builtin("default")).is_empty());
-        facts.sockstat = Some(Sockstat { orphan: 800, ..Sockstat::default() });
-        assert_eq!(evaluate(&facts, &builtin("default"))[0].code, Code::OrphanOverflow);
+        facts.sockstat = Some(Sockstat {
+            orphan: 800,
+            ..Sockstat::default()
+        });
+        assert_eq!(
+            evaluate(&facts, &builtin("default"))[0].code,
+            Code::OrphanOverflow
+        );
     }
 
     #[test]
     fn a_child_namespace_without_the_key_is_quiet() {
         let mut facts = facts("6.18.0", &[("net.ipv4.tcp_max_orphans", "<absent>")]);
-        facts.sockstat = Some(Sockstat { orphan: 5000, ..Sockstat::default() });
+        facts.sockstat = Some(Sockstat {
+            orphan: 5000,
+            ..Sockstat::default()
+        });
         assert!(evaluate(&facts, &builtin("default")).is_empty());
     }
 }

@@ -21,19 +21,31 @@ pub fn evaluate(facts: &Facts, profile: &Profile) -> Vec<Finding> {
     let loader = boot.loader.name();
 
     for setting in &profile.settings {
-        if setting.expect == Expectation::Forbidden || facts.kernel.is_some_and(|version| !setting.gate.admits(version)) {
+        if setting.expect == Expectation::Forbidden
+            || facts
+                .kernel
+                .is_some_and(|version| !setting.gate.admits(version))
+        {
             continue;
         }
-        let Some(live) = facts.sysctls.get(&setting.key).and_then(|reading| reading.value()) else {
+        let Some(live) = facts
+            .sysctls
+            .get(&setting.key)
+            .and_then(|reading| reading.value())
+        else {
             continue;
         };
         if !setting.expect.is_met_by(live) {
             continue; // drift says it already
         }
         let key = setting.key.to_string();
-        let default = knowledge::lookup(&key).and_then(|info| info.default_value).map(Value::parse);
+        let default = knowledge::lookup(&key)
+            .and_then(|info| info.default_value)
+            .map(Value::parse);
         let at_boot = boot.resolution.lookup(&setting.key);
-        let boot_value = at_boot.as_ref().and_then(|resolution| resolution.value().cloned());
+        let boot_value = at_boot
+            .as_ref()
+            .and_then(|resolution| resolution.value().cloned());
         match (&at_boot, &boot_value) {
             (Some(_), Some(value)) if setting.expect.is_met_by(value) => {}
             (Some(resolution), _) => {
@@ -70,7 +82,9 @@ pub fn evaluate(facts: &Facts, profile: &Profile) -> Vec<Finding> {
     }
 
     for resolution in boot.resolution.keys() {
-        let Some(winning) = resolution.value() else { continue };
+        let Some(winning) = resolution.value() else {
+            continue;
+        };
         for loser in resolution.shadowed() {
             let Some(lost) = loser.value() else { continue };
             if lost == winning || !matches!(loser.target, Target::Key(_)) {
@@ -107,36 +121,70 @@ pub fn evaluate(facts: &Facts, profile: &Profile) -> Vec<Finding> {
     if let Some(version) = facts.kernel {
         let mut seen: Vec<(String, usize)> = Vec::new();
         for assignment in boot.resolution.assignments() {
-            let Target::Key(key) = &assignment.target else { continue };
+            let Target::Key(key) = &assignment.target else {
+                continue;
+            };
             let name = key.to_string();
-            let Some(info) = knowledge::lookup(&name) else { continue };
-            let Some(removed) = info.removed.filter(|removed| version >= *removed) else { continue };
+            let Some(info) = knowledge::lookup(&name) else {
+                continue;
+            };
+            let Some(removed) = info.removed.filter(|removed| version >= *removed) else {
+                continue;
+            };
             let place = (assignment.source.display().to_string(), assignment.line);
             if seen.contains(&place) || assignment.value().is_none() {
                 continue;
             }
             seen.push(place);
-            findings.push(obsolete_in_file(assignment, &name, removed, &facts.kernel_release, info));
+            findings.push(obsolete_in_file(
+                assignment,
+                &name,
+                removed,
+                &facts.kernel_release,
+                info,
+            ));
         }
     }
     findings
 }
 
-fn obsolete_in_file(assignment: &Assignment, key: &str, removed: crate::kernel::KernelVersion, release: &str, info: &knowledge::KeyInfo) -> Finding {
+fn obsolete_in_file(
+    assignment: &Assignment,
+    key: &str,
+    removed: crate::kernel::KernelVersion,
+    release: &str,
+    info: &knowledge::KeyInfo,
+) -> Finding {
     let consequence = if assignment.ignore_failure {
-        "the line starts with `-`, so the loaders ignore the failure, but it does nothing".to_owned()
+        "the line starts with `-`, so the loaders ignore the failure, but it does nothing"
+            .to_owned()
     } else {
         "procps `sysctl --system` and `sysctl -p` report an error for this line and exit 1 (the other lines still apply), and the line never does anything on this kernel".to_owned()
     };
     Finding::new(
         Code::ObsoleteKey,
         Severity::Warning,
-        format!("{}:{} sets {key}, which Linux removed in {removed}; this kernel is {release}", assignment.boot_path.display(), assignment.line),
+        format!(
+            "{}:{} sets {key}, which Linux removed in {removed}; this kernel is {release}",
+            assignment.boot_path.display(),
+            assignment.line
+        ),
     )
     .key(key)
-    .current(assignment.value().map(ToString::to_string).unwrap_or_default())
+    .current(
+        assignment
+            .value()
+            .map(ToString::to_string)
+            .unwrap_or_default(),
+    )
     .location(assignment.boot_path.display().to_string(), assignment.line)
-    .rationale(format!("{consequence}. What it did on older kernels: {}", info.summary))
+    .rationale(format!(
+        "{consequence}. What it did on older kernels: {}",
+        info.summary
+    ))
     .evidence("removed_in", removed.to_string())
-    .fix(format!("delete the line from {}", assignment.boot_path.display()))
+    .fix(format!(
+        "delete the line from {}",
+        assignment.boot_path.display()
+    ))
 }

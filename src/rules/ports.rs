@@ -101,7 +101,10 @@ fn reserved_within(list: &str, low: i64, high: i64) -> u64 {
     list.split(',')
         .filter_map(|part| {
             let (start, end) = match part.split_once('-') {
-                Some((start, end)) => (start.trim().parse::<i64>().ok()?, end.trim().parse::<i64>().ok()?),
+                Some((start, end)) => (
+                    start.trim().parse::<i64>().ok()?,
+                    end.trim().parse::<i64>().ok()?,
+                ),
                 None => {
                     let port = part.trim().parse::<i64>().ok()?;
                     (port, port)
@@ -120,7 +123,13 @@ mod tests {
 
     #[test]
     fn usable_range_excludes_reserved_ports() {
-        let facts = facts("6.18.0", &[("net.ipv4.ip_local_port_range", "32768\t60999"), ("net.ipv4.ip_local_reserved_ports", "8080,32768-32867,70000")]);
+        let facts = facts(
+            "6.18.0",
+            &[
+                ("net.ipv4.ip_local_port_range", "32768\t60999"),
+                ("net.ipv4.ip_local_reserved_ports", "8080,32768-32867,70000"),
+            ],
+        );
         assert_eq!(usable_ports(&facts), Some(28232 - 100));
     }
 
@@ -128,7 +137,10 @@ mod tests {
     fn a_measured_rate_predicts_exhaustion_before_it_happens() {
         let mut facts = facts("6.18.0", &[("net.ipv4.ip_local_port_range", "40000 40999")]);
         let destination: std::net::SocketAddr = "10.0.0.7:5432".parse().unwrap();
-        facts.census.time_wait_by_destination.insert(destination, 100);
+        facts
+            .census
+            .time_wait_by_destination
+            .insert(destination, 100);
         assert!(evaluate(&facts, &builtin("default")).is_empty());
         facts.sample = Some(crate::rates::Sample {
             seconds: 5.0,
@@ -155,13 +167,31 @@ mod tests {
 
     #[test]
     fn a_busy_destination_is_named_with_the_arithmetic() {
-        let mut facts = facts("6.18.0", &[("net.ipv4.ip_local_port_range", "40000 40999"), ("net.ipv4.tcp_tw_reuse", "2")]);
-        facts.census.time_wait_by_destination.insert("10.0.0.7:5432".parse().unwrap(), 600);
-        facts.census.time_wait_by_destination.insert("10.0.0.8:5432".parse().unwrap(), 10);
+        let mut facts = facts(
+            "6.18.0",
+            &[
+                ("net.ipv4.ip_local_port_range", "40000 40999"),
+                ("net.ipv4.tcp_tw_reuse", "2"),
+            ],
+        );
+        facts
+            .census
+            .time_wait_by_destination
+            .insert("10.0.0.7:5432".parse().unwrap(), 600);
+        facts
+            .census
+            .time_wait_by_destination
+            .insert("10.0.0.8:5432".parse().unwrap(), 10);
         let findings = evaluate(&facts, &builtin("default"));
         assert_eq!(findings.len(), 1);
-        assert_eq!(findings[0].message, "600 TIME_WAIT sockets toward 10.0.0.7:5432 use 60% of the 1000 usable local ports");
-        assert_eq!(findings[0].evidence["sustainable_connections_per_second"], 16);
+        assert_eq!(
+            findings[0].message,
+            "600 TIME_WAIT sockets toward 10.0.0.7:5432 use 60% of the 1000 usable local ports"
+        );
+        assert_eq!(
+            findings[0].evidence["sustainable_connections_per_second"],
+            16
+        );
         assert!(findings[0].fix.starts_with("first reuse connections"));
     }
 }

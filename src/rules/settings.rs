@@ -23,7 +23,11 @@ pub fn evaluate(facts: &Facts, profile: &Profile) -> Vec<Finding> {
 fn judge(facts: &Facts, profile: &Profile, setting: &Setting) -> Option<Finding> {
     let key = setting.key.to_string();
     let info = knowledge::lookup(&key);
-    let reading = facts.sysctls.get(&setting.key).cloned().unwrap_or(Reading::Absent);
+    let reading = facts
+        .sysctls
+        .get(&setting.key)
+        .cloned()
+        .unwrap_or(Reading::Absent);
     match reading {
         Reading::Present { value } => {
             let met = match &setting.expect {
@@ -44,13 +48,18 @@ fn judge(facts: &Facts, profile: &Profile, setting: &Setting) -> Option<Finding>
                 Some(target) => format!(
                     "set `{key} = {target}` now (sysctl -w) and in a file under /etc/sysctl.d so it survives a reboot"
                 ),
-                None => format!("remove `{key}` from every sysctl file and restore the kernel default"),
+                None => {
+                    format!("remove `{key}` from every sysctl file and restore the kernel default")
+                }
             };
             Some(
                 Finding::new(
                     Code::Drift,
                     setting.severity,
-                    format!("{key} is {value}; profile `{}` wants {wanted}", profile.name),
+                    format!(
+                        "{key} is {value}; profile `{}` wants {wanted}",
+                        profile.name
+                    ),
                 )
                 .key(&key)
                 .current(&value)
@@ -62,18 +71,27 @@ fn judge(facts: &Facts, profile: &Profile, setting: &Setting) -> Option<Finding>
             )
         }
         Reading::Unreadable { reason } => Some(
-            Finding::new(Code::UnreadableKey, Severity::Warning, format!("{key} exists but cannot be read: {reason}"))
-                .key(&key)
-                .expected(&setting.expect)
-                .rationale("tcptune cannot judge a value it cannot read.")
-                .evidence("reason", reason)
-                .fix("run tcptune as root, or check what denies access to the key under /proc/sys"),
+            Finding::new(
+                Code::UnreadableKey,
+                Severity::Warning,
+                format!("{key} exists but cannot be read: {reason}"),
+            )
+            .key(&key)
+            .expected(&setting.expect)
+            .rationale("tcptune cannot judge a value it cannot read.")
+            .evidence("reason", reason)
+            .fix("run tcptune as root, or check what denies access to the key under /proc/sys"),
         ),
         Reading::Absent => absent(facts, setting, &key, info),
     }
 }
 
-fn absent(facts: &Facts, setting: &Setting, key: &str, info: Option<&knowledge::KeyInfo>) -> Option<Finding> {
+fn absent(
+    facts: &Facts,
+    setting: &Setting,
+    key: &str,
+    info: Option<&knowledge::KeyInfo>,
+) -> Option<Finding> {
     if setting.expect == Expectation::Forbidden {
         return None;
     }
@@ -95,12 +113,20 @@ fn absent(facts: &Facts, setting: &Setting, key: &str, info: Option<&knowledge::
             && version < added
         {
             return Some(
-                Finding::new(Code::UnavailableKey, Severity::Info, format!("{key} arrived in Linux {added}; this kernel ({release}) does not have it"))
-                    .key(key)
-                    .expected(&setting.expect)
-                    .rationale(info.summary)
-                    .evidence("added_in", added.to_string())
-                    .fix(format!("gate the setting with `min_kernel: \"{added}\"`, or upgrade the kernel")),
+                Finding::new(
+                    Code::UnavailableKey,
+                    Severity::Info,
+                    format!(
+                        "{key} arrived in Linux {added}; this kernel ({release}) does not have it"
+                    ),
+                )
+                .key(key)
+                .expected(&setting.expect)
+                .rationale(info.summary)
+                .evidence("added_in", added.to_string())
+                .fix(format!(
+                    "gate the setting with `min_kernel: \"{added}\"`, or upgrade the kernel"
+                )),
             );
         }
     }
@@ -130,46 +156,92 @@ mod tests {
 
     #[test]
     fn drift_carries_the_settings_reason() {
-        let facts = facts("6.18.44", &[("net.ipv4.tcp_fin_timeout", "60"), ("net.ipv4.tcp_tw_reuse", "1")]);
+        let facts = facts(
+            "6.18.44",
+            &[
+                ("net.ipv4.tcp_fin_timeout", "60"),
+                ("net.ipv4.tcp_tw_reuse", "1"),
+            ],
+        );
         let findings = evaluate(&facts, &builtin("webserver"));
-        let drift = findings.iter().find(|f| f.key.as_deref() == Some("net.ipv4.tcp_fin_timeout")).unwrap();
+        let drift = findings
+            .iter()
+            .find(|f| f.key.as_deref() == Some("net.ipv4.tcp_fin_timeout"))
+            .unwrap();
         assert_eq!(drift.code, Code::Drift);
         assert_eq!(drift.current.as_deref(), Some("60"));
         assert_eq!(drift.expected.as_deref(), Some("30"));
         assert!(drift.rationale.contains("does NOT shorten TIME_WAIT"));
-        assert!(!findings.iter().any(|f| f.key.as_deref() == Some("net.ipv4.tcp_tw_reuse")));
+        assert!(
+            !findings
+                .iter()
+                .any(|f| f.key.as_deref() == Some("net.ipv4.tcp_tw_reuse"))
+        );
     }
 
     #[test]
     fn at_least_accepts_larger_values() {
         let facts = facts("6.18.44", &[("net.core.somaxconn", "65535")]);
         let findings = evaluate(&facts, &builtin("webserver"));
-        assert!(!findings.iter().any(|f| f.key.as_deref() == Some("net.core.somaxconn")));
+        assert!(
+            !findings
+                .iter()
+                .any(|f| f.key.as_deref() == Some("net.core.somaxconn"))
+        );
         let facts = crate::rules::testing::facts("4.9.0", &[("net.core.somaxconn", "128")]);
         let findings = evaluate(&facts, &builtin("webserver"));
-        assert!(findings.iter().any(|f| f.key.as_deref() == Some("net.core.somaxconn") && f.expected.as_deref() == Some(">= 4096")));
+        assert!(
+            findings
+                .iter()
+                .any(|f| f.key.as_deref() == Some("net.core.somaxconn")
+                    && f.expected.as_deref() == Some(">= 4096"))
+        );
     }
 
     #[test]
     fn a_removed_key_in_a_profile_is_obsolete() {
         let profile = {
             let mut profile = builtin("default");
-            let document = crate::profile::parse("p.yaml", "p", b"settings:\n  net.ipv4.tcp_tw_recycle:\n    value: 0\n    why: old habit\n").unwrap();
+            let document = crate::profile::parse(
+                "p.yaml",
+                "p",
+                b"settings:\n  net.ipv4.tcp_tw_recycle:\n    value: 0\n    why: old habit\n",
+            )
+            .unwrap();
             profile.settings = document.settings;
             profile
         };
-        let findings = evaluate(&facts("6.1.0", &[("net.ipv4.tcp_tw_recycle", "<absent>")]), &profile);
+        let findings = evaluate(
+            &facts("6.1.0", &[("net.ipv4.tcp_tw_recycle", "<absent>")]),
+            &profile,
+        );
         assert_eq!(findings[0].code, Code::ObsoleteKey);
-        let findings = evaluate(&facts("4.9.0", &[("net.ipv4.tcp_tw_recycle", "0")]), &profile);
+        let findings = evaluate(
+            &facts("4.9.0", &[("net.ipv4.tcp_tw_recycle", "0")]),
+            &profile,
+        );
         assert!(findings.is_empty());
     }
 
     #[test]
     fn forbidden_key_absent_is_fine_and_set_is_drift() {
-        let findings = evaluate(&facts("6.18.0", &[("net.ipv4.tcp_tw_recycle", "<absent>")]), &builtin("default"));
-        assert!(!findings.iter().any(|f| f.key.as_deref() == Some("net.ipv4.tcp_tw_recycle")));
-        let findings = evaluate(&facts("4.9.0", &[("net.ipv4.tcp_tw_recycle", "1")]), &builtin("default"));
-        let finding = findings.iter().find(|f| f.key.as_deref() == Some("net.ipv4.tcp_tw_recycle")).unwrap();
+        let findings = evaluate(
+            &facts("6.18.0", &[("net.ipv4.tcp_tw_recycle", "<absent>")]),
+            &builtin("default"),
+        );
+        assert!(
+            !findings
+                .iter()
+                .any(|f| f.key.as_deref() == Some("net.ipv4.tcp_tw_recycle"))
+        );
+        let findings = evaluate(
+            &facts("4.9.0", &[("net.ipv4.tcp_tw_recycle", "1")]),
+            &builtin("default"),
+        );
+        let finding = findings
+            .iter()
+            .find(|f| f.key.as_deref() == Some("net.ipv4.tcp_tw_recycle"))
+            .unwrap();
         assert_eq!(finding.severity, Severity::Error);
         assert_eq!(finding.expected.as_deref(), Some("not set"));
     }
@@ -185,19 +257,35 @@ mod tests {
         let mut profile = builtin("default");
         profile.settings = document.settings;
         let findings = evaluate(
-            &facts("6.1.0", &[("net.ipv4.tcp_tw_reuse_delay", "<absent>"), ("net.ipv4.tcp_max_orphans", "<absent>")]),
+            &facts(
+                "6.1.0",
+                &[
+                    ("net.ipv4.tcp_tw_reuse_delay", "<absent>"),
+                    ("net.ipv4.tcp_max_orphans", "<absent>"),
+                ],
+            ),
             &profile,
         );
         assert_eq!(findings.len(), 2);
-        assert!(findings.iter().all(|f| f.code == Code::UnavailableKey && f.severity == Severity::Info));
+        assert!(
+            findings
+                .iter()
+                .all(|f| f.code == Code::UnavailableKey && f.severity == Severity::Info)
+        );
         assert!(findings[0].message.contains("arrived in Linux 6.14"));
         assert!(findings[1].message.contains("global"));
     }
 
     #[test]
     fn unreadable_is_not_absent() {
-        let findings = evaluate(&facts("6.18.0", &[("net.ipv4.tcp_sack", "<unreadable>")]), &builtin("default"));
-        let finding = findings.iter().find(|f| f.key.as_deref() == Some("net.ipv4.tcp_sack")).unwrap();
+        let findings = evaluate(
+            &facts("6.18.0", &[("net.ipv4.tcp_sack", "<unreadable>")]),
+            &builtin("default"),
+        );
+        let finding = findings
+            .iter()
+            .find(|f| f.key.as_deref() == Some("net.ipv4.tcp_sack"))
+            .unwrap();
         assert_eq!(finding.code, Code::UnreadableKey);
     }
 
@@ -211,7 +299,20 @@ mod tests {
         .unwrap();
         let mut profile = builtin("default");
         profile.settings = document.settings;
-        assert!(evaluate(&facts("4.19.0", &[("net.ipv4.tcp_fin_timeout", "60")]), &profile).is_empty());
-        assert_eq!(evaluate(&facts("5.4.0", &[("net.ipv4.tcp_fin_timeout", "60")]), &profile).len(), 1);
+        assert!(
+            evaluate(
+                &facts("4.19.0", &[("net.ipv4.tcp_fin_timeout", "60")]),
+                &profile
+            )
+            .is_empty()
+        );
+        assert_eq!(
+            evaluate(
+                &facts("5.4.0", &[("net.ipv4.tcp_fin_timeout", "60")]),
+                &profile
+            )
+            .len(),
+            1
+        );
     }
 }

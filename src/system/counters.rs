@@ -41,9 +41,10 @@ pub struct Sockstat {
 pub fn parse_pairs(text: &str, prefix: &str, path: &Path) -> Result<CounterMap> {
     let tag = format!("{prefix}:");
     let mut counters = CounterMap::new();
-    let mut lines = text.lines().enumerate().filter(|(_, line)| {
-        line.split_whitespace().next() == Some(tag.as_str())
-    });
+    let mut lines = text
+        .lines()
+        .enumerate()
+        .filter(|(_, line)| line.split_whitespace().next() == Some(tag.as_str()));
     while let Some((_, header)) = lines.next() {
         let Some((number, values)) = lines.next() else {
             return Err(Error::Malformed {
@@ -132,13 +133,26 @@ mod tests {
     fn mismatched_counts_name_the_line() {
         let text = "TcpExt: A B\nTcpExt: 1\n";
         let error = parse_pairs(text, "TcpExt", Path::new("netstat")).unwrap_err();
-        assert_eq!(error.to_string(), "netstat:2: 2 `TcpExt:` names but 1 values");
+        assert_eq!(
+            error.to_string(),
+            "netstat:2: 2 `TcpExt:` names but 1 values"
+        );
     }
 
     #[test]
     fn sockstat_tcp_line() {
-        let text = "sockets: used 8\nTCP: inuse 1 orphan 2 tw 3 alloc 4 mem 5\nUDP: inuse 0 mem 0\n";
+        let text =
+            "sockets: used 8\nTCP: inuse 1 orphan 2 tw 3 alloc 4 mem 5\nUDP: inuse 0 mem 0\n";
         let sockstat = parse_sockstat(text, Path::new("sockstat")).unwrap();
-        assert_eq!(sockstat, Sockstat { inuse: 1, orphan: 2, tw: 3, alloc: 4, mem: 5 });
+        assert_eq!(
+            sockstat,
+            Sockstat {
+                inuse: 1,
+                orphan: 2,
+                tw: 3,
+                alloc: 4,
+                mem: 5
+            }
+        );
     }
 }

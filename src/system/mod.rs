@@ -7,9 +7,9 @@
 //! does I/O.
 
 pub mod counters;
+pub mod netlink;
 mod owners;
 mod tcp_table;
-pub mod netlink;
 pub mod write;
 
 use std::io;
@@ -22,8 +22,8 @@ use crate::error::{Error, Result};
 use crate::key::{Key, Value};
 
 pub use counters::{Counters, Sockstat};
-pub use write::{Writability, WriteRefusal};
 pub use tcp_table::{count as count_socket_table, parse_address, parse_row};
+pub use write::{Writability, WriteRefusal};
 
 /// The outcome of reading one sysctl. "Absent" and "unreadable" are kept
 /// apart because they mean different things to an operator: the first says
@@ -112,7 +112,11 @@ impl System {
         for name in ["net/tcp", "net/tcp6"] {
             let path = self.proc.join(name);
             match std::fs::File::open(&path) {
-                Ok(file) => tcp_table::count(io::BufReader::with_capacity(64 * 1024, file), &path, &mut census)?,
+                Ok(file) => tcp_table::count(
+                    io::BufReader::with_capacity(64 * 1024, file),
+                    &path,
+                    &mut census,
+                )?,
                 // A kernel built without IPv6 has no tcp6.
                 Err(error) if error.kind() == io::ErrorKind::NotFound && name == "net/tcp6" => {}
                 Err(source) => return Err(Error::Read { path, source }),
@@ -238,8 +242,9 @@ impl System {
         };
         if request.sockets {
             facts.census = self.census_procfs()?;
-            facts.close_wait_owners = (request.close_wait_owners && !facts.census.close_wait.is_empty())
-                .then(|| self.close_wait_owners(&facts.census));
+            facts.close_wait_owners = (request.close_wait_owners
+                && !facts.census.close_wait.is_empty())
+            .then(|| self.close_wait_owners(&facts.census));
             facts.sockstat = self.sockstat()?;
             facts.counters = self.counters()?;
         }
@@ -253,10 +258,17 @@ impl System {
     /// there, procps `sysctl --system` otherwise. None when the root has no
     /// sysctl configuration at all (a fixture without `etc`).
     pub fn boot(&self) -> Option<crate::facts::Boot> {
-        let systemd = ["usr/lib/systemd/systemd-sysctl", "lib/systemd/systemd-sysctl"]
-            .iter()
-            .any(|path| self.root.join(path).exists());
-        let loader = if systemd { crate::conf::Loader::Systemd } else { crate::conf::Loader::Procps };
+        let systemd = [
+            "usr/lib/systemd/systemd-sysctl",
+            "lib/systemd/systemd-sysctl",
+        ]
+        .iter()
+        .any(|path| self.root.join(path).exists());
+        let loader = if systemd {
+            crate::conf::Loader::Systemd
+        } else {
+            crate::conf::Loader::Procps
+        };
         let configured = crate::conf::SYSCTL_D_DIRS
             .iter()
             .chain(std::iter::once(&crate::conf::SYSCTL_CONF))

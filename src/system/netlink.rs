@@ -183,11 +183,11 @@ fn parse_messages(bytes: &[u8], sink: &mut impl FnMut(&Row)) -> Result<Progress,
             available: rest.len(),
         };
         let mut cursor = rest;
-        let length = take::<4>(&mut cursor).ok_or(truncated(NLMSG_HDRLEN))?;
-        let kind = take::<2>(&mut cursor).ok_or(truncated(NLMSG_HDRLEN))?;
+        let length = take::<4>(&mut cursor).ok_or_else(|| truncated(NLMSG_HDRLEN))?;
+        let kind = take::<2>(&mut cursor).ok_or_else(|| truncated(NLMSG_HDRLEN))?;
         // Flags, sequence and port id: one dump is in flight per socket and
         // read to its end, so nothing in them changes what we count.
-        take::<10>(&mut cursor).ok_or(truncated(NLMSG_HDRLEN))?;
+        take::<10>(&mut cursor).ok_or_else(|| truncated(NLMSG_HDRLEN))?;
         let length = usize::try_from(u32::from_ne_bytes(length)).unwrap_or(usize::MAX);
         let kind = u16::from_ne_bytes(kind);
         // The kernel pads every sock_diag message to 4 bytes and counts the
@@ -198,7 +198,7 @@ fn parse_messages(bytes: &[u8], sink: &mut impl FnMut(&Row)) -> Result<Progress,
         }
         let payload = cursor
             .get(..length - NLMSG_HDRLEN)
-            .ok_or(truncated(length))?;
+            .ok_or_else(|| truncated(length))?;
         let short = |needed| ParseError::ShortPayload {
             offset,
             kind,
@@ -207,7 +207,7 @@ fn parse_messages(bytes: &[u8], sink: &mut impl FnMut(&Row)) -> Result<Progress,
         };
         match kind {
             SOCK_DIAG_BY_FAMILY => {
-                let row = parse_socket(payload, offset)?.ok_or(short(INET_DIAG_MSG_LEN))?;
+                let row = parse_socket(payload, offset)?.ok_or_else(|| short(INET_DIAG_MSG_LEN))?;
                 sink(&row);
             }
             NLMSG_DONE => {
@@ -218,19 +218,19 @@ fn parse_messages(bytes: &[u8], sink: &mut impl FnMut(&Row)) -> Result<Progress,
                 return match status {
                     0.. => Ok(Progress::Done),
                     _ => Err(ParseError::Kernel {
-                        errno: status.saturating_neg(),
+                        errno: status.saturating_abs(),
                     }),
                 };
             }
             NLMSG_ERROR => {
                 let status = take::<4>(&mut { payload })
                     .map(i32::from_ne_bytes)
-                    .ok_or(short(4))?;
+                    .ok_or_else(|| short(4))?;
                 // Error 0 is an acknowledgement: nothing more will come.
                 return match status {
                     0 => Ok(Progress::Done),
                     _ => Err(ParseError::Kernel {
-                        errno: status.saturating_neg(),
+                        errno: status.saturating_abs(),
                     }),
                 };
             }
@@ -397,6 +397,504 @@ fn dump(
         };
         if parse_messages(datagram, sink)? == Progress::Done {
             return Ok(());
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    use std::collections::BTreeMap;
+    use std::io::Read;
+    use std::net::{TcpListener, TcpStream};
+    use std::time::{Duration, Instant};
+
+    /// NLM_F_MULTI, as the kernel sets it on every dump reply.
+    const NLM_F_MULTI: u16 = 0x2;
+
+    fn message(kind: u16, payload: &[u8]) -> Vec<u8> {
+        let mut bytes = Vec::new();
+        bytes.extend_from_slice(
+            &u32::try_from(NLMSG_HDRLEN + payload.len())
+                .unwrap()
+                .to_ne_bytes(),
+        );
+        bytes.extend_from_slice(&kind.to_ne_bytes());
+        bytes.extend_from_slice(&NLM_F_MULTI.to_ne_bytes());
+        bytes.extend_from_slice(&7u32.to_ne_bytes());
+        bytes.extend_from_slice(&4242u32.to_ne_bytes());
+        bytes.extend_from_slice(payload);
+        bytes
+    }
+
+    /// An `inet_diag_msg` as the kernel writes it, optionally followed by
+    /// an INET_DIAG_SHUTDOWN attribute (a full socket always carries one).
+    fn reply(
+        state: u8,
+        local: &str,
+        remote: &str,
+        rx_queue: u32,
+        inode: u32,
+        attribute: bool,
+    ) -> Vec<u8> {
+        let local: SocketAddr = local.parse().unwrap();
+        let remote: SocketAddr = remote.parse().unwrap();
+        let words = |address: SocketAddr| match address.ip() {
+            IpAddr::V4(ip) => {
+                let mut words = [0u8; 16];
+                words[..4].copy_from_slice(&ip.octets());
+                words
+            }
+            IpAddr::V6(ip) => ip.octets(),
+        };
+        let mut payload = vec![
+            if local.is_ipv4() { AF_INET } else { AF_INET6 },
+            state,
+            0,
+            0,
+        ];
+        payload.extend_from_slice(&local.port().to_be_bytes());
+        payload.extend_from_slice(&remote.port().to_be_bytes());
+        payload.extend_from_slice(&words(local));
+        payload.extend_from_slice(&words(remote));
+        payload.extend_from_slice(&[0xee; 12]); // interface, cookie
+        payload.extend_from_slice(&60_000u32.to_ne_bytes()); // expires
+        payload.extend_from_slice(&rx_queue.to_ne_bytes());
+        payload.extend_from_slice(&128u32.to_ne_bytes()); // wqueue
+        payload.extend_from_slice(&1000u32.to_ne_bytes()); // uid
+        payload.extend_from_slice(&inode.to_ne_bytes());
+        assert_eq!(payload.len(), INET_DIAG_MSG_LEN);
+        if attribute {
+            // nla_len 5, nla_type 8 (INET_DIAG_SHUTDOWN), value, 3 bytes pad.
+            payload.extend_from_slice(&5u16.to_ne_bytes());
+            payload.extend_from_slice(&8u16.to_ne_bytes());
+            payload.extend_from_slice(&[0, 0, 0, 0]);
+        }
+        message(SOCK_DIAG_BY_FAMILY, &payload)
+    }
+
+    fn done(status: i32) -> Vec<u8> {
+        message(NLMSG_DONE, &status.to_ne_bytes())
+    }
+
+    fn error_message(status: i32) -> Vec<u8> {
+        let mut payload = status.to_ne_bytes().to_vec();
+        payload.extend_from_slice(&request(AF_INET, ALL_STATES, 7)[..NLMSG_HDRLEN]);
+        message(NLMSG_ERROR, &payload)
+    }
+
+    fn parse(bytes: &[u8]) -> (Result<Progress, ParseError>, Vec<Row>) {
+        let mut rows = Vec::new();
+        let result = parse_messages(bytes, &mut |row| rows.push(*row));
+        (result, rows)
+    }
+
+    #[test]
+    fn ipv4_replies_are_counted_like_procfs_rows() {
+        let mut datagram = reply(10, "127.0.0.1:8080", "0.0.0.0:0", 5, 1124, true);
+        datagram.extend(reply(6, "127.0.0.1:49152", "127.0.0.1:8081", 0, 0, false));
+        datagram.extend(reply(6, "127.0.0.1:49153", "127.0.0.1:8081", 0, 0, false));
+        let mut census = Census::default();
+        assert_eq!(parse_datagram(&datagram, &mut census), Ok(Progress::More));
+        assert_eq!(census.states.get(TcpState::Listen), 1);
+        assert_eq!(census.states.get(TcpState::TimeWait), 2);
+        assert_eq!(census.listeners[0].local, "127.0.0.1:8080".parse().unwrap());
+        assert_eq!(census.listeners[0].accept_queue, 5);
+        assert_eq!(
+            census.time_wait_by_destination[&"127.0.0.1:8081".parse().unwrap()],
+            2
+        );
+    }
+
+    #[test]
+    fn ipv6_replies_use_all_sixteen_bytes() {
+        let mut datagram = reply(
+            8,
+            "[2001:db8::1]:8080",
+            "[2001:db8::2]:50000",
+            0,
+            2222,
+            true,
+        );
+        datagram.extend(reply(
+            1,
+            "[::ffff:10.0.0.1]:443",
+            "[::ffff:10.0.0.2]:40000",
+            17,
+            3333,
+            true,
+        ));
+        let (result, rows) = parse(&datagram);
+        assert_eq!(result, Ok(Progress::More));
+        assert_eq!(
+            rows[0],
+            Row {
+                local: "[2001:db8::1]:8080".parse().unwrap(),
+                remote: "[2001:db8::2]:50000".parse().unwrap(),
+                state: TcpState::CloseWait,
+                rx_queue: 0,
+                inode: 2222,
+            }
+        );
+        // A dual-stack socket keeps its mapped IPv6 address, as in tcp6.
+        assert_eq!(rows[1].local, "[::ffff:10.0.0.1]:443".parse().unwrap());
+        assert_eq!(rows[1].rx_queue, 17);
+        let mut census = Census::default();
+        parse_datagram(&datagram, &mut census).unwrap();
+        assert_eq!(census.close_wait[0].inode, 2222);
+        assert_eq!(census.states.get(TcpState::Established), 1);
+    }
+
+    #[test]
+    fn new_syn_recv_counts_as_syn_recv() {
+        let (_, rows) = parse(&reply(12, "127.0.0.1:80", "127.0.0.1:5000", 0, 0, false));
+        assert_eq!(rows[0].state, TcpState::SynRecv);
+    }
+
+    #[test]
+    fn several_messages_per_datagram_end_at_done() {
+        let mut datagram = Vec::new();
+        for port in 0..5u16 {
+            datagram.extend(reply(
+                1,
+                &format!("10.0.0.1:{}", 1000 + port),
+                "10.0.0.2:80",
+                0,
+                9,
+                true,
+            ));
+        }
+        datagram.extend(message(NLMSG_NOOP, &[]));
+        datagram.extend(done(0));
+        // Whatever follows DONE belongs to no dump of ours.
+        datagram.extend(reply(1, "10.0.0.1:1", "10.0.0.2:80", 0, 9, false));
+        let (result, rows) = parse(&datagram);
+        assert_eq!(result, Ok(Progress::Done));
+        assert_eq!(rows.len(), 5);
+        assert_eq!(rows[4].local.port(), 1004);
+    }
+
+    #[test]
+    fn done_alone_or_without_status_ends_the_dump() {
+        assert_eq!(parse(&done(0)).0, Ok(Progress::Done));
+        assert_eq!(parse(&message(NLMSG_DONE, &[])).0, Ok(Progress::Done));
+        assert_eq!(parse(&[]).0, Ok(Progress::More));
+    }
+
+    #[test]
+    fn a_failed_dump_reports_its_errno() {
+        let (result, _) = parse(&done(-(Errno::ENOBUFS as i32)));
+        assert_eq!(
+            result,
+            Err(ParseError::Kernel {
+                errno: Errno::ENOBUFS as i32
+            })
+        );
+    }
+
+    #[test]
+    fn an_error_message_becomes_an_io_error_with_the_errno() {
+        let mut datagram = reply(1, "10.0.0.1:1", "10.0.0.2:80", 0, 9, false);
+        datagram.extend(error_message(-(Errno::ENOENT as i32)));
+        let (result, rows) = parse(&datagram);
+        assert_eq!(rows.len(), 1);
+        let error = result.unwrap_err();
+        assert_eq!(
+            error,
+            ParseError::Kernel {
+                errno: Errno::ENOENT as i32
+            }
+        );
+        let io_error = io::Error::from(error);
+        assert_eq!(io_error.raw_os_error(), Some(Errno::ENOENT as i32));
+        // An acknowledgement is error 0.
+        assert_eq!(parse(&error_message(0)).0, Ok(Progress::Done));
+        // i32::MIN has no positive counterpart; it must not overflow.
+        assert_eq!(
+            parse(&error_message(i32::MIN)).0,
+            Err(ParseError::Kernel { errno: i32::MAX })
+        );
+    }
+
+    #[test]
+    fn a_truncated_message_is_an_error() {
+        let whole = reply(1, "10.0.0.1:1", "10.0.0.2:80", 0, 9, true);
+        let (result, _) = parse(&whole[..whole.len() - 4]);
+        assert_eq!(
+            result,
+            Err(ParseError::Truncated {
+                offset: 0,
+                needed: whole.len(),
+                available: whole.len() - 4
+            })
+        );
+        // A second message cut inside its header.
+        let mut datagram = whole.clone();
+        datagram.extend_from_slice(&done(0)[..10]);
+        let (result, rows) = parse(&datagram);
+        assert_eq!(
+            result,
+            Err(ParseError::Truncated {
+                offset: whole.len(),
+                needed: NLMSG_HDRLEN,
+                available: 10
+            })
+        );
+        assert_eq!(rows.len(), 1);
+    }
+
+    #[test]
+    fn a_misaligned_or_impossible_length_is_an_error() {
+        let mut datagram = reply(1, "10.0.0.1:1", "10.0.0.2:80", 0, 9, true);
+        let length = u32::try_from(datagram.len() - 2).unwrap();
+        datagram[..4].copy_from_slice(&length.to_ne_bytes());
+        assert_eq!(
+            parse(&datagram).0,
+            Err(ParseError::BadLength {
+                offset: 0,
+                length: datagram.len() - 2
+            })
+        );
+        for length in [0u32, 8, 15, u32::MAX] {
+            let mut datagram = done(0);
+            datagram[..4].copy_from_slice(&length.to_ne_bytes());
+            assert!(
+                matches!(parse(&datagram).0, Err(ParseError::BadLength { .. })),
+                "{length}"
+            );
+        }
+    }
+
+    #[test]
+    fn short_payloads_and_strangers_are_errors() {
+        let (result, _) = parse(&message(SOCK_DIAG_BY_FAMILY, &[0; 40]));
+        assert_eq!(
+            result,
+            Err(ParseError::ShortPayload {
+                offset: 0,
+                kind: SOCK_DIAG_BY_FAMILY,
+                length: 40,
+                needed: INET_DIAG_MSG_LEN
+            })
+        );
+        assert!(matches!(
+            parse(&message(NLMSG_ERROR, &[])).0,
+            Err(ParseError::ShortPayload { .. })
+        ));
+        assert_eq!(
+            parse(&message(16, &[0; 4])).0,
+            Err(ParseError::UnexpectedType {
+                offset: 0,
+                kind: 16
+            })
+        );
+        let mut unix = reply(1, "10.0.0.1:1", "10.0.0.2:80", 0, 9, false);
+        unix[NLMSG_HDRLEN] = 1;
+        assert_eq!(
+            parse(&unix).0,
+            Err(ParseError::UnknownFamily {
+                offset: 0,
+                family: 1
+            })
+        );
+        for state in [0u8, 13, 255] {
+            let bytes = reply(state, "10.0.0.1:1", "10.0.0.2:80", 0, 9, false);
+            assert_eq!(
+                parse(&bytes).0,
+                Err(ParseError::UnknownState { offset: 0, state })
+            );
+        }
+    }
+
+    #[test]
+    fn garbage_never_panics() {
+        let mut datagram = reply(10, "127.0.0.1:8080", "0.0.0.0:0", 5, 1124, true);
+        datagram.extend(reply(6, "[::1]:49152", "[::1]:8081", 0, 0, false));
+        datagram.extend(error_message(-1));
+        for end in 0..=datagram.len() {
+            let _ = parse(&datagram[..end]);
+        }
+        for at in 0..datagram.len() {
+            for value in [0x00, 0x01, 0x03, 0x14, 0x7f, 0x80, 0xff] {
+                let mut corrupted = datagram.clone();
+                corrupted[at] = value;
+                let _ = parse(&corrupted);
+            }
+        }
+        // A fixed-seed generator: deterministic, no dependency.
+        let mut seed = 0x2545_f491_4f6c_dd1d_u64;
+        let mut byte = || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed.to_le_bytes()[0]
+        };
+        for length in 0..2000 {
+            let bytes: Vec<u8> = (0..length % 300).map(|_| byte()).collect();
+            let _ = parse(&bytes);
+        }
+    }
+
+    #[test]
+    fn the_request_asks_the_kernel_to_filter() {
+        let bytes = request(AF_INET6, state_bit(TcpState::CloseWait), 9);
+        assert_eq!(bytes.len(), 72);
+        assert_eq!(bytes[..4], 72u32.to_ne_bytes());
+        assert_eq!(bytes[4..6], 20u16.to_ne_bytes());
+        assert_eq!(bytes[6..8], 0x301u16.to_ne_bytes());
+        assert_eq!(bytes[8..12], 9u32.to_ne_bytes());
+        assert_eq!(bytes[16..20], [AF_INET6, IPPROTO_TCP, 0, 0]);
+        assert_eq!(bytes[20..24], (1u32 << 8).to_ne_bytes());
+        assert!(bytes[24..].iter().all(|&b| b == 0));
+        // Asking for SYN_RECV also asks for the request sockets.
+        let bytes = request(AF_INET, state_bit(TcpState::SynRecv), 1);
+        assert_eq!(bytes[20..24], (1u32 << 3 | 1 << 12).to_ne_bytes());
+        // Bits beyond the TCP states are not passed on.
+        let bytes = request(AF_INET, u32::MAX, 1);
+        assert_eq!(bytes[20..24], (ALL_STATES | NEW_SYN_RECV_BIT).to_ne_bytes());
+    }
+
+    // ───────────── real sockets in this process (no sysctl is touched) ─────────────
+
+    type Key = (TcpState, SocketAddr, SocketAddr, u64);
+
+    fn keys(rows: impl IntoIterator<Item = Row>, port: u16) -> Vec<Key> {
+        let mut keys: Vec<Key> = rows
+            .into_iter()
+            .filter(|row| row.local.port() == port || row.remote.port() == port)
+            .map(|row| (row.state, row.local, row.remote, row.inode))
+            .collect();
+        keys.sort();
+        keys
+    }
+
+    fn netlink_rows(states: u32) -> Vec<Row> {
+        let mut rows = Vec::new();
+        visit(states, &mut |row| rows.push(*row)).unwrap();
+        rows
+    }
+
+    fn procfs_rows() -> Vec<Row> {
+        let mut rows = Vec::new();
+        for name in ["/proc/net/tcp", "/proc/net/tcp6"] {
+            let Ok(text) = std::fs::read_to_string(name) else {
+                continue;
+            };
+            rows.extend(
+                text.lines()
+                    .skip(1)
+                    .map(|line| super::super::tcp_table::parse_row(line).unwrap()),
+            );
+        }
+        rows
+    }
+
+    fn histogram(keys: &[Key]) -> BTreeMap<TcpState, usize> {
+        let mut counts = BTreeMap::new();
+        for key in keys {
+            *counts.entry(key.0).or_insert(0) += 1;
+        }
+        counts
+    }
+
+    /// Polls until netlink shows `expected` for `port` and procfs lists the
+    /// very same sockets, or panics after a few seconds.
+    fn settle(port: u16, expected: &BTreeMap<TcpState, usize>) -> Vec<Key> {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            let netlink = keys(netlink_rows(ALL_STATES), port);
+            let procfs = keys(procfs_rows(), port);
+            if &histogram(&netlink) == expected && netlink == procfs {
+                return netlink;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "port {port}: netlink {netlink:?}\nprocfs {procfs:?}\nexpected {expected:?}"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    fn pair(listener: &TcpListener, to: SocketAddr) -> (TcpStream, TcpStream) {
+        let client = TcpStream::connect(to).unwrap();
+        let (server, _) = listener.accept().unwrap();
+        (client, server)
+    }
+
+    #[test]
+    fn loopback_sockets_are_found_with_their_states() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let address = listener.local_addr().unwrap();
+        let port = address.port();
+        let _established: Vec<_> = (0..3).map(|_| pair(&listener, address)).collect();
+        // Client closes, server holds: CLOSE_WAIT here, an orphaned
+        // FIN_WAIT2 (a timewait-table entry) on the client side.
+        let (client, _close_wait) = pair(&listener, address);
+        drop(client);
+        // Client closes first, server follows: the client is in TIME_WAIT.
+        let (client, mut server) = pair(&listener, address);
+        drop(client);
+        assert_eq!(server.read(&mut [0; 1]).unwrap(), 0);
+        drop(server);
+
+        let expected = BTreeMap::from([
+            (TcpState::Established, 6),
+            (TcpState::FinWait2, 1),
+            (TcpState::TimeWait, 1),
+            (TcpState::CloseWait, 1),
+            (TcpState::Listen, 1),
+        ]);
+        let keys = settle(port, &expected);
+        // The listener is a full socket with an inode; TIME_WAIT has none.
+        let inode = |state| keys.iter().find(|key| key.0 == state).map(|key| key.3);
+        assert!(inode(TcpState::Listen).is_some_and(|inode| inode != 0));
+        assert_eq!(inode(TcpState::TimeWait), Some(0));
+
+        // The kernel filters: asking for CLOSE_WAIT returns nothing else.
+        let only = netlink_rows(state_bit(TcpState::CloseWait));
+        assert!(only.iter().all(|row| row.state == TcpState::CloseWait));
+        assert_eq!(
+            only.iter().filter(|row| row.local.port() == port).count(),
+            1
+        );
+
+        let mut census = Census::default();
+        super::census(&mut census, ALL_STATES).unwrap();
+        assert_eq!(census.source, Some(Source::Netlink));
+        assert!(census.states.get(TcpState::Established) >= 6);
+        assert!(
+            census
+                .listeners
+                .iter()
+                .any(|listener| listener.local == address)
+        );
+        assert!(
+            census
+                .close_wait
+                .iter()
+                .any(|socket| socket.local == address)
+        );
+    }
+
+    #[test]
+    fn ipv6_and_mapped_sockets_match_procfs() {
+        // Hosts without IPv6 on loopback skip this part.
+        if let Ok(listener) = TcpListener::bind("[::1]:0") {
+            let address = listener.local_addr().unwrap();
+            let _pair = pair(&listener, address);
+            let expected = BTreeMap::from([(TcpState::Established, 2), (TcpState::Listen, 1)]);
+            settle(address.port(), &expected);
+        }
+        // An IPv6 socket bound to a mapped address serves IPv4 clients: its
+        // sockets are AF_INET6 (tcp6), the client's AF_INET (tcp).
+        if let Ok(listener) = TcpListener::bind("[::ffff:127.0.0.1]:0") {
+            let port = listener.local_addr().unwrap().port();
+            let _pair = pair(&listener, SocketAddr::from(([127, 0, 0, 1], port)));
+            let expected = BTreeMap::from([(TcpState::Established, 2), (TcpState::Listen, 1)]);
+            let keys = settle(port, &expected);
+            let mapped = keys.iter().filter(|key| key.1.is_ipv6()).count();
+            assert_eq!(mapped, 2, "{keys:?}");
         }
     }
 }

@@ -107,7 +107,10 @@ fn most_frequent(addresses: HashMap<SocketAddr, u64>) -> Vec<AddressCount> {
 
 /// `socket:[12345]` -> 12345.
 fn socket_inode(link: &str) -> Option<u64> {
-    link.strip_prefix("socket:[")?.strip_suffix(']')?.parse().ok()
+    link.strip_prefix("socket:[")?
+        .strip_suffix(']')?
+        .parse()
+        .ok()
 }
 
 fn read_comm(pid_dir: &Path) -> String {
@@ -140,7 +143,11 @@ mod tests {
         let remote: SocketAddr = "127.0.0.1:40000".parse().unwrap();
         let sockets: Vec<CloseWaitSocket> = [100, 101, 102]
             .into_iter()
-            .map(|inode| CloseWaitSocket { inode, local, remote })
+            .map(|inode| CloseWaitSocket {
+                inode,
+                local,
+                remote,
+            })
             .collect();
         let owners = find(proc.path(), &sockets);
         assert_eq!(owners.unknown, 1);
@@ -148,6 +155,9 @@ mod tests {
         assert_eq!(owners.owners[0].pid, 321);
         assert_eq!(owners.owners[0].comm, "leaky");
         assert_eq!(owners.owners[0].count, 2);
-        assert_eq!(owners.owners[0].local_addresses[0].address, "127.0.0.1:8080");
+        assert_eq!(
+            owners.owners[0].local_addresses[0].address,
+            "127.0.0.1:8080"
+        );
     }
 }

@@ -25,7 +25,11 @@ pub struct Row {
 /// Parses one data row; the message says what was wrong.
 pub fn parse_row(line: &str) -> Result<Row, String> {
     let mut fields = line.split_whitespace();
-    let mut next = |name: &str| fields.next().ok_or_else(|| format!("missing the {name} column"));
+    let mut next = |name: &str| {
+        fields
+            .next()
+            .ok_or_else(|| format!("missing the {name} column"))
+    };
     let _slot = next("sl")?;
     let local = parse_address(next("local_address")?)?;
     let remote = parse_address(next("rem_address")?)?;
@@ -93,10 +97,12 @@ pub fn count(mut reader: impl BufRead, path: &Path, census: &mut Census) -> Resu
     let mut number = 0usize;
     loop {
         line.clear();
-        let read = reader.read_until(b'\n', &mut line).map_err(|source| Error::Read {
-            path: path.to_owned(),
-            source,
-        })?;
+        let read = reader
+            .read_until(b'\n', &mut line)
+            .map_err(|source| Error::Read {
+                path: path.to_owned(),
+                source,
+            })?;
         if read == 0 {
             return Ok(());
         }
@@ -120,7 +126,10 @@ pub fn record(census: &mut Census, row: &Row) {
     census.states.add(row.state);
     match row.state {
         TcpState::TimeWait => {
-            *census.time_wait_by_destination.entry(row.remote).or_insert(0) += 1;
+            *census
+                .time_wait_by_destination
+                .entry(row.remote)
+                .or_insert(0) += 1;
         }
         TcpState::CloseWait => census.close_wait.push(CloseWaitSocket {
             inode: row.inode,
@@ -159,7 +168,14 @@ mod tests {
 
     #[test]
     fn bad_addresses_are_refused() {
-        for field in ["", "0100007F", "0100007F:13", "0100007G:1388", "01007F:1388", "0100007F:ZZZZ"] {
+        for field in [
+            "",
+            "0100007F",
+            "0100007F:13",
+            "0100007G:1388",
+            "01007F:1388",
+            "0100007F:ZZZZ",
+        ] {
             assert!(parse_address(field).is_err(), "{field}");
         }
     }
@@ -190,6 +206,9 @@ mod tests {
         let text = format!("{HEADER}   0: 0100007F:1F90 00000000:0000 0A\n");
         let mut census = Census::default();
         let error = count(text.as_bytes(), Path::new("/p/net/tcp"), &mut census).unwrap_err();
-        assert_eq!(error.to_string(), "/p/net/tcp:2: missing the tx_queue:rx_queue column");
+        assert_eq!(
+            error.to_string(),
+            "/p/net/tcp:2: missing the tx_queue:rx_queue column"
+        );
     }
 }

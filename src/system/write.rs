@@ -62,7 +62,9 @@ impl System {
     /// Whether `<proc>/sys/KEY` exists and has write permission bits.
     pub fn sysctl_writability(&self, key: &Key) -> Writability {
         match fs::metadata(self.proc.join("sys").join(key.relative_path())) {
-            Ok(meta) if meta.is_file() && meta.permissions().mode() & 0o222 != 0 => Writability::Writable,
+            Ok(meta) if meta.is_file() && meta.permissions().mode() & 0o222 != 0 => {
+                Writability::Writable
+            }
             Ok(meta) if meta.is_file() => Writability::ReadOnly,
             _ => Writability::Absent,
         }
@@ -79,7 +81,8 @@ impl System {
             .open(&path)
             .map_err(|error| WriteRefusal::from_io(&error))?;
         let text = format!("{value}\n");
-        file.write_all(text.as_bytes()).map_err(|error| WriteRefusal::from_io(&error))
+        file.write_all(text.as_bytes())
+            .map_err(|error| WriteRefusal::from_io(&error))
     }
 }
 
@@ -107,7 +110,10 @@ pub fn read_owned(path: &Path) -> io::Result<Option<Vec<u8>>> {
     if !refuse_symlink(path)? {
         return Ok(None);
     }
-    let mut file = OpenOptions::new().read(true).custom_flags(nofollow()).open(path)?;
+    let mut file = OpenOptions::new()
+        .read(true)
+        .custom_flags(nofollow())
+        .open(path)?;
     let mut bytes = Vec::new();
     io::Read::read_to_end(&mut file, &mut bytes)?;
     Ok(Some(bytes))
@@ -117,11 +123,17 @@ pub fn read_owned(path: &Path) -> io::Result<Option<Vec<u8>>> {
 pub fn ensure_dir(dir: &Path, mode: u32) -> io::Result<()> {
     if refuse_symlink(dir)? {
         if !fs::metadata(dir)?.is_dir() {
-            return Err(io::Error::other(format!("{} is not a directory", dir.display())));
+            return Err(io::Error::other(format!(
+                "{} is not a directory",
+                dir.display()
+            )));
         }
         return Ok(());
     }
-    fs::DirBuilder::new().recursive(true).mode(mode).create(dir)?;
+    fs::DirBuilder::new()
+        .recursive(true)
+        .mode(mode)
+        .create(dir)?;
     // The umask may have narrowed the mode; state must be exactly private.
     fs::set_permissions(dir, fs::Permissions::from_mode(mode))
 }
@@ -132,7 +144,10 @@ pub fn write_atomic(path: &Path, bytes: &[u8], mode: u32) -> io::Result<()> {
     let dir = path
         .parent()
         .ok_or_else(|| io::Error::other(format!("{} has no directory", path.display())))?;
-    let name = path.file_name().map(|name| name.to_string_lossy().into_owned()).unwrap_or_default();
+    let name = path
+        .file_name()
+        .map(|name| name.to_string_lossy().into_owned())
+        .unwrap_or_default();
     // A dot name ending in `.tmp`: no sysctl loader reads it (not `*.conf`).
     let temporary = dir.join(format!(".{name}.{}.tmp", std::process::id()));
     let result = (|| {
@@ -182,8 +197,14 @@ mod tests {
         write_atomic(&path, b"a = 1\n", 0o644).unwrap();
         write_atomic(&path, b"a = 2\n", 0o644).unwrap();
         assert_eq!(fs::read(&path).unwrap(), b"a = 2\n");
-        assert_eq!(fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o644);
-        let names: Vec<_> = fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+        assert_eq!(
+            fs::metadata(&path).unwrap().permissions().mode() & 0o777,
+            0o644
+        );
+        let names: Vec<_> = fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
         assert_eq!(names.len(), 1);
     }
 
@@ -205,14 +226,29 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let state = dir.path().join("var/lib/tcptune");
         ensure_dir(&state, 0o700).unwrap();
-        assert_eq!(fs::metadata(&state).unwrap().permissions().mode() & 0o777, 0o700);
+        assert_eq!(
+            fs::metadata(&state).unwrap().permissions().mode() & 0o777,
+            0o700
+        );
     }
 
     #[test]
     fn write_refusals_are_told_apart() {
-        assert_eq!(WriteRefusal::from_io(&io::Error::from_raw_os_error(2)), WriteRefusal::Absent);
-        assert_eq!(WriteRefusal::from_io(&io::Error::from_raw_os_error(13)), WriteRefusal::ReadOnly);
-        assert_eq!(WriteRefusal::from_io(&io::Error::from_raw_os_error(1)), WriteRefusal::NotPermitted);
-        assert_eq!(WriteRefusal::from_io(&io::Error::from_raw_os_error(22)), WriteRefusal::InvalidValue);
+        assert_eq!(
+            WriteRefusal::from_io(&io::Error::from_raw_os_error(2)),
+            WriteRefusal::Absent
+        );
+        assert_eq!(
+            WriteRefusal::from_io(&io::Error::from_raw_os_error(13)),
+            WriteRefusal::ReadOnly
+        );
+        assert_eq!(
+            WriteRefusal::from_io(&io::Error::from_raw_os_error(1)),
+            WriteRefusal::NotPermitted
+        );
+        assert_eq!(
+            WriteRefusal::from_io(&io::Error::from_raw_os_error(22)),
+            WriteRefusal::InvalidValue
+        );
     }
 }

@@ -38,7 +38,12 @@ impl Scene {
 
     fn command(&self) -> assert_cmd::Command {
         let mut command = tcptune();
-        command.arg("--proc").arg(self.proc()).arg("--root").arg(self.root()).args(["--color", "never"]);
+        command
+            .arg("--proc")
+            .arg(self.proc())
+            .arg("--root")
+            .arg(self.root())
+            .args(["--color", "never"]);
         command
     }
 
@@ -55,11 +60,19 @@ impl Scene {
     /// A live value, as the (fixture) kernel holds it.
     fn live(&self, key: &str) -> String {
         let path = self.proc().join("sys").join(key.replace('.', "/"));
-        fs::read_to_string(path).expect("read key").split_whitespace().collect::<Vec<_>>().join(" ")
+        fs::read_to_string(path)
+            .expect("read key")
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ")
     }
 
     fn set_live(&self, key: &str, value: &str) {
-        fs::write(self.proc().join("sys").join(key.replace('.', "/")), format!("{value}\n")).expect("write key");
+        fs::write(
+            self.proc().join("sys").join(key.replace('.', "/")),
+            format!("{value}\n"),
+        )
+        .expect("write key");
     }
 
     /// Every value under proc/sys, for comparing before and after, token by
@@ -68,7 +81,10 @@ impl Scene {
         let mut values = Vec::new();
         walk(&self.proc().join("sys"), &mut |path| {
             let text = fs::read_to_string(path).unwrap_or_default();
-            values.push((path.display().to_string(), text.split_whitespace().collect::<Vec<_>>().join(" ")));
+            values.push((
+                path.display().to_string(),
+                text.split_whitespace().collect::<Vec<_>>().join(" "),
+            ));
         });
         values.sort();
         values
@@ -116,7 +132,13 @@ fn apply_changes_live_values_writes_the_file_and_is_idempotent() {
         .expect("changes")
         .iter()
         .filter(|change| change["status"] == "change")
-        .map(|change| (change["key"].as_str().unwrap_or(""), change["from"].as_str().unwrap_or(""), change["to"].as_str().unwrap_or("")))
+        .map(|change| {
+            (
+                change["key"].as_str().unwrap_or(""),
+                change["from"].as_str().unwrap_or(""),
+                change["to"].as_str().unwrap_or(""),
+            )
+        })
         .collect();
     assert_eq!(
         changed,
@@ -133,16 +155,36 @@ fn apply_changes_live_values_writes_the_file_and_is_idempotent() {
     assert!(file.contains("\nnet.core.somaxconn = 4096\n"), "{file}");
     assert_eq!(mode(&scene.file()), 0o644);
     assert_eq!(mode(&scene.root().join("var/lib/tcptune")), 0o700);
-    assert_eq!(mode(&scene.root().join("var/lib/tcptune/journal/1.json")), 0o600);
+    assert_eq!(
+        mode(&scene.root().join("var/lib/tcptune/journal/1.json")),
+        0o600
+    );
 
-    let mtime = fs::metadata(scene.file()).expect("meta").modified().expect("mtime");
+    let mtime = fs::metadata(scene.file())
+        .expect("meta")
+        .modified()
+        .expect("mtime");
     std::thread::sleep(std::time::Duration::from_millis(20));
     let again = scene.json(&["apply", "--profile", "webserver", "--yes"], 0);
     assert_eq!(again["changed"], false);
     assert_eq!(again["transaction"], serde_json::Value::Null);
-    assert_eq!(fs::metadata(scene.file()).expect("meta").modified().expect("mtime"), mtime);
-    assert_eq!(scene.json(&["diff", "--profile", "webserver"], 0)["pending"], false);
-    assert_eq!(scene.json(&["history"], 0)["transactions"].as_array().map(Vec::len), Some(1));
+    assert_eq!(
+        fs::metadata(scene.file())
+            .expect("meta")
+            .modified()
+            .expect("mtime"),
+        mtime
+    );
+    assert_eq!(
+        scene.json(&["diff", "--profile", "webserver"], 0)["pending"],
+        false
+    );
+    assert_eq!(
+        scene.json(&["history"], 0)["transactions"]
+            .as_array()
+            .map(Vec::len),
+        Some(1)
+    );
 }
 
 #[test]
@@ -165,7 +207,12 @@ fn dry_run_and_bad_profiles_write_nothing() {
     let dry = scene.json(&["apply", "--profile", "webserver", "--dry-run"], 0);
     assert_eq!(dry["changed"], false);
     assert_eq!(dry["dry_run"], true);
-    assert!(dry["file_diff"].as_str().unwrap_or_default().contains("+net.ipv4.tcp_fin_timeout = 30"));
+    assert!(
+        dry["file_diff"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("+net.ipv4.tcp_fin_timeout = 30")
+    );
     let output = scene
         .command()
         .args(["apply", "--yes", "--profile"])
@@ -183,9 +230,18 @@ fn a_later_file_that_wins_at_boot_is_named() {
     let scene = Scene::new();
     let etc = scene.root().join("etc");
     fs::create_dir_all(etc.join("sysctl.d")).expect("mkdir");
-    fs::write(etc.join("sysctl.conf"), "# local tuning\nnet.ipv4.tcp_fin_timeout = 15\n").expect("write");
-    std::os::unix::fs::symlink("../sysctl.conf", etc.join("sysctl.d/99-sysctl.conf")).expect("symlink");
-    fs::write(etc.join("sysctl.d/99-zzz-late.conf"), "net.ipv4.tcp_tw_reuse = 0\n").expect("write");
+    fs::write(
+        etc.join("sysctl.conf"),
+        "# local tuning\nnet.ipv4.tcp_fin_timeout = 15\n",
+    )
+    .expect("write");
+    std::os::unix::fs::symlink("../sysctl.conf", etc.join("sysctl.d/99-sysctl.conf"))
+        .expect("symlink");
+    fs::write(
+        etc.join("sysctl.d/99-zzz-late.conf"),
+        "net.ipv4.tcp_tw_reuse = 0\n",
+    )
+    .expect("write");
     let diff = scene.json(&["diff", "--profile", "webserver"], 1);
     let shadows: Vec<(String, String, u64, String)> = diff["shadows"]
         .as_array()
@@ -203,10 +259,40 @@ fn a_later_file_that_wins_at_boot_is_named() {
     // /etc/sysctl.conf loses to tcptune under systemd (99-sysctl.conf sorts
     // first) but wins under procps, which reads it last; 99-zzz-late.conf
     // wins under both.
-    assert!(shadows.contains(&("net.ipv4.tcp_fin_timeout".into(), "/etc/sysctl.conf".into(), 2, "sysctl --system".into())), "{shadows:?}");
-    assert!(!shadows.iter().any(|(key, _, _, loader)| key == "net.ipv4.tcp_fin_timeout" && loader == "systemd-sysctl"), "{shadows:?}");
-    assert!(shadows.contains(&("net.ipv4.tcp_tw_reuse".into(), "/etc/sysctl.d/99-zzz-late.conf".into(), 1, "systemd-sysctl".into())), "{shadows:?}");
-    assert!(shadows.contains(&("net.ipv4.tcp_tw_reuse".into(), "/etc/sysctl.d/99-zzz-late.conf".into(), 1, "sysctl --system".into())), "{shadows:?}");
+    assert!(
+        shadows.contains(&(
+            "net.ipv4.tcp_fin_timeout".into(),
+            "/etc/sysctl.conf".into(),
+            2,
+            "sysctl --system".into()
+        )),
+        "{shadows:?}"
+    );
+    assert!(
+        !shadows
+            .iter()
+            .any(|(key, _, _, loader)| key == "net.ipv4.tcp_fin_timeout"
+                && loader == "systemd-sysctl"),
+        "{shadows:?}"
+    );
+    assert!(
+        shadows.contains(&(
+            "net.ipv4.tcp_tw_reuse".into(),
+            "/etc/sysctl.d/99-zzz-late.conf".into(),
+            1,
+            "systemd-sysctl".into()
+        )),
+        "{shadows:?}"
+    );
+    assert!(
+        shadows.contains(&(
+            "net.ipv4.tcp_tw_reuse".into(),
+            "/etc/sysctl.d/99-zzz-late.conf".into(),
+            1,
+            "sysctl --system".into()
+        )),
+        "{shadows:?}"
+    );
 }
 
 #[test]
@@ -238,14 +324,21 @@ fn rollback_pops_applies_like_a_stack() {
         .iter()
         .map(|entry| entry["state"].as_str().unwrap_or(""))
         .collect();
-    assert_eq!(states, ["rolled_back", "rolled_back", "committed", "committed"]);
+    assert_eq!(
+        states,
+        ["rolled_back", "rolled_back", "committed", "committed"]
+    );
 }
 
 #[test]
 fn rollback_to_undoes_that_transaction_and_every_later_one() {
     let scene = Scene::new();
     fs::create_dir_all(scene.root().join("etc/sysctl.d")).expect("mkdir");
-    fs::write(scene.file(), b"# hand-written before tcptune\nnet.ipv4.tcp_sack = 1\n").expect("write");
+    fs::write(
+        scene.file(),
+        b"# hand-written before tcptune\nnet.ipv4.tcp_sack = 1\n",
+    )
+    .expect("write");
     let before = scene.snapshot();
     let before_file = fs::read(scene.file()).expect("file");
     scene.json(&["apply", "--profile", "database", "--yes"], 0);
@@ -267,8 +360,15 @@ fn rollback_refuses_to_clobber_a_later_change_unless_forced() {
     let output = scene.run(&["rollback", "--yes"]);
     assert_eq!(output.status.code(), Some(3));
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(stderr.contains("net.ipv4.tcp_fin_timeout is 45 but transaction 1 set it to 30"), "{stderr}");
-    assert_eq!(scene.live("net.ipv4.tcp_tw_reuse"), "1", "nothing was restored");
+    assert!(
+        stderr.contains("net.ipv4.tcp_fin_timeout is 45 but transaction 1 set it to 30"),
+        "{stderr}"
+    );
+    assert_eq!(
+        scene.live("net.ipv4.tcp_tw_reuse"),
+        "1",
+        "nothing was restored"
+    );
     scene.json(&["rollback", "--yes", "--force"], 0);
     assert_eq!(scene.snapshot(), before);
 }
@@ -287,8 +387,14 @@ fn a_write_failing_half_way_puts_everything_back() {
     let output = scene.run(&["apply", "--profile", "webserver", "--yes"]);
     assert_eq!(output.status.code(), Some(3));
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(stderr.contains("writing net.ipv4.tcp_tw_reuse = 1"), "{stderr}");
-    assert!(stderr.contains("everything it had changed was put back"), "{stderr}");
+    assert!(
+        stderr.contains("writing net.ipv4.tcp_tw_reuse = 1"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("everything it had changed was put back"),
+        "{stderr}"
+    );
     assert_eq!(scene.snapshot(), before);
     assert!(!scene.file().exists());
     let history = scene.json(&["history"], 0);
@@ -314,19 +420,43 @@ fn a_crash_at_any_step_is_restored_by_rollback() {
             fs::write(scene.file(), old).expect("write");
         }
         let before = scene.snapshot();
-        let crashed = scene.command().args(["apply", "--profile", "webserver", "--yes"]).env("TCPTUNE_CRASH_AT", step).output().expect("run");
-        assert_eq!(crashed.status.code(), None, "{step}: tcptune must have been killed");
+        let crashed = scene
+            .command()
+            .args(["apply", "--profile", "webserver", "--yes"])
+            .env("TCPTUNE_CRASH_AT", step)
+            .output()
+            .expect("run");
+        assert_eq!(
+            crashed.status.code(),
+            None,
+            "{step}: tcptune must have been killed"
+        );
         let on_disk = fs::read(scene.file()).ok();
-        let complete = on_disk.as_deref().is_none_or(|bytes| bytes == old || bytes.starts_with(b"# Written by tcptune") && bytes.ends_with(b"net.ipv4.tcp_window_scaling = 1\n"));
-        assert!(complete, "{step}: the file is neither old nor new: {on_disk:?}");
+        let complete = on_disk.as_deref().is_none_or(|bytes| {
+            bytes == old
+                || bytes.starts_with(b"# Written by tcptune")
+                    && bytes.ends_with(b"net.ipv4.tcp_window_scaling = 1\n")
+        });
+        assert!(
+            complete,
+            "{step}: the file is neither old nor new: {on_disk:?}"
+        );
         let leftovers: Vec<_> = fs::read_dir(scene.root().join("etc/sysctl.d"))
-            .map(|dir| dir.filter_map(Result::ok).map(|entry| entry.file_name()).filter(|name| name.to_string_lossy().ends_with(".tmp")).collect())
+            .map(|dir| {
+                dir.filter_map(Result::ok)
+                    .map(|entry| entry.file_name())
+                    .filter(|name| name.to_string_lossy().ends_with(".tmp"))
+                    .collect()
+            })
             .unwrap_or_default();
         assert!(leftovers.is_empty(), "{step}: {leftovers:?}");
 
         let refused = scene.run(&["apply", "--profile", "webserver", "--yes"]);
         assert_eq!(refused.status.code(), Some(3), "{step}");
-        assert!(String::from_utf8_lossy(&refused.stderr).contains("interrupted"), "{step}");
+        assert!(
+            String::from_utf8_lossy(&refused.stderr).contains("interrupted"),
+            "{step}"
+        );
 
         scene.json(&["rollback", "--yes"], 0);
         assert_eq!(scene.snapshot(), before, "{step}");
@@ -386,7 +516,12 @@ fn read_only_keys_are_skipped_by_policy() {
         .as_array()
         .expect("changes")
         .iter()
-        .map(|change| (change["key"].as_str().unwrap_or(""), change["status"].as_str().unwrap_or("")))
+        .map(|change| {
+            (
+                change["key"].as_str().unwrap_or(""),
+                change["status"].as_str().unwrap_or(""),
+            )
+        })
         .collect();
     assert_eq!(
         statuses,
@@ -428,5 +563,7 @@ fn apply_without_root_says_it_needs_root() {
 }
 
 fn nix_is_root() -> bool {
-    fs::metadata("/proc/self").map(|meta| std::os::unix::fs::MetadataExt::uid(&meta) == 0).unwrap_or(false)
+    fs::metadata("/proc/self")
+        .map(|meta| std::os::unix::fs::MetadataExt::uid(&meta) == 0)
+        .unwrap_or(false)
 }

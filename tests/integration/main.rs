@@ -6,6 +6,7 @@
 mod apply;
 mod check;
 mod explain;
+mod lint;
 mod manual;
 mod netns;
 mod netns_apply;
@@ -18,7 +19,9 @@ use assert_cmd::Command;
 
 /// The fixture tree `name` under tests/fixtures.
 pub fn fixture(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(name)
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name)
 }
 
 /// tcptune pointed at a fixture's proc and root, colour off.

@@ -783,7 +783,14 @@ fn sample_counts_connections_made_between_readings() {
     in_netns("sample_counts_connections_made_between_readings", || {
         let listener = TcpListener::bind("127.0.0.2:7000").expect("bind 127.0.0.2:7000");
         let child = Command::new(env!("CARGO_BIN_EXE_tcptune"))
-            .args(["sockets", "--by-destination", "--sample", "2", "--format", "json"])
+            .args([
+                "sockets",
+                "--by-destination",
+                "--sample",
+                "2",
+                "--format",
+                "json",
+            ])
             .stdout(std::process::Stdio::piped())
             .spawn()
             .expect("start tcptune");
@@ -799,9 +806,18 @@ fn sample_counts_connections_made_between_readings() {
         let seconds = sample["seconds"].as_f64().expect("seconds");
         assert!((2.0..3.0).contains(&seconds), "{sample:#}");
         let opened = sample["active_opens_per_second"].as_f64().expect("rate") * seconds;
-        assert!((opened - 150.0).abs() <= 1.0, "{opened} connections from {sample:#}");
-        let entered = sample["time_wait_entries_per_second"].as_f64().expect("rate") * seconds;
-        assert!((entered - 150.0).abs() <= 1.0, "{entered} entered TIME_WAIT from {sample:#}");
+        assert!(
+            (opened - 150.0).abs() <= 1.0,
+            "{opened} connections from {sample:#}"
+        );
+        let entered = sample["time_wait_entries_per_second"]
+            .as_f64()
+            .expect("rate")
+            * seconds;
+        assert!(
+            (entered - 150.0).abs() <= 1.0,
+            "{entered} entered TIME_WAIT from {sample:#}"
+        );
         let row = &sample["destinations"][0];
         assert_eq!(row["destination"], "127.0.0.2:7000");
         assert_eq!(row["time_wait"], 150);

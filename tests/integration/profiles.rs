@@ -4,7 +4,10 @@ use crate::{fixture, json_output, tcptune, tcptune_on, text_output};
 
 #[test]
 fn builtins_are_listed() {
-    let document = json_output(tcptune_on("modern-defaults").args(["profiles", "--format", "json"]), 0);
+    let document = json_output(
+        tcptune_on("modern-defaults").args(["profiles", "--format", "json"]),
+        0,
+    );
     let names: Vec<&str> = document["profiles"]
         .as_array()
         .expect("list")
@@ -16,7 +19,10 @@ fn builtins_are_listed() {
 
 #[test]
 fn installed_profiles_are_listed_and_resolved() {
-    let document = json_output(tcptune_on("dotted-interface").args(["profiles", "--format", "json"]), 0);
+    let document = json_output(
+        tcptune_on("dotted-interface").args(["profiles", "--format", "json"]),
+        0,
+    );
     let vlan = document["profiles"]
         .as_array()
         .expect("list")
@@ -24,27 +30,74 @@ fn installed_profiles_are_listed_and_resolved() {
         .find(|profile| profile["name"] == "vlan")
         .expect("vlan listed");
     assert_eq!(vlan["description"], "VLAN gateway");
-    let shown = json_output(tcptune_on("dotted-interface").args(["profiles", "vlan", "--format", "json"]), 0);
-    assert_eq!(shown["profile"]["chain"], serde_json::json!(["vlan", "default"]));
+    let shown = json_output(
+        tcptune_on("dotted-interface").args(["profiles", "vlan", "--format", "json"]),
+        0,
+    );
+    assert_eq!(
+        shown["profile"]["chain"],
+        serde_json::json!(["vlan", "default"])
+    );
 }
 
 #[test]
 fn loadbalancer_resolves_through_its_chain() {
-    let shown = json_output(tcptune().args(["--root", "/nonexistent", "profiles", "loadbalancer", "--format", "json"]), 0);
+    let shown = json_output(
+        tcptune().args([
+            "--root",
+            "/nonexistent",
+            "profiles",
+            "loadbalancer",
+            "--format",
+            "json",
+        ]),
+        0,
+    );
     let profile = &shown["profile"];
-    assert_eq!(profile["chain"], serde_json::json!(["loadbalancer", "webserver", "default"]));
+    assert_eq!(
+        profile["chain"],
+        serde_json::json!(["loadbalancer", "webserver", "default"])
+    );
     let settings = profile["settings"].as_array().expect("settings");
-    let setting = |key: &str| settings.iter().find(|setting| setting["key"] == key).unwrap_or_else(|| panic!("{key}"));
-    assert_eq!(setting("net.ipv4.tcp_tw_reuse")["defined_in"], "loadbalancer");
-    assert_eq!(setting("net.ipv4.tcp_fin_timeout")["defined_in"], "webserver");
+    let setting = |key: &str| {
+        settings
+            .iter()
+            .find(|setting| setting["key"] == key)
+            .unwrap_or_else(|| panic!("{key}"))
+    };
+    assert_eq!(
+        setting("net.ipv4.tcp_tw_reuse")["defined_in"],
+        "loadbalancer"
+    );
+    assert_eq!(
+        setting("net.ipv4.tcp_fin_timeout")["defined_in"],
+        "webserver"
+    );
     assert_eq!(setting("net.ipv4.tcp_sack")["defined_in"], "default");
-    assert_eq!(setting("net.ipv4.ip_local_port_range")["expect"], "10240 65535");
-    assert!(settings.iter().all(|setting| !setting["why"].as_str().unwrap_or_default().is_empty()));
+    assert_eq!(
+        setting("net.ipv4.ip_local_port_range")["expect"],
+        "10240 65535"
+    );
+    assert!(
+        settings
+            .iter()
+            .all(|setting| !setting["why"].as_str().unwrap_or_default().is_empty())
+    );
 }
 
 #[test]
 fn human_profile_view() {
-    let text = text_output(tcptune().args(["--root", "/nonexistent", "--color", "never", "profiles", "webserver"]), 0);
+    let text = text_output(
+        tcptune().args([
+            "--root",
+            "/nonexistent",
+            "--color",
+            "never",
+            "profiles",
+            "webserver",
+        ]),
+        0,
+    );
     insta::assert_snapshot!(text);
 }
 
@@ -59,10 +112,16 @@ fn an_installed_profile_replaces_a_builtin_and_can_extend_it() {
     )
     .expect("write");
     let shown = json_output(
-        tcptune().arg("--root").arg(dir.path()).args(["profiles", "webserver", "--format", "json"]),
+        tcptune()
+            .arg("--root")
+            .arg(dir.path())
+            .args(["profiles", "webserver", "--format", "json"]),
         0,
     );
-    assert_eq!(shown["profile"]["chain"], serde_json::json!(["webserver", "webserver", "default"]));
+    assert_eq!(
+        shown["profile"]["chain"],
+        serde_json::json!(["webserver", "webserver", "default"])
+    );
     let fin = shown["profile"]["settings"]
         .as_array()
         .expect("settings")
@@ -75,7 +134,10 @@ fn an_installed_profile_replaces_a_builtin_and_can_extend_it() {
 
 #[test]
 fn unknown_profile_is_invalid_input() {
-    let output = tcptune_on("modern-defaults").args(["check", "--profile", "nope"]).output().expect("run");
+    let output = tcptune_on("modern-defaults")
+        .args(["check", "--profile", "nope"])
+        .output()
+        .expect("run");
     assert_eq!(output.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("unknown profile `nope`"), "{stderr}");
@@ -84,22 +146,79 @@ fn unknown_profile_is_invalid_input() {
 
 /// Invalid profile files: (file, exit code, every error line expected on stderr).
 const INVALID: &[(&str, &[&str])] = &[
-    ("bad-indent.yaml", &["bad-indent.yaml:4:4: invalid YAML: while parsing a block mapping, did not find expected key"]),
+    (
+        "bad-indent.yaml",
+        &[
+            "bad-indent.yaml:4:4: invalid YAML: while parsing a block mapping, did not find expected key",
+        ],
+    ),
     ("tab.yaml", &["tab.yaml:2:2: invalid YAML: tabs disallowed"]),
-    ("wrong-type.yaml", &["wrong-type.yaml:3:12: `net.ipv4.tcp_fin_timeout` must be an integer from 1 to 2147483647; found `thirty`"]),
-    ("unknown-field.yaml", &["unknown-field.yaml:5:5: unknown field `reason` in the setting `net.ipv4.tcp_fin_timeout`"]),
-    ("not-net.yaml", &["not-net.yaml:3:3: `kernel.pid_max` is not under `net.`"]),
-    ("out-of-range.yaml", &["out-of-range.yaml:3:12: `net.ipv4.tcp_tw_reuse` must be one of 0, 1, 2; found `3`"]),
-    ("missing-why.yaml", &["missing-why.yaml:2:3: the setting `net.ipv4.tcp_fin_timeout` has no `why`"]),
-    ("duplicate-key.yaml", &["duplicate-key.yaml:5:3: invalid YAML: duplicate mapping key: net.ipv4.tcp_fin_timeout"]),
-    ("two-comparators.yaml", &["two-comparators.yaml:4:5: the setting `net.ipv4.tcp_fin_timeout` has more than one of"]),
-    ("unquoted-version.yaml", &["unquoted-version.yaml:4:17: `min_kernel` must be a quoted version"]),
-    ("unknown-parent.yaml", &["unknown-parent.yaml:1:10: extends the unknown profile `no-such-profile`"]),
-    ("cycle-a.yaml", &["cycle-b.yaml:1:10: `extends: cycle-a.yaml` makes a cycle"]),
-    ("boolean.yaml", &["boolean.yaml:3:12: the value of `net.ipv4.tcp_fin_timeout` is the boolean `true`; sysctls take numbers: write 1"]),
-    ("vendor-key.yaml", &["vendor-key.yaml:2:3: `net.ipv4.tcp_tw_timeout` exists only in one vendor kernel"]),
-    ("newline-injection.yaml", &["newline-injection.yaml:3:12: the value of `net.ipv4.tcp_fin_timeout` contains the control character '\\n'"]),
-    ("traversal.yaml", &["traversal.yaml:2:3: invalid key: the key `net/ipv4/../../../etc/passwd` has a component `.` or `..`"]),
+    (
+        "wrong-type.yaml",
+        &[
+            "wrong-type.yaml:3:12: `net.ipv4.tcp_fin_timeout` must be an integer from 1 to 2147483647; found `thirty`",
+        ],
+    ),
+    (
+        "unknown-field.yaml",
+        &[
+            "unknown-field.yaml:5:5: unknown field `reason` in the setting `net.ipv4.tcp_fin_timeout`",
+        ],
+    ),
+    (
+        "not-net.yaml",
+        &["not-net.yaml:3:3: `kernel.pid_max` is not under `net.`"],
+    ),
+    (
+        "out-of-range.yaml",
+        &["out-of-range.yaml:3:12: `net.ipv4.tcp_tw_reuse` must be one of 0, 1, 2; found `3`"],
+    ),
+    (
+        "missing-why.yaml",
+        &["missing-why.yaml:2:3: the setting `net.ipv4.tcp_fin_timeout` has no `why`"],
+    ),
+    (
+        "duplicate-key.yaml",
+        &["duplicate-key.yaml:5:3: invalid YAML: duplicate mapping key: net.ipv4.tcp_fin_timeout"],
+    ),
+    (
+        "two-comparators.yaml",
+        &["two-comparators.yaml:4:5: the setting `net.ipv4.tcp_fin_timeout` has more than one of"],
+    ),
+    (
+        "unquoted-version.yaml",
+        &["unquoted-version.yaml:4:17: `min_kernel` must be a quoted version"],
+    ),
+    (
+        "unknown-parent.yaml",
+        &["unknown-parent.yaml:1:10: extends the unknown profile `no-such-profile`"],
+    ),
+    (
+        "cycle-a.yaml",
+        &["cycle-b.yaml:1:10: `extends: cycle-a.yaml` makes a cycle"],
+    ),
+    (
+        "boolean.yaml",
+        &[
+            "boolean.yaml:3:12: the value of `net.ipv4.tcp_fin_timeout` is the boolean `true`; sysctls take numbers: write 1",
+        ],
+    ),
+    (
+        "vendor-key.yaml",
+        &["vendor-key.yaml:2:3: `net.ipv4.tcp_tw_timeout` exists only in one vendor kernel"],
+    ),
+    (
+        "newline-injection.yaml",
+        &[
+            "newline-injection.yaml:3:12: the value of `net.ipv4.tcp_fin_timeout` contains the control character '\\n'",
+        ],
+    ),
+    (
+        "traversal.yaml",
+        &[
+            "traversal.yaml:2:3: invalid key: the key `net/ipv4/../../../etc/passwd` has a component `.` or `..`",
+        ],
+    ),
     (
         "thresholds.yaml",
         &[
@@ -107,9 +226,23 @@ const INVALID: &[(&str, &[&str])] = &[
             "thresholds.yaml:3:20: `thresholds.close_wait_leak` must be from 1 to 4294967295, found -1",
         ],
     ),
-    ("setting-not-mapping.yaml", &["setting-not-mapping.yaml:2:29: the setting `net.ipv4.tcp_fin_timeout` must be a mapping, found an integer"]),
-    ("alias-bomb.yaml", &["alias-bomb.yaml:", "too large or expands too far through aliases"]),
-    ("not-utf8.yaml", &["not-utf8.yaml:4:14: the file is not valid UTF-8"]),
+    (
+        "setting-not-mapping.yaml",
+        &[
+            "setting-not-mapping.yaml:2:29: the setting `net.ipv4.tcp_fin_timeout` must be a mapping, found an integer",
+        ],
+    ),
+    (
+        "alias-bomb.yaml",
+        &[
+            "alias-bomb.yaml:",
+            "too large or expands too far through aliases",
+        ],
+    ),
+    (
+        "not-utf8.yaml",
+        &["not-utf8.yaml:4:14: the file is not valid UTF-8"],
+    ),
     (
         "multi-errors.yaml",
         &[
@@ -134,10 +267,16 @@ fn invalid_profiles_exit_2_with_file_line_and_column() {
         assert_eq!(output.status.code(), Some(2), "{file}: {stderr}");
         assert!(output.stdout.is_empty(), "{file}: nothing on stdout");
         // One stderr line per error; each expected error starts with its file.
-        let errors = expected.iter().filter(|fragment| fragment.contains(".yaml:")).count();
+        let errors = expected
+            .iter()
+            .filter(|fragment| fragment.contains(".yaml:"))
+            .count();
         assert_eq!(stderr.lines().count(), errors, "{file}: {stderr}");
         for fragment in *expected {
-            assert!(stderr.contains(fragment), "{file}: expected `{fragment}` in:\n{stderr}");
+            assert!(
+                stderr.contains(fragment),
+                "{file}: expected `{fragment}` in:\n{stderr}"
+            );
         }
         assert!(!stderr.contains("panicked"), "{file}: {stderr}");
     }

@@ -5,7 +5,13 @@ use crate::{json_output, tcptune_on, text_output};
 #[test]
 fn owners_and_destinations_in_json() {
     let document = json_output(
-        tcptune_on("close-wait-storm").args(["sockets", "--processes", "--by-destination", "--format", "json"]),
+        tcptune_on("close-wait-storm").args([
+            "sockets",
+            "--processes",
+            "--by-destination",
+            "--format",
+            "json",
+        ]),
         0,
     );
     assert_eq!(document["schema_version"], 1);
@@ -15,15 +21,24 @@ fn owners_and_destinations_in_json() {
     let owners = document["close_wait_owners"].as_array().expect("owners");
     assert_eq!(owners[0]["pid"], 4242);
     assert_eq!(owners[0]["count"], 2000);
-    assert_eq!(owners[0]["local_addresses"][0], serde_json::json!({"address": "10.0.0.5:8080", "count": 2000}));
-    assert_eq!(owners[1]["remote_addresses"][0], serde_json::json!({"address": "10.0.2.9:5432", "count": 900}));
+    assert_eq!(
+        owners[0]["local_addresses"][0],
+        serde_json::json!({"address": "10.0.0.5:8080", "count": 2000})
+    );
+    assert_eq!(
+        owners[1]["remote_addresses"][0],
+        serde_json::json!({"address": "10.0.2.9:5432", "count": 900})
+    );
     assert_eq!(document["close_wait_unknown_owner"], 100);
     assert_eq!(document["time_wait_by_destination"], serde_json::json!([]));
 }
 
 #[test]
 fn destinations_are_sorted_with_port_usage() {
-    let document = json_output(tcptune_on("ipv6-port-pressure").args(["sockets", "--by-destination", "--format", "json"]), 0);
+    let document = json_output(
+        tcptune_on("ipv6-port-pressure").args(["sockets", "--by-destination", "--format", "json"]),
+        0,
+    );
     assert_eq!(
         document["time_wait_by_destination"],
         serde_json::json!([
@@ -36,14 +51,23 @@ fn destinations_are_sorted_with_port_usage() {
 
 #[test]
 fn human_sockets_report() {
-    let text = text_output(tcptune_on("close-wait-storm").args(["sockets", "--processes", "--by-destination"]), 0);
+    let text = text_output(
+        tcptune_on("close-wait-storm").args(["sockets", "--processes", "--by-destination"]),
+        0,
+    );
     insta::assert_snapshot!(text);
 }
 
 #[test]
 fn bars_are_plain_unless_colour_is_on() {
-    let plain = text_output(tcptune_on("ipv6-port-pressure").args(["sockets", "--by-destination"]), 0);
-    assert!(plain.contains("TIME_WAIT          730  ################################"), "{plain}");
+    let plain = text_output(
+        tcptune_on("ipv6-port-pressure").args(["sockets", "--by-destination"]),
+        0,
+    );
+    assert!(
+        plain.contains("TIME_WAIT          730  ################################"),
+        "{plain}"
+    );
     assert!(!plain.contains('\u{2588}'));
     let mut fancy = crate::tcptune();
     fancy
@@ -52,13 +76,29 @@ fn bars_are_plain_unless_colour_is_on() {
         .args(["--color", "always", "sockets", "--by-destination"]);
     let fancy = text_output(&mut fancy, 0);
     // 700 of 900 usable ports: 25 of 32 cells.
-    let row = fancy.lines().find(|line| line.contains("[2001:db8::5]:443")).expect("destination row");
-    assert_eq!(row.chars().filter(|ch| *ch == '\u{2588}').count(), 25, "{row}");
+    let row = fancy
+        .lines()
+        .find(|line| line.contains("[2001:db8::5]:443"))
+        .expect("destination row");
+    assert_eq!(
+        row.chars().filter(|ch| *ch == '\u{2588}').count(),
+        25,
+        "{row}"
+    );
 }
 
 #[test]
 fn limits_are_in_json() {
-    let document = json_output(tcptune_on("close-wait-storm").args(["sockets", "--format", "json"]), 0);
-    assert_eq!(document["orphans"], serde_json::json!({"count": 0, "max": 131072}));
-    assert_eq!(document["time_wait_limit"], serde_json::json!({"count": 0, "max": 131072}));
+    let document = json_output(
+        tcptune_on("close-wait-storm").args(["sockets", "--format", "json"]),
+        0,
+    );
+    assert_eq!(
+        document["orphans"],
+        serde_json::json!({"count": 0, "max": 131072})
+    );
+    assert_eq!(
+        document["time_wait_limit"],
+        serde_json::json!({"count": 0, "max": 131072})
+    );
 }
