@@ -14,6 +14,7 @@
 
 use std::collections::HashMap;
 use std::fs::File;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
@@ -94,6 +95,7 @@ pub fn lock(state_dir: &Path) -> Result<Lock> {
         .create(true)
         .truncate(false)
         .write(true)
+        .mode(0o600)
         .open(&path)
         .map_err(|source| Error::Write {
             path: path.clone(),
@@ -130,6 +132,7 @@ pub fn apply(system: &System, journal: &Journal, plan: &Plan) -> Result<Outcome>
         file: FileRecord {
             path: plan.file.clone(),
             existed_before: plan.old_file.is_some(),
+            mode_before: file_mode(&plan.file),
             exists_after: true,
             changed: file_changed,
         },
@@ -239,7 +242,7 @@ fn restore_file(journal: &Journal, entry: &Entry) -> Result<()> {
     let path = &entry.file.path;
     if entry.file.existed_before {
         let bytes = journal.kept_bytes(entry.id, "before")?;
-        write_atomic(path, &bytes, 0o644)
+        write_atomic(path, &bytes, entry.file.mode_before.unwrap_or(0o644))
     } else {
         remove_durably(path)
     }
@@ -247,6 +250,15 @@ fn restore_file(journal: &Journal, entry: &Entry) -> Result<()> {
         path: path.clone(),
         source,
     })
+}
+
+/// The permission bits of a regular file (not following symlinks).
+fn file_mode(path: &Path) -> Option<u32> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::symlink_metadata(path)
+        .ok()
+        .filter(|meta| meta.is_file())
+        .map(|meta| meta.permissions().mode() & 0o7777)
 }
 
 /// Which transactions a rollback undoes, newest first.
@@ -391,6 +403,7 @@ pub fn rollback(
         file: FileRecord {
             path: newest_path.clone(),
             existed_before: current_file.is_some(),
+            mode_before: file_mode(&newest_path),
             exists_after: final_file.is_some(),
             changed: current_file != final_file,
         },
@@ -445,6 +458,7 @@ pub fn rollback(
         file: newest_path,
         changes: restored
             .into_iter()
+            .filter(|(_, current, previous)| current.as_ref() != Some(previous))
             .map(|(key, current, previous)| KeyOutcome {
                 key,
                 from: current.map(|value| value.to_string()),

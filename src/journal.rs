@@ -53,6 +53,9 @@ pub struct FileRecord {
     pub path: PathBuf,
     /// Whether the file existed before; its bytes are in `<id>.before`.
     pub existed_before: bool,
+    /// Its permission bits before, restored with the bytes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mode_before: Option<u32>,
     /// Whether the file exists after; its bytes are in `<id>.after`.
     pub exists_after: bool,
     /// Whether the transaction touches the file at all.
@@ -269,6 +272,7 @@ mod tests {
             file: FileRecord {
                 path: "/etc/sysctl.d/99-zz-tcptune.conf".into(),
                 existed_before: false,
+                mode_before: None,
                 exists_after: true,
                 changed: true,
             },

@@ -86,6 +86,16 @@ pub struct Plan {
     pub old_file: Option<Vec<u8>>,
     pub new_file: Vec<u8>,
     pub shadows: Vec<Shadow>,
+    /// Keys the current file persists that the new one no longer does (an
+    /// earlier profile managed them): their live values stay until reboot.
+    pub dropped: Vec<Dropped>,
+}
+
+/// A key that leaves tcptune's file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Dropped {
+    pub key: String,
+    pub value: String,
 }
 
 impl Plan {
@@ -220,6 +230,10 @@ pub fn plan(
         changes.push(change);
     }
     let new_file = render_file(profile, &changes);
+    let dropped = old_file
+        .as_deref()
+        .map(|old| dropped(&file, old, &changes))
+        .unwrap_or_default();
     Plan {
         profile: profile.name.clone(),
         changes,
@@ -227,7 +241,27 @@ pub fn plan(
         old_file,
         new_file,
         shadows: Vec::new(),
+        dropped,
     }
+}
+
+/// The keys the old file sets that the new changes do not persist.
+fn dropped(file: &std::path::Path, old: &[u8], changes: &[Change]) -> Vec<Dropped> {
+    crate::conf::parse(file, old)
+        .entries
+        .iter()
+        .filter_map(|entry| {
+            let key = entry.key()?;
+            let value = entry.value()?;
+            let kept = changes
+                .iter()
+                .any(|change| change.persisted && &change.key == key);
+            (!kept).then(|| Dropped {
+                key: key.to_string(),
+                value: value.to_string(),
+            })
+        })
+        .collect()
 }
 
 fn absent_note(facts: &Facts, info: Option<&knowledge::KeyInfo>) -> String {
@@ -371,6 +405,26 @@ mod tests {
         assert!(
             plan.file_diff()
                 .starts_with("--- /dev/null\n+++ /etc/sysctl.d/99-zz-tcptune.conf\n")
+        );
+    }
+
+    #[test]
+    fn keys_an_earlier_profile_persisted_are_reported_when_dropped() {
+        let facts = facts("6.18.0", &[("net.ipv4.tcp_sack", "1")]);
+        let old = b"# Written by tcptune\nnet.ipv4.ip_local_port_range = 10240 65535\nnet.ipv4.tcp_sack = 1\n".to_vec();
+        let plan = plan(
+            &facts,
+            &builtin("default"),
+            &writable(&["net.ipv4.tcp_sack"]),
+            PathBuf::from("f"),
+            Some(old),
+        );
+        assert_eq!(
+            plan.dropped,
+            [Dropped {
+                key: "net.ipv4.ip_local_port_range".into(),
+                value: "10240 65535".into()
+            }]
         );
     }
 

@@ -628,6 +628,16 @@ pub fn plan(out: &mut dyn Write, plan: &Plan, view: PlanView) -> io::Result<()> 
     } else {
         writeln!(out, "file {}: unchanged", plan.file.display())?;
     }
+    if !plan.dropped.is_empty() {
+        writeln!(out)?;
+        writeln!(
+            out,
+            "no longer persisted (an earlier profile set them; live values stay until reboot):"
+        )?;
+        for dropped in &plan.dropped {
+            writeln!(out, "  {} = {}", dropped.key, dropped.value)?;
+        }
+    }
     if !plan.shadows.is_empty() {
         writeln!(out)?;
         let style = severity_style(Severity::Warning);

@@ -190,6 +190,7 @@ pub fn plan(plan: &Plan, view: PlanView) -> Value {
             document["pending"] = json!(!plan.is_empty());
             document["file_diff"] = json!(plan.file_diff());
             document["shadows"] = json!(plan.shadows);
+            document["dropped"] = json!(plan.dropped);
         }
         PlanView::DryRun | PlanView::NothingToDo | PlanView::Preview => {
             document["changed"] = json!(false);
@@ -205,7 +206,7 @@ pub fn plan(plan: &Plan, view: PlanView) -> Value {
 }
 
 /// `apply` and `rollback`.
-pub fn outcome(outcome: &Outcome) -> Value {
+pub fn outcome(outcome: &Outcome, rollback: bool) -> Value {
     let mut document = json!({
         "schema_version": SCHEMA_VERSION,
         "changed": outcome.changed,
@@ -213,7 +214,7 @@ pub fn outcome(outcome: &Outcome) -> Value {
         "file": if outcome.file.as_os_str().is_empty() { Value::Null } else { json!(outcome.file) },
         "changes": outcome.changes,
     });
-    if !outcome.rolled_back.is_empty() {
+    if rollback {
         document["rolled_back"] = json!(outcome.rolled_back);
     }
     document

@@ -111,7 +111,10 @@ impl<'w> Printer<'w> {
     pub fn outcome(&mut self, outcome: &Outcome, view: OutcomeView) -> Result<()> {
         match self.format {
             Format::Human => human::outcome(self.out, outcome, view),
-            Format::Json => json::write(self.out, &json::outcome(outcome)),
+            Format::Json => json::write(
+                self.out,
+                &json::outcome(outcome, view == OutcomeView::Rollback),
+            ),
         }
         .map_err(Error::Output)
     }

@@ -28,6 +28,8 @@ pub enum WriteRefusal {
     Absent,
     #[error("the key is read-only here (EACCES)")]
     ReadOnly,
+    #[error("the key is on a read-only mount (EROFS)")]
+    ReadOnlyMount,
     #[error("not permitted (EPERM)")]
     NotPermitted,
     #[error("the kernel rejected the value (EINVAL)")]
@@ -40,7 +42,8 @@ impl WriteRefusal {
     fn from_io(error: &io::Error) -> WriteRefusal {
         match error.raw_os_error() {
             Some(2) => WriteRefusal::Absent,
-            Some(13) | Some(30) => WriteRefusal::ReadOnly,
+            Some(13) => WriteRefusal::ReadOnly,
+            Some(30) => WriteRefusal::ReadOnlyMount,
             Some(1) => WriteRefusal::NotPermitted,
             Some(22) => WriteRefusal::InvalidValue,
             _ => WriteRefusal::Other(error.to_string()),
@@ -150,6 +153,7 @@ pub fn write_atomic(path: &Path, bytes: &[u8], mode: u32) -> io::Result<()> {
         .unwrap_or_default();
     // A dot name ending in `.tmp`: no sysctl loader reads it (not `*.conf`).
     let temporary = dir.join(format!(".{name}.{}.tmp", std::process::id()));
+    remove_stale_temporaries(dir, &name);
     let result = (|| {
         let mut file = OpenOptions::new()
             .write(true)
@@ -168,6 +172,28 @@ pub fn write_atomic(path: &Path, bytes: &[u8], mode: u32) -> io::Result<()> {
         let _ = fs::remove_file(&temporary);
     }
     result
+}
+
+/// Removes temporaries an earlier run left when it was killed between
+/// writing and renaming (`.NAME.PID.tmp`). Callers hold the state lock, so
+/// no other tcptune is writing one right now.
+fn remove_stale_temporaries(dir: &Path, name: &str) {
+    let prefix = format!(".{name}.");
+    let Ok(entries) = fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let file_name = entry.file_name();
+        let file_name = file_name.to_string_lossy();
+        let pid = file_name
+            .strip_prefix(&prefix)
+            .and_then(|rest| rest.strip_suffix(".tmp"));
+        if pid.is_some_and(|pid| !pid.is_empty() && pid.bytes().all(|b| b.is_ascii_digit()))
+            && entry.file_type().is_ok_and(|kind| kind.is_file())
+        {
+            let _ = fs::remove_file(entry.path());
+        }
+    }
 }
 
 /// Removes `path` (refusing a symlink) and makes the removal durable.
@@ -206,6 +232,18 @@ mod tests {
             .map(|e| e.unwrap().file_name())
             .collect();
         assert_eq!(names.len(), 1);
+    }
+
+    #[test]
+    fn a_temporary_left_by_a_killed_run_is_cleaned_up() {
+        let dir = tempfile::tempdir().unwrap();
+        let stale = dir.path().join(".99-zz-tcptune.conf.4242.tmp");
+        fs::write(&stale, "half").unwrap();
+        let other = dir.path().join(".unrelated.4242.tmp");
+        fs::write(&other, "keep").unwrap();
+        write_atomic(&dir.path().join("99-zz-tcptune.conf"), b"a = 1\n", 0o644).unwrap();
+        assert!(!stale.exists());
+        assert!(other.exists());
     }
 
     #[test]

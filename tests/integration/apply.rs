@@ -567,3 +567,46 @@ fn nix_is_root() -> bool {
         .map(|meta| std::os::unix::fs::MetadataExt::uid(&meta) == 0)
         .unwrap_or(false)
 }
+
+#[test]
+fn rollback_restores_the_files_mode_too() {
+    let scene = Scene::new();
+    fs::create_dir_all(scene.root().join("etc/sysctl.d")).expect("mkdir");
+    fs::write(scene.file(), b"net.ipv4.tcp_sack = 1\n").expect("write");
+    fs::set_permissions(scene.file(), fs::Permissions::from_mode(0o600)).expect("chmod");
+    scene.json(&["apply", "--profile", "webserver", "--yes"], 0);
+    assert_eq!(mode(&scene.file()), 0o644);
+    assert_eq!(mode(&scene.root().join("var/lib/tcptune/lock")), 0o600);
+    let outcome = scene.json(&["rollback", "--yes"], 0);
+    assert_eq!(mode(&scene.file()), 0o600);
+    assert_eq!(
+        fs::read(scene.file()).expect("file"),
+        b"net.ipv4.tcp_sack = 1\n"
+    );
+    // Only keys that actually moved are listed.
+    let keys: Vec<&str> = outcome["changes"]
+        .as_array()
+        .expect("changes")
+        .iter()
+        .filter_map(|change| change["key"].as_str())
+        .collect();
+    assert_eq!(
+        keys,
+        [
+            "net.ipv4.tcp_fin_timeout",
+            "net.ipv4.tcp_slow_start_after_idle",
+            "net.ipv4.tcp_tw_reuse"
+        ]
+    );
+}
+
+#[test]
+fn switching_profiles_names_keys_that_leave_the_file() {
+    let scene = Scene::new();
+    scene.json(&["apply", "--profile", "loadbalancer", "--yes"], 0);
+    let diff = scene.json(&["diff", "--profile", "webserver"], 1);
+    assert_eq!(
+        diff["dropped"],
+        serde_json::json!([{"key": "net.ipv4.ip_local_port_range", "value": "10240 65535"}])
+    );
+}
