@@ -34,6 +34,12 @@ pub struct Cli {
     #[arg(long, global = true, value_enum, default_value_t = Format::Human)]
     pub format: Format,
 
+    /// Enter this network namespace first: a name under /run/netns (as `ip
+    /// netns` makes them) or a path such as /proc/PID/ns/net. Lets a
+    /// container host audit and tune one container's network namespace.
+    #[arg(long, global = true, value_name = "NAME|PATH")]
+    pub netns: Option<String>,
+
     /// When to colour human output; `auto` honours NO_COLOR and pipes.
     #[arg(long, global = true, value_enum, default_value_t = ColorWhen::Auto)]
     pub color: ColorWhen,

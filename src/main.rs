@@ -22,7 +22,13 @@ fn main() -> ExitCode {
     // a terminal that did not ask for plain output.
     let fancy = stdout.current_choice() != anstream::ColorChoice::Never;
     let mut printer = Printer::new(&mut stdout, cli.format).fancy(fancy);
-    let code = match commands::run(&cli, &mut printer) {
+    // Enter the namespace before anything reads /proc or opens a socket.
+    let entered = match &cli.netns {
+        Some(target) => tcptune::system::enter_netns(target).map(|_| ()),
+        None => Ok(()),
+    };
+    let result = entered.and_then(|()| commands::run(&cli, &mut printer));
+    let code = match result {
         Ok(code) => code,
         // A reader that went away (`tcptune check | head`) is not a failure.
         Err(Error::Output(error)) if error.kind() == io::ErrorKind::BrokenPipe => exit::SUCCESS,

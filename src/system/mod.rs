@@ -212,6 +212,39 @@ fn read_optional(path: &Path) -> Result<Option<String>> {
     }
 }
 
+/// Enters a network namespace: `NAME` means `/run/netns/NAME`, anything
+/// with a `/` is a namespace file such as `/proc/PID/ns/net`. Every later
+/// read of `/proc/net`, `/proc/sys/net` and every netlink socket then sees
+/// that namespace. Must be called before any other thread exists.
+pub fn enter_netns(target: &str) -> Result<std::path::PathBuf> {
+    let path = if target.contains('/') {
+        std::path::PathBuf::from(target)
+    } else {
+        if target.is_empty() || target.starts_with('.') {
+            return Err(Error::Usage(format!("`{target}` is not a network namespace name")));
+        }
+        std::path::Path::new("/run/netns").join(target)
+    };
+    let file = match std::fs::File::open(&path) {
+        Ok(file) => file,
+        Err(error) if error.kind() == io::ErrorKind::NotFound => {
+            return Err(Error::Usage(format!(
+                "no network namespace at {} (names are looked up under /run/netns, see `ip netns list`)",
+                path.display()
+            )));
+        }
+        Err(source) => return Err(Error::Read { path, source }),
+    };
+    nix::sched::setns(&file, nix::sched::CloneFlags::CLONE_NEWNET).map_err(|errno| match errno {
+        nix::errno::Errno::EINVAL => Error::Usage(format!("{} is not a network namespace", path.display())),
+        other => Error::Read {
+            path: path.clone(),
+            source: io::Error::from(other),
+        },
+    })?;
+    Ok(path)
+}
+
 /// What to gather.
 #[derive(Debug, Clone, Default)]
 pub struct Request {

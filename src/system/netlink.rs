@@ -6,7 +6,7 @@
 //! hands back fixed binary records, while `/proc/net/tcp` walks the whole
 //! hash table, formats every socket as text and has us parse it back, which
 //! is many times slower on a machine with 100k TIME_WAIT sockets. The
-//! counting is shared with the procfs path ([`super::tcp_table::record`]),
+//! counting is shared with the procfs path (`tcp_table::record`),
 //! so both give the same census.
 //!
 //! The wire format is written by hand on top of nix's safe socket calls: the
@@ -47,7 +47,8 @@ pub enum Progress {
 }
 
 /// Why a datagram could not be read. `Kernel` is the kernel refusing the
-/// request; every other variant means the bytes are not a well-formed
+/// request (NLMSG_ERROR) or ending the dump with an error (NLMSG_DONE with a
+/// negative status); every other variant means the bytes are not a well-formed
 /// sock_diag reply.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ParseError {
@@ -78,7 +79,7 @@ pub enum ParseError {
     UnknownFamily { offset: usize, family: u8 },
     #[error("socket at byte {offset} is in unknown TCP state {state}")]
     UnknownState { offset: usize, state: u8 },
-    #[error("the kernel refused the socket dump: {}", io::Error::from_raw_os_error(*errno))]
+    #[error("the kernel failed the socket dump: {}", io::Error::from_raw_os_error(*errno))]
     Kernel { errno: i32 },
 }
 
@@ -340,18 +341,6 @@ fn visit(states_mask: u32, sink: &mut impl FnMut(&Row)) -> io::Result<()> {
         SockFlag::SOCK_CLOEXEC,
         SockProtocol::NetlinkSockDiag,
     )?;
-    if let Ok(size) = std::env::var("NL_RCVBUF") {
-        nix::sys::socket::setsockopt(
-            &socket,
-            nix::sys::socket::sockopt::RcvBuf,
-            &size.parse().unwrap_or(0),
-        )
-        .ok();
-        eprintln!(
-            "rcvbuf {:?}",
-            nix::sys::socket::getsockopt(&socket, nix::sys::socket::sockopt::RcvBuf)
-        );
-    }
     // One buffer for the whole census, zeroed once.
     let mut buffer = vec![0u8; RECEIVE_BUFFER];
     dump(&socket, AF_INET, states_mask, 1, &mut buffer, sink)?;
@@ -908,94 +897,5 @@ mod tests {
             let mapped = keys.iter().filter(|key| key.1.is_ipv6()).count();
             assert_eq!(mapped, 2, "{keys:?}");
         }
-    }
-
-    #[test]
-    #[ignore]
-    fn zz_measure() {
-        use crate::system::System;
-        let best = |f: &mut dyn FnMut() -> u64| {
-            let mut times = Vec::new();
-            let mut n = 0;
-            for _ in 0..15 {
-                let t = Instant::now();
-                n = f();
-                times.push(t.elapsed());
-            }
-            times.sort();
-            (n, times[0], times[times.len() / 2])
-        };
-        let mut sizes = Vec::new();
-        let r = best(&mut || {
-            let mut n = 0u64;
-            visit(ALL_STATES, &mut |_| n += 1).unwrap();
-            n
-        });
-        eprintln!(
-            "bare netlink dump (no-op sink) all states: {} sockets min {:?} median {:?}",
-            r.0, r.1, r.2
-        );
-        let r = best(&mut || {
-            let mut c = Census::default();
-            census(&mut c, ALL_STATES).unwrap();
-            c.states.total()
-        });
-        eprintln!(
-            "netlink census all states: {} min {:?} median {:?}",
-            r.0, r.1, r.2
-        );
-        let r = best(&mut || {
-            let mut c = Census::default();
-            census(&mut c, state_bit(TcpState::TimeWait)).unwrap();
-            c.states.total()
-        });
-        eprintln!(
-            "netlink census TIME_WAIT only: {} min {:?} median {:?}",
-            r.0, r.1, r.2
-        );
-        let r = best(&mut || {
-            let mut c = Census::default();
-            census(&mut c, state_bit(TcpState::CloseWait)).unwrap();
-            c.states.total()
-        });
-        eprintln!(
-            "netlink census CLOSE_WAIT only: {} min {:?} median {:?}",
-            r.0, r.1, r.2
-        );
-        let system = System::new("/", "/proc");
-        let r = best(&mut || system.census_procfs().unwrap().states.total());
-        eprintln!("procfs census: {} min {:?} median {:?}", r.0, r.1, r.2);
-        // datagram sizes
-        let socket = socket(
-            AddressFamily::Netlink,
-            SockType::Raw,
-            SockFlag::SOCK_CLOEXEC,
-            SockProtocol::NetlinkSockDiag,
-        )
-        .unwrap();
-        let req = request(AF_INET, ALL_STATES, 1);
-        sendto(
-            socket.as_raw_fd(),
-            &req,
-            &NetlinkAddr::new(0, 0),
-            MsgFlags::empty(),
-        )
-        .unwrap();
-        let mut buf = vec![0u8; RECEIVE_BUFFER];
-        loop {
-            let n = recv(socket.as_raw_fd(), &mut buf, MsgFlags::MSG_TRUNC).unwrap();
-            sizes.push(n);
-            if parse_messages(&buf[..n], &mut |_| {}).unwrap() == Progress::Done {
-                break;
-            }
-        }
-        sizes.sort();
-        eprintln!(
-            "datagrams: {} min {} median {} max {}",
-            sizes.len(),
-            sizes[0],
-            sizes[sizes.len() / 2],
-            sizes[sizes.len() - 1]
-        );
     }
 }

@@ -10,6 +10,7 @@ mod lint;
 mod manual;
 mod netns;
 mod netns_apply;
+mod netns_enter;
 mod profiles;
 mod sockets;
 
