@@ -30,7 +30,7 @@ pub struct Cli {
     )]
     pub proc_dir: PathBuf,
 
-    /// Output format.
+    /// Output format; prometheus is for check and sockets.
     #[arg(long, global = true, value_enum, default_value_t = Format::Human)]
     pub format: Format,
 
@@ -39,6 +39,14 @@ pub struct Cli {
     /// container host audit and tune one container's network namespace.
     #[arg(long, global = true, value_name = "NAME|PATH")]
     pub netns: Option<String>,
+
+    /// Print nothing on stdout for human output; the exit code tells.
+    #[arg(long, short = 'q', global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+
+    /// Say on stderr what is read and how long it takes.
+    #[arg(long, short = 'v', global = true)]
+    pub verbose: bool,
 
     /// When to colour human output; `auto` honours NO_COLOR and pipes.
     #[arg(long, global = true, value_enum, default_value_t = ColorWhen::Auto)]
@@ -52,6 +60,8 @@ pub struct Cli {
 pub enum Format {
     Human,
     Json,
+    /// node_exporter textfile-collector format (check and sockets only).
+    Prometheus,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

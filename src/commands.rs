@@ -24,6 +24,13 @@ use crate::system::{Request, System, Writability, write};
 /// Runs the parsed command line, printing through `printer`.
 pub fn run(cli: &Cli, printer: &mut Printer<'_>) -> Result<u8> {
     let system = System::new(&cli.root, &cli.proc_dir);
+    if cli.format == crate::cli::Format::Prometheus
+        && !matches!(cli.command, Command::Check(_) | Command::Sockets(_))
+    {
+        return Err(Error::Usage(
+            "--format prometheus is for `check` and `sockets`".into(),
+        ));
+    }
     match &cli.command {
         Command::Check(args) => check(&system, args, printer),
         Command::Sockets(args) => sockets(&system, args, printer),

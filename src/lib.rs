@@ -20,6 +20,7 @@ pub mod kernel;
 pub mod key;
 pub mod knowledge;
 pub mod lint;
+pub mod log;
 pub mod manual;
 pub mod plan;
 pub mod profile;

@@ -12,6 +12,7 @@ use tcptune::report::Printer;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    tcptune::log::set_verbose(cli.verbose);
     let choice = match cli.color {
         ColorWhen::Auto => anstream::ColorChoice::Auto,
         ColorWhen::Always => anstream::ColorChoice::Always,
@@ -21,7 +22,12 @@ fn main() -> ExitCode {
     // Bar charts use block characters only where colour would be shown too:
     // a terminal that did not ask for plain output.
     let fancy = stdout.current_choice() != anstream::ColorChoice::Never;
-    let mut printer = Printer::new(&mut stdout, cli.format).fancy(fancy);
+    // `-q` silences human output only: JSON and Prometheus output is what
+    // the caller asked for.
+    let mut sink = io::sink();
+    let quiet = cli.quiet && cli.format == tcptune::cli::Format::Human;
+    let out: &mut dyn Write = if quiet { &mut sink } else { &mut stdout };
+    let mut printer = Printer::new(out, cli.format).fancy(fancy);
     // Enter the namespace before anything reads /proc or opens a socket.
     let entered = match &cli.netns {
         Some(target) => tcptune::system::enter_netns(target).map(|_| ()),

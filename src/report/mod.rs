@@ -3,6 +3,7 @@
 
 mod human;
 mod json;
+mod prometheus;
 
 use std::io::{self, Write};
 
@@ -102,8 +103,10 @@ impl<'w> Printer<'w> {
             (Format::Human, _) => human::plan(self.out, plan, view),
             // In JSON, apply prints one document: the outcome (or, when
             // nothing happens, an outcome with `"changed": false`).
-            (Format::Json, PlanView::Preview) => Ok(()),
-            (Format::Json, _) => json::write(self.out, &json::plan(plan, view)),
+            (Format::Json | Format::Prometheus, PlanView::Preview) => Ok(()),
+            (Format::Json | Format::Prometheus, _) => {
+                json::write(self.out, &json::plan(plan, view))
+            }
         }
         .map_err(Error::Output)
     }
@@ -111,7 +114,7 @@ impl<'w> Printer<'w> {
     pub fn outcome(&mut self, outcome: &Outcome, view: OutcomeView) -> Result<()> {
         match self.format {
             Format::Human => human::outcome(self.out, outcome, view),
-            Format::Json => json::write(
+            Format::Json | Format::Prometheus => json::write(
                 self.out,
                 &json::outcome(outcome, view == OutcomeView::Rollback),
             ),
@@ -122,7 +125,7 @@ impl<'w> Printer<'w> {
     pub fn rollback_preview(&mut self, entries: &[Entry]) -> Result<()> {
         match self.format {
             Format::Human => human::rollback_preview(self.out, entries),
-            Format::Json => Ok(()),
+            Format::Json | Format::Prometheus => Ok(()),
         }
         .map_err(Error::Output)
     }
@@ -130,7 +133,10 @@ impl<'w> Printer<'w> {
     pub fn lint(&mut self, files: &[std::path::PathBuf], findings: &[Finding]) -> Result<()> {
         match self.format {
             Format::Human => human::lint(self.out, files, findings),
-            Format::Json => json::write(self.out, &json::lint(files, findings)),
+            // `commands` refuses prometheus for every command but check and sockets.
+            Format::Json | Format::Prometheus => {
+                json::write(self.out, &json::lint(files, findings))
+            }
         }
         .map_err(Error::Output)
     }
@@ -138,7 +144,8 @@ impl<'w> Printer<'w> {
     pub fn history(&mut self, entries: &[Entry]) -> Result<()> {
         match self.format {
             Format::Human => human::history(self.out, entries),
-            Format::Json => json::write(self.out, &json::history(entries)),
+            // `commands` refuses prometheus for every command but check and sockets.
+            Format::Json | Format::Prometheus => json::write(self.out, &json::history(entries)),
         }
         .map_err(Error::Output)
     }
@@ -147,6 +154,7 @@ impl<'w> Printer<'w> {
         match self.format {
             Format::Human => human::check(self.out, report),
             Format::Json => json::write(self.out, &json::check(report)),
+            Format::Prometheus => prometheus::check(self.out, report),
         }
         .map_err(Error::Output)
     }
@@ -155,6 +163,7 @@ impl<'w> Printer<'w> {
         match self.format {
             Format::Human => human::sockets(self.out, report, self.fancy),
             Format::Json => json::write(self.out, &json::sockets(report)),
+            Format::Prometheus => prometheus::sockets(self.out, report),
         }
         .map_err(Error::Output)
     }
@@ -162,7 +171,10 @@ impl<'w> Printer<'w> {
     pub fn profile_list(&mut self, listings: &[Listing]) -> Result<()> {
         match self.format {
             Format::Human => human::profile_list(self.out, listings),
-            Format::Json => json::write(self.out, &json::profile_list(listings)),
+            // `commands` refuses prometheus for every command but check and sockets.
+            Format::Json | Format::Prometheus => {
+                json::write(self.out, &json::profile_list(listings))
+            }
         }
         .map_err(Error::Output)
     }
@@ -170,7 +182,8 @@ impl<'w> Printer<'w> {
     pub fn profile(&mut self, profile: &Profile) -> Result<()> {
         match self.format {
             Format::Human => human::profile(self.out, profile),
-            Format::Json => json::write(self.out, &json::profile(profile)),
+            // `commands` refuses prometheus for every command but check and sockets.
+            Format::Json | Format::Prometheus => json::write(self.out, &json::profile(profile)),
         }
         .map_err(Error::Output)
     }
@@ -178,7 +191,8 @@ impl<'w> Printer<'w> {
     pub fn explain(&mut self, explanation: &Explanation<'_>) -> Result<()> {
         match self.format {
             Format::Human => human::explain(self.out, explanation),
-            Format::Json => json::write(self.out, &json::explain(explanation)),
+            // `commands` refuses prometheus for every command but check and sockets.
+            Format::Json | Format::Prometheus => json::write(self.out, &json::explain(explanation)),
         }
         .map_err(Error::Output)
     }

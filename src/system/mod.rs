@@ -106,6 +106,23 @@ impl System {
         Ok(release.to_owned())
     }
 
+    /// Counts TCP sockets: through netlink on the live system (the kernel
+    /// answers far faster than /proc/net/tcp, which walks the whole hash
+    /// table), from the files when `--proc` points elsewhere or netlink is
+    /// not available.
+    pub fn census(&self) -> Result<Census> {
+        if self.proc == Path::new("/proc") {
+            let mut census = Census::default();
+            match netlink::census(&mut census, netlink::ALL_STATES) {
+                Ok(()) => return Ok(census),
+                Err(error) => {
+                    crate::note!("netlink census failed ({error}); reading /proc/net/tcp instead")
+                }
+            }
+        }
+        self.census_procfs()
+    }
+
     /// Counts TCP sockets from `<proc>/net/tcp` and `tcp6`, streaming.
     pub fn census_procfs(&self) -> Result<Census> {
         let mut census = Census::default();
@@ -221,7 +238,9 @@ pub fn enter_netns(target: &str) -> Result<std::path::PathBuf> {
         std::path::PathBuf::from(target)
     } else {
         if target.is_empty() || target.starts_with('.') {
-            return Err(Error::Usage(format!("`{target}` is not a network namespace name")));
+            return Err(Error::Usage(format!(
+                "`{target}` is not a network namespace name"
+            )));
         }
         std::path::Path::new("/run/netns").join(target)
     };
@@ -235,13 +254,17 @@ pub fn enter_netns(target: &str) -> Result<std::path::PathBuf> {
         }
         Err(source) => return Err(Error::Read { path, source }),
     };
-    nix::sched::setns(&file, nix::sched::CloneFlags::CLONE_NEWNET).map_err(|errno| match errno {
-        nix::errno::Errno::EINVAL => Error::Usage(format!("{} is not a network namespace", path.display())),
-        other => Error::Read {
-            path: path.clone(),
-            source: io::Error::from(other),
+    nix::sched::setns(&file, nix::sched::CloneFlags::CLONE_NEWNET).map_err(
+        |errno| match errno {
+            nix::errno::Errno::EINVAL => {
+                Error::Usage(format!("{} is not a network namespace", path.display()))
+            }
+            other => Error::Read {
+                path: path.clone(),
+                source: io::Error::from(other),
+            },
         },
-    })?;
+    )?;
     Ok(path)
 }
 
@@ -260,6 +283,7 @@ pub struct Request {
 impl System {
     /// Reads everything the rules need into one snapshot.
     pub fn gather(&self, request: &Request) -> Result<crate::facts::Facts> {
+        let started = std::time::Instant::now();
         let kernel_release = self.kernel_release()?;
         let kernel = crate::kernel::KernelVersion::from_release(&kernel_release);
         let sysctls = request
@@ -273,8 +297,25 @@ impl System {
             sysctls,
             ..crate::facts::Facts::default()
         };
+        crate::note!(
+            "kernel {}; read {} sysctls under {} in {:.1?}",
+            facts.kernel_release,
+            request.keys.len(),
+            self.proc.join("sys").display(),
+            started.elapsed()
+        );
         if request.sockets {
-            facts.census = self.census_procfs()?;
+            let counting = std::time::Instant::now();
+            facts.census = self.census()?;
+            crate::note!(
+                "counted {} sockets ({}) in {:.1?}",
+                facts.census.states.total(),
+                match facts.census.source {
+                    Some(crate::census::Source::Netlink) => "netlink",
+                    _ => "procfs",
+                },
+                counting.elapsed()
+            );
             facts.close_wait_owners = (request.close_wait_owners
                 && !facts.census.close_wait.is_empty())
             .then(|| self.close_wait_owners(&facts.census));
@@ -282,7 +323,17 @@ impl System {
             facts.counters = self.counters()?;
         }
         if request.boot {
+            let reading = std::time::Instant::now();
             facts.boot = self.boot();
+            if let Some(boot) = &facts.boot {
+                crate::note!(
+                    "read {} sysctl files under {} as {} would, in {:.1?}",
+                    boot.resolution.files.len(),
+                    self.root.display(),
+                    boot.loader,
+                    reading.elapsed()
+                );
+            }
         }
         Ok(facts)
     }

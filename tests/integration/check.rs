@@ -450,3 +450,24 @@ fn boot_configuration_findings_name_files_and_lines() {
             .any(|(_, key)| key.contains("syncookies") || key.contains("slow_start"))
     );
 }
+
+#[test]
+fn quiet_prints_nothing_and_verbose_says_what_was_read() {
+    let output = tcptune_on("close-wait-storm")
+        .args(["-q", "check"])
+        .output()
+        .expect("run");
+    assert_eq!(output.status.code(), Some(1));
+    assert!(output.stdout.is_empty());
+    let output = tcptune_on("close-wait-storm")
+        .args(["-q", "check", "--format", "json"])
+        .output()
+        .expect("run");
+    assert!(!output.stdout.is_empty(), "-q keeps machine output");
+    let output = tcptune_on("close-wait-storm")
+        .args(["-v", "check"])
+        .output()
+        .expect("run");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("counted 3027 sockets (procfs)"), "{stderr}");
+}

@@ -12,6 +12,8 @@ mod netns;
 mod netns_apply;
 mod netns_enter;
 mod profiles;
+mod prometheus;
+mod schema;
 mod sockets;
 
 use std::path::PathBuf;

@@ -1,0 +1,238 @@
+//! `--format prometheus`: the text exposition format node_exporter's
+//! textfile collector reads, checked line by line by a strict parser here.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::{tcptune, tcptune_on, text_output};
+
+/// One parsed sample: name, labels, value.
+type Sample = (String, BTreeMap<String, String>, f64);
+
+fn is_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars
+        .next()
+        .is_some_and(|first| first.is_ascii_alphabetic() || first == '_' || first == ':')
+        && chars.all(|ch| ch.is_ascii_alphanumeric() || ch == '_' || ch == ':')
+}
+
+/// Parses the exposition text, panicking on anything the format forbids.
+fn parse(text: &str) -> Vec<Sample> {
+    let mut samples = Vec::new();
+    let mut typed: BTreeSet<String> = BTreeSet::new();
+    let mut helped: BTreeSet<String> = BTreeSet::new();
+    let mut series: BTreeSet<String> = BTreeSet::new();
+    for line in text.lines() {
+        if let Some(rest) = line.strip_prefix("# HELP ") {
+            let name = rest.split(' ').next().unwrap_or_default();
+            assert!(
+                is_name(name) && helped.insert(name.to_owned()),
+                "bad or repeated HELP: {line}"
+            );
+            continue;
+        }
+        if let Some(rest) = line.strip_prefix("# TYPE ") {
+            let mut parts = rest.split(' ');
+            let name = parts.next().unwrap_or_default();
+            assert!(helped.contains(name), "TYPE before HELP: {line}");
+            assert!(matches!(parts.next(), Some("gauge" | "counter")), "{line}");
+            assert!(typed.insert(name.to_owned()), "repeated TYPE: {line}");
+            continue;
+        }
+        assert!(
+            !line.starts_with('#') && !line.is_empty(),
+            "unexpected line: {line:?}"
+        );
+        let (name, rest) = match line.find('{') {
+            Some(at) => (&line[..at], &line[at..]),
+            None => line
+                .split_once(' ')
+                .map(|(name, _)| (name, &line[name.len()..]))
+                .expect("name value"),
+        };
+        assert!(is_name(name) && name.starts_with("tcptune_"), "{line}");
+        assert!(typed.contains(name), "sample before its TYPE: {line}");
+        let mut labels = BTreeMap::new();
+        let value_text = if let Some(body) = rest.strip_prefix('{') {
+            let mut chars = body.char_indices().peekable();
+            let mut end = None;
+            loop {
+                let start = chars.peek().map(|(at, _)| *at).expect("label");
+                if body[start..].starts_with('}') {
+                    end = Some(start + 1);
+                    break;
+                }
+                let eq = body[start..].find('=').expect("label =") + start;
+                let label = &body[start..eq];
+                assert!(is_name(label), "label name {label:?} in {line}");
+                assert!(body[eq + 1..].starts_with('"'), "{line}");
+                let mut value = String::new();
+                let mut index = eq + 2;
+                loop {
+                    let ch = body[index..].chars().next().expect("closing quote");
+                    index += ch.len_utf8();
+                    match ch {
+                        '"' => break,
+                        '\\' => {
+                            let escaped = body[index..].chars().next().expect("escape");
+                            index += escaped.len_utf8();
+                            value.push(match escaped {
+                                'n' => '\n',
+                                '\\' => '\\',
+                                '"' => '"',
+                                other => panic!("bad escape \\{other} in {line}"),
+                            });
+                        }
+                        '\n' => panic!("raw newline in {line}"),
+                        other => value.push(other),
+                    }
+                }
+                labels.insert(label.to_owned(), value);
+                while chars.peek().is_some_and(|(at, _)| *at < index) {
+                    chars.next();
+                }
+                match body[index..].chars().next() {
+                    Some(',') => {
+                        chars.next();
+                    }
+                    Some('}') => {}
+                    other => panic!("unexpected {other:?} in {line}"),
+                }
+                let _ = &mut end;
+            }
+            &body[end.expect("closing brace")..]
+        } else {
+            rest
+        };
+        let value: f64 = value_text
+            .trim()
+            .parse()
+            .unwrap_or_else(|_| panic!("value in {line}"));
+        assert!(
+            series.insert(format!("{name}{labels:?}")),
+            "duplicate series: {line}"
+        );
+        samples.push((name.to_owned(), labels, value));
+    }
+    samples
+}
+
+fn value(samples: &[Sample], name: &str, labels: &[(&str, &str)]) -> f64 {
+    samples
+        .iter()
+        .find(|(sample, sample_labels, _)| {
+            sample == name
+                && labels
+                    .iter()
+                    .all(|(key, value)| sample_labels.get(*key).map(String::as_str) == Some(*value))
+        })
+        .map(|(_, _, value)| *value)
+        .unwrap_or_else(|| panic!("no {name} {labels:?}"))
+}
+
+#[test]
+fn check_exports_findings_and_states() {
+    let text = text_output(
+        tcptune_on("close-wait-storm").args(["check", "--format", "prometheus"]),
+        1,
+    );
+    let samples = parse(&text);
+    assert_eq!(
+        value(
+            &samples,
+            "tcptune_findings",
+            &[("code", "close-wait-leak"), ("severity", "warning")]
+        ),
+        1.0
+    );
+    assert_eq!(
+        value(
+            &samples,
+            "tcptune_findings_by_severity",
+            &[("severity", "error")]
+        ),
+        0.0
+    );
+    assert_eq!(
+        value(&samples, "tcptune_tcp_sockets", &[("state", "close_wait")]),
+        3000.0
+    );
+    assert_eq!(
+        value(
+            &samples,
+            "tcptune_close_wait_owner_sockets",
+            &[("pid", "4242"), ("comm", "java")]
+        ),
+        2000.0
+    );
+    assert_eq!(
+        value(
+            &samples,
+            "tcptune_close_wait_owner_sockets",
+            &[("pid", "unknown")]
+        ),
+        100.0
+    );
+    assert_eq!(
+        value(&samples, "tcptune_info", &[("profile", "default")]),
+        1.0
+    );
+}
+
+#[test]
+fn sockets_export_port_usage_per_destination() {
+    let text = text_output(
+        tcptune_on("ipv6-port-pressure").args([
+            "sockets",
+            "--by-destination",
+            "--format",
+            "prometheus",
+        ]),
+        0,
+    );
+    let samples = parse(&text);
+    assert_eq!(
+        value(
+            &samples,
+            "tcptune_time_wait_destination_sockets",
+            &[("destination", "[2001:db8::5]:443")]
+        ),
+        700.0
+    );
+    assert_eq!(
+        value(
+            &samples,
+            "tcptune_time_wait_destination_port_usage_ratio",
+            &[("destination", "[2001:db8::5]:443")]
+        ),
+        0.7778
+    );
+    assert_eq!(
+        value(&samples, "tcptune_tcp_sockets", &[("state", "time_wait")]),
+        730.0
+    );
+}
+
+#[test]
+fn the_parser_rejects_what_the_format_forbids() {
+    for bad in [
+        "tcptune_x 1\n",
+        "# HELP tcptune_x h\n# TYPE tcptune_x gauge\ntcptune_x{a=\"1} 2\n",
+        "# HELP tcptune_x h\n# TYPE tcptune_x gauge\nother_x 1\n",
+        "# HELP tcptune_x h\n# TYPE tcptune_x gauge\ntcptune_x 1\ntcptune_x 2\n",
+    ] {
+        assert!(
+            std::panic::catch_unwind(|| parse(bad)).is_err(),
+            "{bad:?} was accepted"
+        );
+    }
+}
+
+#[test]
+fn prometheus_is_refused_for_other_commands() {
+    let output = tcptune()
+        .args(["--format", "prometheus", "profiles"])
+        .output()
+        .expect("run");
+    assert_eq!(output.status.code(), Some(2));
+}
