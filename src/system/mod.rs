@@ -306,7 +306,18 @@ impl System {
         );
         if request.sockets {
             let counting = std::time::Instant::now();
-            facts.census = self.census()?;
+            // The walk over /proc/PID/fd and the census are independent and
+            // both wait on the kernel: run them side by side. (The walk's
+            // thread needs no namespace: it reads /proc of every process.)
+            let (census, holders) = std::thread::scope(|scope| {
+                let walk = request
+                    .close_wait_owners
+                    .then(|| scope.spawn(|| owners::socket_holders(&self.proc)));
+                let census = self.census();
+                let holders = walk.and_then(|walk| walk.join().ok()).flatten();
+                (census, holders)
+            });
+            facts.census = census?;
             crate::note!(
                 "counted {} sockets ({}) in {:.1?}",
                 facts.census.states.total(),
@@ -316,9 +327,9 @@ impl System {
                 },
                 counting.elapsed()
             );
-            facts.close_wait_owners = (request.close_wait_owners
-                && !facts.census.close_wait.is_empty())
-            .then(|| self.close_wait_owners(&facts.census));
+            if request.close_wait_owners {
+                facts.close_wait_owners = Some(owners::attribute(&self.proc, holders.as_ref(), &facts.census.close_wait));
+            }
             facts.sockstat = self.sockstat()?;
             facts.counters = self.counters()?;
         }

@@ -138,14 +138,15 @@ const IPPROTO_TCP: u8 = 6;
 /// `inet_diag_sockid` (48), expires, rqueue, wqueue, uid, inode (20).
 const INET_DIAG_MSG_LEN: usize = 72;
 /// `nlmsghdr` plus `inet_diag_req_v2` (4 bytes, states, `inet_diag_sockid`).
-const REQUEST_LEN: usize = NLMSG_HDRLEN + 8 + 48;
+pub const REQUEST_LEN: usize = NLMSG_HDRLEN + 8 + 48;
 /// SYN_RECV request sockets live in the hash table as NEW_SYN_RECV (12).
 /// Recent kernels add this bit themselves when SYN_RECV is asked for; we
 /// add it too so older ones list half-open connections as procfs does.
 const NEW_SYN_RECV_BIT: u32 = 1 << 12;
 
-/// The dump request for one address family.
-fn request(family: u8, states_mask: u32, sequence: u32) -> [u8; REQUEST_LEN] {
+/// The dump request for one address family (public for the benchmark that
+/// measures a bare dump).
+pub fn request(family: u8, states_mask: u32, sequence: u32) -> [u8; REQUEST_LEN] {
     let mut states = states_mask & ALL_STATES;
     if states & state_bit(TcpState::SynRecv) != 0 {
         states |= NEW_SYN_RECV_BIT;

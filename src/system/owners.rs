@@ -14,24 +14,13 @@ use crate::census::{AddressCount, CloseWaitOwner, CloseWaitOwners, CloseWaitSock
 /// How many local addresses to list per owner.
 const ADDRESSES_PER_OWNER: usize = 5;
 
-pub fn find(proc: &Path, sockets: &[CloseWaitSocket]) -> CloseWaitOwners {
-    if sockets.is_empty() {
-        return CloseWaitOwners::default();
-    }
-    let by_inode: HashMap<u64, &CloseWaitSocket> = sockets
-        .iter()
-        .filter(|socket| socket.inode != 0)
-        .map(|socket| (socket.inode, socket))
-        .collect();
-    let mut found: BTreeMap<u32, Holder> = BTreeMap::new();
-    let mut claimed: HashMap<u64, ()> = HashMap::new();
-
-    let Ok(entries) = std::fs::read_dir(proc) else {
-        return CloseWaitOwners {
-            owners: Vec::new(),
-            unknown: sockets.len() as u64,
-        };
-    };
+/// Which process holds each socket inode: one walk over `<proc>/PID/fd`.
+/// A socket shared by several processes (fork without close) is charged to
+/// the first holder found, so counts add up. `None` when `<proc>` itself
+/// cannot be listed.
+pub fn socket_holders(proc: &Path) -> Option<HashMap<u64, u32>> {
+    let entries = std::fs::read_dir(proc).ok()?;
+    let mut holders = HashMap::new();
     for entry in entries.flatten() {
         let file_name = entry.file_name();
         let Some(pid) = file_name.to_str().and_then(|name| name.parse::<u32>().ok()) else {
@@ -44,29 +33,39 @@ pub fn find(proc: &Path, sockets: &[CloseWaitSocket]) -> CloseWaitOwners {
             let Ok(target) = std::fs::read_link(fd.path()) else {
                 continue;
             };
-            let Some(inode) = socket_inode(&target.to_string_lossy()) else {
-                continue;
-            };
-            let Some(socket) = by_inode.get(&inode) else {
-                continue;
-            };
-            // A socket shared by several processes (fork without close) is
-            // charged to the first holder found, so counts add up.
-            if claimed.insert(inode, ()).is_some() {
-                continue;
+            if let Some(inode) = socket_inode(&target.to_string_lossy()) {
+                holders.entry(inode).or_insert(pid);
             }
-            let holder = found.entry(pid).or_insert_with(|| Holder {
-                comm: read_comm(&entry.path()),
-                count: 0,
-                local: HashMap::new(),
-                remote: HashMap::new(),
-            });
-            holder.count += 1;
-            *holder.local.entry(socket.local).or_insert(0) += 1;
-            *holder.remote.entry(socket.remote).or_insert(0) += 1;
         }
     }
+    Some(holders)
+}
 
+/// Charges each CLOSE_WAIT socket to the process holding its inode.
+pub fn attribute(proc: &Path, holders: Option<&HashMap<u64, u32>>, sockets: &[CloseWaitSocket]) -> CloseWaitOwners {
+    let Some(holders) = holders else {
+        return CloseWaitOwners {
+            owners: Vec::new(),
+            unknown: sockets.len() as u64,
+        };
+    };
+    let mut found: BTreeMap<u32, Holder> = BTreeMap::new();
+    let mut unknown = 0u64;
+    for socket in sockets {
+        let Some(pid) = (socket.inode != 0).then(|| holders.get(&socket.inode)).flatten() else {
+            unknown += 1;
+            continue;
+        };
+        let holder = found.entry(*pid).or_insert_with(|| Holder {
+            comm: read_comm(&proc.join(pid.to_string())),
+            count: 0,
+            local: HashMap::new(),
+            remote: HashMap::new(),
+        });
+        holder.count += 1;
+        *holder.local.entry(socket.local).or_insert(0) += 1;
+        *holder.remote.entry(socket.remote).or_insert(0) += 1;
+    }
     let mut owners: Vec<CloseWaitOwner> = found
         .into_iter()
         .map(|(pid, holder)| CloseWaitOwner {
@@ -78,10 +77,15 @@ pub fn find(proc: &Path, sockets: &[CloseWaitSocket]) -> CloseWaitOwners {
         })
         .collect();
     owners.sort_by(|a, b| b.count.cmp(&a.count).then(a.pid.cmp(&b.pid)));
-    CloseWaitOwners {
-        owners,
-        unknown: sockets.len() as u64 - claimed.len() as u64,
+    CloseWaitOwners { owners, unknown }
+}
+
+/// Walks and attributes in one go.
+pub fn find(proc: &Path, sockets: &[CloseWaitSocket]) -> CloseWaitOwners {
+    if sockets.is_empty() {
+        return CloseWaitOwners::default();
     }
+    attribute(proc, socket_holders(proc).as_ref(), sockets)
 }
 
 /// One process's share while walking.
