@@ -66,7 +66,7 @@ fn evaluate_rules(c: &mut Criterion) {
         .gather(&tcptune::system::Request {
             keys,
             sockets: true,
-            close_wait_owners: true,
+            close_wait_owners: tcptune::system::Owners::IfCloseWait,
             boot: true,
         })
         .expect("facts");

@@ -19,7 +19,7 @@ use crate::profile::{self, Profile};
 use crate::report::{CheckReport, Explanation, OutcomeView, PlanView, Printer, SocketsReport};
 use crate::rules;
 use crate::suggest;
-use crate::system::{Request, System, Writability, write};
+use crate::system::{Owners, Request, System, Writability, write};
 
 /// Runs the parsed command line, printing through `printer`.
 pub fn run(cli: &Cli, printer: &mut Printer<'_>) -> Result<u8> {
@@ -87,7 +87,7 @@ fn check(system: &System, args: &CheckArgs, printer: &mut Printer<'_>) -> Result
         &Request {
             keys,
             sockets: true,
-            close_wait_owners: true,
+            close_wait_owners: Owners::IfCloseWait,
             boot: true,
         },
         args.sample,
@@ -146,7 +146,7 @@ fn gather_sampled(
         return system.gather(request);
     };
     let quick = Request {
-        close_wait_owners: false,
+        close_wait_owners: Owners::Never,
         boot: false,
         ..request.clone()
     };
@@ -181,7 +181,7 @@ fn sockets(system: &System, args: &SocketsArgs, printer: &mut Printer<'_>) -> Re
         &Request {
             keys,
             sockets: true,
-            close_wait_owners: args.processes,
+            close_wait_owners: if args.processes { Owners::Always } else { Owners::Never },
             boot: false,
         },
         args.sample,
@@ -290,7 +290,7 @@ fn make_plan(system: &System, profile_name: &str, sysctl_dir: &Path) -> Result<P
     let facts = system.gather(&Request {
         keys: keys.clone(),
         sockets: false,
-        close_wait_owners: false,
+        close_wait_owners: Owners::Never,
         boot: false,
     })?;
     let writability: BTreeMap<Key, Writability> = keys

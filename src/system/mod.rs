@@ -268,14 +268,28 @@ pub fn enter_netns(target: &str) -> Result<std::path::PathBuf> {
     Ok(path)
 }
 
+/// When to walk `/proc/PID/fd` for the owners of CLOSE_WAIT sockets.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Owners {
+    #[default]
+    Never,
+    /// After the census, only when there are CLOSE_WAIT sockets (`check`:
+    /// most hosts have none, and the walk costs on hosts with many processes).
+    IfCloseWait,
+    /// Always, beside the census on a second thread (`sockets --processes`,
+    /// where the answer is wanted fast).
+    Always,
+}
+
 /// What to gather.
 #[derive(Debug, Clone, Default)]
 pub struct Request {
     pub keys: Vec<Key>,
     /// Count sockets and read the counters (not needed for planning).
     pub sockets: bool,
-    /// Look up who holds CLOSE_WAIT sockets (walks every process's fds).
-    pub close_wait_owners: bool,
+    /// Whether to look up who holds CLOSE_WAIT sockets (walks every
+    /// process's fds).
+    pub close_wait_owners: Owners,
     /// Read the sysctl files under the root to learn what applies at boot.
     pub boot: bool,
 }
@@ -310,8 +324,7 @@ impl System {
             // both wait on the kernel: run them side by side. (The walk's
             // thread needs no namespace: it reads /proc of every process.)
             let (census, holders) = std::thread::scope(|scope| {
-                let walk = request
-                    .close_wait_owners
+                let walk = (request.close_wait_owners == Owners::Always)
                     .then(|| scope.spawn(|| owners::socket_holders(&self.proc)));
                 let census = self.census();
                 let holders = walk.and_then(|walk| walk.join().ok()).flatten();
@@ -327,9 +340,12 @@ impl System {
                 },
                 counting.elapsed()
             );
-            if request.close_wait_owners {
-                facts.close_wait_owners = Some(owners::attribute(&self.proc, holders.as_ref(), &facts.census.close_wait));
-            }
+            facts.close_wait_owners = match request.close_wait_owners {
+                Owners::Never => None,
+                Owners::IfCloseWait if facts.census.close_wait.is_empty() => None,
+                Owners::IfCloseWait => Some(self.close_wait_owners(&facts.census)),
+                Owners::Always => Some(owners::attribute(&self.proc, holders.as_ref(), &facts.census.close_wait)),
+            };
             facts.sockstat = self.sockstat()?;
             facts.counters = self.counters()?;
         }

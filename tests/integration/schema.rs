@@ -454,6 +454,30 @@ fn sockets_output_matches() {
     assert_valid("sockets", &sampled, "sockets --sample");
 }
 
+/// The running kernel, read only (`check` and `sockets` change nothing; the
+/// root is an empty temporary directory): real addresses, real counters,
+/// and the netlink census where tcptune uses it.
+#[test]
+fn live_kernel_output_matches() {
+    let root = tempfile::tempdir().expect("tempdir");
+    let live = || {
+        let mut command = tcptune();
+        command
+            .arg("--root")
+            .arg(root.path())
+            .args(["--color", "never", "--format", "json"]);
+        command
+    };
+    let (code, check) = run_json(live().arg("check"), &[0, 1]);
+    assert_valid("check", &check, "check on this machine");
+    assert_summary_and_exit_code(&check, code, "check on this machine");
+    let (_, sockets) = run_json(
+        live().args(["sockets", "--processes", "--by-destination"]),
+        &[0],
+    );
+    assert_valid("sockets", &sockets, "sockets on this machine");
+}
+
 #[test]
 fn lint_output_matches() {
     let dir = fixture("lint");
