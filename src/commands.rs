@@ -116,6 +116,9 @@ fn layered(system: &System, names: &[&str]) -> Result<Profile> {
     let mut layered: Option<Profile> = None;
     for name in names {
         let next = profile::resolve(system, name)?;
+        for warning in &next.warnings {
+            print_warning(warning);
+        }
         layered = Some(match layered {
             None => next,
             Some(mut base) => {
@@ -127,6 +130,7 @@ fn layered(system: &System, names: &[&str]) -> Result<Profile> {
                 base.name = format!("{}+{}", base.name, next.name);
                 base.chain.extend(next.chain);
                 base.thresholds = next.thresholds;
+                base.warnings.extend(next.warnings);
                 base.description = next.description;
                 base
             }
@@ -253,6 +257,13 @@ fn explain(system: &System, subject: &str, printer: &mut Printer<'_>) -> Result<
     }
     message.push_str(" (topics: time-wait, close-wait, fin-wait2)");
     Err(Error::UnknownTopic(message))
+}
+
+/// Writes a warning for people to stderr.
+pub fn print_warning(message: &str) {
+    let mut stderr = std::io::stderr().lock();
+    // Nothing useful can be done when stderr itself is gone.
+    let _ = writeln!(stderr, "tcptune: warning: {message}");
 }
 
 /// Writes an error for people to stderr.

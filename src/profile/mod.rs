@@ -222,6 +222,9 @@ pub struct Profile {
     pub chain: Vec<String>,
     pub settings: Vec<Setting>,
     pub thresholds: Thresholds,
+    /// Files of the chain that other users could change.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
 }
 
 impl Profile {
@@ -355,6 +358,34 @@ struct Located {
     bytes: Vec<u8>,
 }
 
+/// Like ssh and sudo with their configuration: a profile, or the directory
+/// holding it, that users other than its owner may write lets them decide
+/// what tcptune writes into the kernel as root. Said, not refused, because
+/// a test tree or a user's own profile is legitimately theirs.
+fn writable_by_others(path: &Path) -> Option<String> {
+    use std::os::unix::fs::MetadataExt;
+    let parent = path.parent().filter(|parent| !parent.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    for (what, checked) in [("profile", path), ("directory", parent)] {
+        let Ok(meta) = std::fs::metadata(checked) else { continue };
+        // Sticky directories (/tmp) still let others replace nothing of ours.
+        let sticky = meta.is_dir() && meta.mode() & 0o1000 != 0;
+        if meta.mode() & 0o002 != 0 && !sticky {
+            return Some(format!(
+                "the {what} {} is writable by every user: anyone could change what tcptune applies as root",
+                checked.display()
+            ));
+        }
+        if meta.mode() & 0o020 != 0 && meta.gid() != 0 {
+            return Some(format!(
+                "the {what} {} is writable by group {}: its members could change what tcptune applies as root",
+                checked.display(),
+                meta.gid()
+            ));
+        }
+    }
+    None
+}
+
 /// Finds and loads a profile by name or path, with its `extends` chain.
 pub fn resolve(system: &System, argument: &str) -> Result<Profile> {
     let reference = Reference::from_argument(argument, None);
@@ -415,6 +446,13 @@ fn merge(documents: Vec<(Located, Document)>) -> Profile {
         .iter()
         .map(|(located, _)| located.name.clone())
         .collect();
+    let warnings: Vec<String> = documents
+        .iter()
+        .filter_map(|(located, _)| match &located.origin {
+            Origin::File(path) => writable_by_others(path),
+            Origin::Builtin => None,
+        })
+        .collect();
     let mut settings: BTreeMap<Key, Setting> = BTreeMap::new();
     let mut thresholds = Thresholds::default();
     let mut description = String::new();
@@ -439,6 +477,7 @@ fn merge(documents: Vec<(Located, Document)>) -> Profile {
         chain,
         settings: settings.into_values().collect(),
         thresholds,
+        warnings,
     }
 }
 
