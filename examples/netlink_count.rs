@@ -9,7 +9,9 @@
 use std::os::fd::AsRawFd;
 use std::process::ExitCode;
 
-use nix::sys::socket::{AddressFamily, MsgFlags, NetlinkAddr, SockFlag, SockProtocol, SockType, recv, sendto, socket};
+use nix::sys::socket::{
+    AddressFamily, MsgFlags, NetlinkAddr, SockFlag, SockProtocol, SockType, recv, sendto, socket,
+};
 use tcptune::system::netlink::{ALL_STATES, request};
 
 /// nlmsg_type of a socket reply.
@@ -31,11 +33,21 @@ fn main() -> ExitCode {
 }
 
 fn count() -> Result<u64, Box<dyn std::error::Error>> {
-    let fd = socket(AddressFamily::Netlink, SockType::Raw, SockFlag::SOCK_CLOEXEC, SockProtocol::NetlinkSockDiag)?;
+    let fd = socket(
+        AddressFamily::Netlink,
+        SockType::Raw,
+        SockFlag::SOCK_CLOEXEC,
+        SockProtocol::NetlinkSockDiag,
+    )?;
     let mut buffer = vec![0u8; 256 * 1024];
     let mut sockets = 0u64;
     for (sequence, family) in [(1u32, 2u8), (2, 10)] {
-        sendto(fd.as_raw_fd(), &request(family, ALL_STATES, sequence), &NetlinkAddr::new(0, 0), MsgFlags::empty())?;
+        sendto(
+            fd.as_raw_fd(),
+            &request(family, ALL_STATES, sequence),
+            &NetlinkAddr::new(0, 0),
+            MsgFlags::empty(),
+        )?;
         'dump: loop {
             let received = recv(fd.as_raw_fd(), &mut buffer, MsgFlags::empty())?;
             let mut rest = &buffer[..received];

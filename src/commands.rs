@@ -185,7 +185,11 @@ fn sockets(system: &System, args: &SocketsArgs, printer: &mut Printer<'_>) -> Re
         &Request {
             keys,
             sockets: true,
-            close_wait_owners: if args.processes { Owners::Always } else { Owners::Never },
+            close_wait_owners: if args.processes {
+                Owners::Always
+            } else {
+                Owners::Never
+            },
             boot: false,
         },
         args.sample,

@@ -364,9 +364,14 @@ struct Located {
 /// a test tree or a user's own profile is legitimately theirs.
 fn writable_by_others(path: &Path) -> Option<String> {
     use std::os::unix::fs::MetadataExt;
-    let parent = path.parent().filter(|parent| !parent.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let parent = path
+        .parent()
+        .filter(|parent| !parent.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
     for (what, checked) in [("profile", path), ("directory", parent)] {
-        let Ok(meta) = std::fs::metadata(checked) else { continue };
+        let Ok(meta) = std::fs::metadata(checked) else {
+            continue;
+        };
         // Sticky directories (/tmp) still let others replace nothing of ours.
         let sticky = meta.is_dir() && meta.mode() & 0o1000 != 0;
         if meta.mode() & 0o002 != 0 && !sticky {

@@ -179,8 +179,27 @@ pub fn plan(plan: &Plan, view: PlanView) -> Value {
             })
         })
         .collect();
+    if view == PlanView::NothingToDo {
+        // Same shape as an apply that changed something, so a caller reads
+        // one document whatever happened.
+        let changes: Vec<Value> = plan
+            .changes
+            .iter()
+            .map(|change| json!({"key": change.key, "from": change.from, "to": change.to, "status": change.status}))
+            .collect();
+        return json!({
+            "schema_version": SCHEMA_VERSION,
+            "tcptune_version": env!("CARGO_PKG_VERSION"),
+            "changed": false,
+            "transaction": Value::Null,
+            "file": plan.file,
+            "changes": changes,
+            "profile": plan.profile,
+        });
+    }
     let mut document = json!({
         "schema_version": SCHEMA_VERSION,
+        "tcptune_version": env!("CARGO_PKG_VERSION"),
         "profile": plan.profile,
         "file": plan.file,
         "changes": changes,
@@ -199,6 +218,7 @@ pub fn plan(plan: &Plan, view: PlanView) -> Value {
             if view == PlanView::DryRun {
                 document["file_diff"] = json!(plan.file_diff());
                 document["shadows"] = json!(plan.shadows);
+                document["dropped"] = json!(plan.dropped);
             }
         }
     }
@@ -209,6 +229,7 @@ pub fn plan(plan: &Plan, view: PlanView) -> Value {
 pub fn outcome(outcome: &Outcome, rollback: bool) -> Value {
     let mut document = json!({
         "schema_version": SCHEMA_VERSION,
+        "tcptune_version": env!("CARGO_PKG_VERSION"),
         "changed": outcome.changed,
         "transaction": outcome.transaction,
         "file": if outcome.file.as_os_str().is_empty() { Value::Null } else { json!(outcome.file) },
@@ -238,7 +259,11 @@ pub fn history(entries: &[Entry]) -> Value {
             })
         })
         .collect();
-    json!({ "schema_version": SCHEMA_VERSION, "transactions": transactions })
+    json!({
+        "schema_version": SCHEMA_VERSION,
+        "tcptune_version": env!("CARGO_PKG_VERSION"),
+        "transactions": transactions,
+    })
 }
 
 pub fn lint(files: &[std::path::PathBuf], findings: &[crate::finding::Finding]) -> Value {

@@ -344,7 +344,11 @@ impl System {
                 Owners::Never => None,
                 Owners::IfCloseWait if facts.census.close_wait.is_empty() => None,
                 Owners::IfCloseWait => Some(self.close_wait_owners(&facts.census)),
-                Owners::Always => Some(owners::attribute(&self.proc, holders.as_ref(), &facts.census.close_wait)),
+                Owners::Always => Some(owners::attribute(
+                    &self.proc,
+                    holders.as_ref(),
+                    &facts.census.close_wait,
+                )),
             };
             facts.sockstat = self.sockstat()?;
             facts.counters = self.counters()?;

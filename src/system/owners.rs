@@ -42,7 +42,11 @@ pub fn socket_holders(proc: &Path) -> Option<HashMap<u64, u32>> {
 }
 
 /// Charges each CLOSE_WAIT socket to the process holding its inode.
-pub fn attribute(proc: &Path, holders: Option<&HashMap<u64, u32>>, sockets: &[CloseWaitSocket]) -> CloseWaitOwners {
+pub fn attribute(
+    proc: &Path,
+    holders: Option<&HashMap<u64, u32>>,
+    sockets: &[CloseWaitSocket],
+) -> CloseWaitOwners {
     let Some(holders) = holders else {
         return CloseWaitOwners {
             owners: Vec::new(),
@@ -52,7 +56,10 @@ pub fn attribute(proc: &Path, holders: Option<&HashMap<u64, u32>>, sockets: &[Cl
     let mut found: BTreeMap<u32, Holder> = BTreeMap::new();
     let mut unknown = 0u64;
     for socket in sockets {
-        let Some(pid) = (socket.inode != 0).then(|| holders.get(&socket.inode)).flatten() else {
+        let Some(pid) = (socket.inode != 0)
+            .then(|| holders.get(&socket.inode))
+            .flatten()
+        else {
             unknown += 1;
             continue;
         };

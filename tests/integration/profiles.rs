@@ -306,14 +306,23 @@ fn every_error_of_a_file_is_reported_at_once() {
 fn a_profile_others_can_write_is_warned_about() {
     use std::os::unix::fs::PermissionsExt;
     let dir = tempfile::tempdir().expect("tempdir");
-    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).expect("chmod dir");
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755))
+        .expect("chmod dir");
     let profile = dir.path().join("site.yaml");
     std::fs::write(&profile, "extends: default\n").expect("write");
     std::fs::set_permissions(&profile, std::fs::Permissions::from_mode(0o644)).expect("chmod");
-    let quiet = tcptune_on("modern-defaults").args(["check", "--profile"]).arg(&profile).output().expect("run");
+    let quiet = tcptune_on("modern-defaults")
+        .args(["check", "--profile"])
+        .arg(&profile)
+        .output()
+        .expect("run");
     assert!(!String::from_utf8_lossy(&quiet.stderr).contains("warning"));
     std::fs::set_permissions(&profile, std::fs::Permissions::from_mode(0o666)).expect("chmod");
-    let warned = tcptune_on("modern-defaults").args(["check", "--profile"]).arg(&profile).output().expect("run");
+    let warned = tcptune_on("modern-defaults")
+        .args(["check", "--profile"])
+        .arg(&profile)
+        .output()
+        .expect("run");
     assert_eq!(warned.status.code(), Some(0), "a warning, not a refusal");
     let stderr = String::from_utf8_lossy(&warned.stderr);
     assert!(stderr.contains("is writable by every user"), "{stderr}");
