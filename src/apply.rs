@@ -82,7 +82,7 @@ pub struct Lock {
 
 /// Takes `<state>/lock` without waiting: two transactions never interleave.
 pub fn lock(state_dir: &Path) -> Result<Lock> {
-    ensure_dir(state_dir, 0o700).map_err(|source| Error::Write {
+    crate::system::write::ensure_private_dir(state_dir).map_err(|source| Error::Write {
         path: state_dir.to_owned(),
         source,
     })?;

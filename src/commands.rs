@@ -267,15 +267,21 @@ fn explain(system: &System, subject: &str, printer: &mut Printer<'_>) -> Result<
 pub fn print_warning(message: &str) {
     let mut stderr = std::io::stderr().lock();
     // Nothing useful can be done when stderr itself is gone.
-    let _ = writeln!(stderr, "tcptune: warning: {message}");
+    let _ = writeln!(
+        stderr,
+        "tcptune: warning: {}",
+        crate::report::printable(message)
+    );
 }
 
 /// Writes an error for people to stderr.
 pub fn print_error(error: &Error) {
     let mut stderr = std::io::stderr().lock();
-    for line in error.to_string().lines() {
+    // Each line escaped on its own: lines are tcptune's, their content may
+    // not be (a key or value quoted from a file).
+    for line in error.to_string().split('\n') {
         // Nothing useful can be done when stderr itself is gone.
-        let _ = writeln!(stderr, "tcptune: {line}");
+        let _ = writeln!(stderr, "tcptune: {}", crate::report::printable(line));
     }
 }
 
@@ -370,6 +376,7 @@ fn apply_command(
     layered(system, &[profile])?;
     if !dry_run {
         require_root(system, "apply")?;
+        refuse_redirects(system, &[&sysctl_dir, &state_dir])?;
     }
     if dry_run {
         let plan = make_plan(system, profile, &sysctl_dir)?;
@@ -414,6 +421,7 @@ fn rollback_command(
         return Ok(exit::SUCCESS);
     };
     require_root(system, "rollback")?;
+    refuse_redirects(system, &[&state_dir])?;
     let _lock = apply::lock(&state_dir)?;
     let journal = Journal::open(&state_dir)?;
     let pending = apply::rollback_targets(&journal, to)?;
@@ -421,6 +429,14 @@ fn rollback_command(
         printer.outcome(&apply::Outcome::nothing(), OutcomeView::Rollback)?;
         return Ok(exit::SUCCESS);
     }
+    let file_dirs: Vec<PathBuf> = pending
+        .iter()
+        .filter_map(|entry| entry.file.path.parent().map(Path::to_path_buf))
+        .collect();
+    refuse_redirects(
+        system,
+        &file_dirs.iter().map(PathBuf::as_path).collect::<Vec<_>>(),
+    )?;
     printer.rollback_preview(&pending)?;
     confirm(yes, "Roll back?")?;
     let outcome = apply::rollback(system, &journal, to, force)?;
@@ -438,6 +454,20 @@ fn history(system: &System, state_dir: Option<&Path>, printer: &mut Printer<'_>)
     Ok(exit::SUCCESS)
 }
 
+/// Directories under the root that tcptune writes into must be reached
+/// without symlinks: one planted at `<root>/etc` or `<root>/var/lib` would
+/// send the file or the journal elsewhere. (The file's own directory for
+/// rollback is checked too, through the journal's path.)
+fn refuse_redirects(system: &System, dirs: &[&Path]) -> Result<()> {
+    for dir in dirs {
+        write::refuse_symlinked_components(system.root(), dir).map_err(|source| Error::Write {
+            path: dir.to_path_buf(),
+            source,
+        })?;
+    }
+    Ok(())
+}
+
 /// Changing the live kernel needs root; say so plainly instead of failing
 /// half-way on a permission error. (With `--proc` pointing elsewhere, as in
 /// tests, the files decide.)
@@ -450,6 +480,9 @@ fn require_root(system: &System, command: &str) -> Result<()> {
     Ok(())
 }
 
+/// Largest sysctl file `lint` reads (real ones are a few KiB).
+const LINT_MAX_BYTES: u64 = 16 * 1024 * 1024;
+
 fn lint(
     system: &System,
     files: &[PathBuf],
@@ -458,7 +491,31 @@ fn lint(
 ) -> Result<u8> {
     let mut contents = Vec::new();
     for path in files {
-        let bytes = match system.read_file(path) {
+        // A sysctl file is a regular file of modest size; `/dev/zero` or a
+        // link to it must not be read until memory runs out.
+        match std::fs::metadata(path) {
+            Ok(meta) if !meta.is_file() => {
+                return Err(Error::Usage(format!(
+                    "{}: not a regular file",
+                    crate::report::printable(&path.display().to_string())
+                )));
+            }
+            Ok(meta) if meta.len() > LINT_MAX_BYTES => {
+                return Err(Error::Usage(format!(
+                    "{}: {} bytes; lint reads files of at most {LINT_MAX_BYTES} bytes",
+                    crate::report::printable(&path.display().to_string()),
+                    meta.len()
+                )));
+            }
+            _ => {}
+        }
+        let bytes = match system.read_file_limited(path, LINT_MAX_BYTES + 1) {
+            Ok(bytes) if bytes.len() as u64 > LINT_MAX_BYTES => {
+                return Err(Error::Usage(format!(
+                    "{}: grew past {LINT_MAX_BYTES} bytes while being read",
+                    path.display()
+                )));
+            }
             Ok(bytes) => bytes,
             // A file named on the command line that is not there is the
             // user's mistake, not the system's.

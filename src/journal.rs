@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
-use crate::system::write::{ensure_dir, read_owned, write_atomic};
+use crate::system::write::{read_owned, write_atomic};
 
 pub const SCHEMA_VERSION: u32 = 1;
 
@@ -95,7 +95,7 @@ impl Journal {
     pub fn open(state_dir: &Path) -> Result<Journal> {
         let dir = state_dir.join("journal");
         for path in [state_dir, dir.as_path()] {
-            ensure_dir(path, 0o700).map_err(|source| Error::Write {
+            crate::system::write::ensure_private_dir(path).map_err(|source| Error::Write {
                 path: path.to_owned(),
                 source,
             })?;
@@ -133,6 +133,8 @@ impl Journal {
             let Some(id) = name
                 .to_str()
                 .and_then(|name| name.strip_suffix(".json"))
+                // Only canonical names: `01.json` is not record 1.
+                .filter(|id| !id.starts_with('0') && id.bytes().all(|byte| byte.is_ascii_digit()))
                 .and_then(|id| id.parse::<u64>().ok())
             else {
                 continue;
@@ -173,12 +175,19 @@ impl Journal {
                 message: format!("the record says id {} but is named {id}", entry.id),
             });
         }
+        validate(&entry).map_err(|message| Error::Journal { path, message })?;
         Ok(entry)
     }
 
     /// The id the next transaction gets.
     pub fn next_id(&self) -> Result<u64> {
-        Ok(self.entries()?.last().map_or(1, |entry| entry.id + 1))
+        match self.entries()?.last() {
+            None => Ok(1),
+            Some(last) => last.id.checked_add(1).ok_or_else(|| Error::Journal {
+                path: self.record_path(last.id),
+                message: "no transaction id is left after this one".into(),
+            }),
+        }
     }
 
     /// Writes (or rewrites) a record durably.
@@ -210,6 +219,59 @@ impl Journal {
                 message: "the kept copy of the file is missing".into(),
             })
     }
+}
+
+/// A record only ever names tcptune's own file and `net.` keys with
+/// single-line values: anything else was not written by tcptune, and
+/// rollback must not be steered into writing elsewhere.
+fn validate(entry: &Entry) -> std::result::Result<(), String> {
+    if entry
+        .file
+        .path
+        .file_name()
+        .is_none_or(|name| name != crate::plan::FILE_NAME)
+        || !entry.file.path.is_absolute()
+    {
+        return Err(format!(
+            "names the file {}, which is not tcptune's",
+            entry.file.path.display()
+        ));
+    }
+    if entry
+        .file
+        .mode_before
+        .is_some_and(|mode| mode & !0o777 != 0)
+    {
+        return Err("records a file mode with setuid, setgid or sticky bits".into());
+    }
+    for record in &entry.keys {
+        match crate::key::Key::parse(&record.key) {
+            Ok(key) if key.is_net() => {}
+            _ => {
+                return Err(format!(
+                    "names the key {:?}, which tcptune does not manage",
+                    record.key
+                ));
+            }
+        }
+        if [&record.previous, &record.applied]
+            .iter()
+            .any(|value| value.chars().any(char::is_control))
+        {
+            return Err(format!(
+                "has a value with a control character for {}",
+                record.key
+            ));
+        }
+    }
+    if entry
+        .profile
+        .as_deref()
+        .is_some_and(|profile| profile.chars().any(char::is_control))
+    {
+        return Err("has a profile name with a control character".into());
+    }
+    Ok(())
 }
 
 /// Seconds since the epoch.

@@ -290,10 +290,16 @@ pub fn render_file(profile: &Profile, changes: &[Change]) -> Vec<u8> {
     let mut text = String::new();
     text.push_str(&format!(
         "# Written by tcptune from profile \"{}\"",
-        profile.name
+        // Names come from file names: escaped, so no character of theirs can
+        // end the comment line and start a setting.
+        crate::report::printable(&profile.name)
     ));
     if profile.chain.len() > 1 {
-        text.push_str(&format!(" (extends {})", profile.chain[1..].join(", ")));
+        let parents: Vec<String> = profile.chain[1..]
+            .iter()
+            .map(|parent| crate::report::printable(parent).into_owned())
+            .collect();
+        text.push_str(&format!(" (extends {})", parents.join(", ")));
     }
     text.push_str(".\n");
     text.push_str(
@@ -315,13 +321,16 @@ fn comment_lines(text: &str) -> Vec<String> {
     let mut lines = Vec::new();
     let mut line = String::new();
     for word in text.split_whitespace() {
+        // Whitespace (a newline of a YAML block) splits words; any other
+        // control character is shown escaped, never written raw.
+        let word = crate::report::printable(word);
         if !line.is_empty() && line.len() + 1 + word.len() > 76 {
             lines.push(std::mem::take(&mut line));
         }
         if !line.is_empty() {
             line.push(' ');
         }
-        line.push_str(word);
+        line.push_str(&word);
     }
     if !line.is_empty() {
         lines.push(line);

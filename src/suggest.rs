@@ -1,7 +1,15 @@
 //! "Did you mean ...?": the closest name to a misspelt one.
 
+/// Longest input considered for a suggestion.
+const MAX_INPUT: usize = 200;
+
 /// The candidate closest to `input`, if it is close enough to be a likely typo.
 pub fn closest<'a>(input: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+    // No sysctl name is this long; comparing a huge string against every
+    // candidate would only burn time (it is quadratic).
+    if input.len() > MAX_INPUT {
+        return None;
+    }
     let limit = (input.chars().count() / 3).clamp(2, 4);
     candidates
         .into_iter()

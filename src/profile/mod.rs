@@ -38,6 +38,10 @@ pub const INSTALLED_DIR: &str = "etc/tcptune/profiles";
 /// Profile files larger than this are refused before parsing.
 const MAX_PROFILE_BYTES: usize = 1024 * 1024;
 
+/// Bytes read of a profile file: one more than allowed, so a larger file is
+/// recognised without reading all of it.
+const READ_LIMIT: u64 = MAX_PROFILE_BYTES as u64 + 1;
+
 /// How deep `extends` may chain.
 const MAX_EXTENDS_DEPTH: usize = 16;
 
@@ -244,10 +248,14 @@ pub struct ProfileError {
 
 impl fmt::Display for ProfileError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // One error is one line: newlines quoted from the file are escaped.
         write!(
             f,
             "{}:{}:{}: {}",
-            self.file, self.line, self.column, self.message
+            crate::report::printable(&self.file),
+            self.line,
+            self.column,
+            crate::report::printable(&self.message)
         )
     }
 }
@@ -293,8 +301,7 @@ pub fn parse(file: &str, name: &str, bytes: &[u8]) -> Result<Document, ProfileEr
             1,
             1,
             format!(
-                "the file is {} bytes; profiles are limited to {MAX_PROFILE_BYTES} bytes",
-                bytes.len()
+                "the file is over {MAX_PROFILE_BYTES} bytes; profiles are limited to {MAX_PROFILE_BYTES} bytes"
             ),
         ));
     }
@@ -491,13 +498,20 @@ fn locate(system: &System, reference: &Reference, skip_installed: Option<bool>) 
     match reference {
         Reference::Path(path) => {
             let bytes = match std::fs::metadata(path) {
-                Ok(meta) if meta.is_file() => system.read_file(path)?,
+                Ok(meta) if meta.is_file() => system.read_file_limited(path, READ_LIMIT)?,
                 _ => return Err(unknown(system, &path.display().to_string())),
             };
             let name = path
                 .file_stem()
                 .map(|stem| stem.to_string_lossy().into_owned())
                 .unwrap_or_default();
+            // The name goes into the journal and the sysctl.d file's header.
+            if name.chars().any(char::is_control) {
+                return Err(Error::Usage(format!(
+                    "the profile file name {} contains a control character",
+                    crate::report::printable(&path.display().to_string())
+                )));
+            }
             Ok(Located {
                 name,
                 origin: Origin::File(path.clone()),
@@ -512,7 +526,7 @@ fn locate(system: &System, reference: &Reference, skip_installed: Option<bool>) 
                 .config_path(INSTALLED_DIR)
                 .join(format!("{name}.yaml"));
             if skip_installed != Some(true) && installed.is_file() {
-                let bytes = system.read_file(&installed)?;
+                let bytes = system.read_file_limited(&installed, READ_LIMIT)?;
                 return Ok(Located {
                     name: name.clone(),
                     origin: Origin::File(installed),
@@ -591,7 +605,7 @@ pub fn list(system: &System) -> Result<Vec<Listing>> {
         });
     }
     for (path, name) in installed.into_iter().zip(installed_names) {
-        let bytes = system.read_file(&path)?;
+        let bytes = system.read_file_limited(&path, READ_LIMIT)?;
         let description = match parse(&path.display().to_string(), &name, &bytes) {
             Ok(document) => document.description.unwrap_or_default(),
             Err(errors) => format!(

@@ -84,9 +84,31 @@ pub fn check(out: &mut dyn Write, report: &CheckReport<'_>) -> io::Result<()> {
             sample.steady_state_time_wait
         )?;
     }
+    grouped(out, report.findings)?;
+    writeln!(out)?;
+    let summary = report.summary;
+    if report.findings.is_empty() {
+        writeln!(
+            out,
+            "no findings: this host matches profile {}",
+            report.profile.name
+        )?;
+    } else {
+        writeln!(
+            out,
+            "summary: {}, {}, {}",
+            plural(summary.error, "error"),
+            plural(summary.warning, "warning"),
+            plural(summary.info, "info")
+        )?;
+    }
+    super::finish(out)
+}
+
+/// Findings under a heading per severity, most severe first.
+fn grouped(out: &mut dyn Write, findings: &[Finding]) -> io::Result<()> {
     for severity in Severity::ALL_DESCENDING {
-        let group: Vec<&Finding> = report
-            .findings
+        let group: Vec<&Finding> = findings
             .iter()
             .filter(|finding| finding.severity == severity)
             .collect();
@@ -106,24 +128,7 @@ pub fn check(out: &mut dyn Write, report: &CheckReport<'_>) -> io::Result<()> {
             finding_block(out, finding, style)?;
         }
     }
-    writeln!(out)?;
-    let summary = report.summary;
-    if report.findings.is_empty() {
-        writeln!(
-            out,
-            "no findings: this host matches profile {}",
-            report.profile.name
-        )?;
-    } else {
-        writeln!(
-            out,
-            "summary: {}, {}, {}",
-            plural(summary.error, "error"),
-            plural(summary.warning, "warning"),
-            plural(summary.info, "info")
-        )?;
-    }
-    super::finish(out)
+    Ok(())
 }
 
 fn finding_block(out: &mut dyn Write, finding: &Finding, style: Style) -> io::Result<()> {
@@ -777,27 +782,7 @@ pub fn lint(
         "{BOLD}tcptune lint{BOLD:#}: {}",
         plural(files.len(), "file")
     )?;
-    for severity in Severity::ALL_DESCENDING {
-        let group: Vec<&Finding> = findings
-            .iter()
-            .filter(|finding| finding.severity == severity)
-            .collect();
-        if group.is_empty() {
-            continue;
-        }
-        let style = severity_style(severity);
-        writeln!(out)?;
-        writeln!(
-            out,
-            "{style}{} ({}){style:#}",
-            severity.name().to_uppercase(),
-            group.len()
-        )?;
-        for finding in group {
-            writeln!(out)?;
-            finding_block(out, finding, style)?;
-        }
-    }
+    grouped(out, findings)?;
     writeln!(out)?;
     if findings.is_empty() {
         writeln!(out, "no findings")?;

@@ -19,6 +19,28 @@ use crate::plan::Plan;
 use crate::profile::{Listing, Profile};
 use crate::system::Reading;
 
+/// Text with control characters escaped (`\u{1b}`, `\n`), for anything
+/// that came from a file or the command line and goes to a terminal: an
+/// escape sequence in a profile must not reach it, nor a newline forge a
+/// line of tcptune's own.
+pub fn printable(text: &str) -> std::borrow::Cow<'_, str> {
+    if text.chars().any(char::is_control) {
+        std::borrow::Cow::Owned(
+            text.chars()
+                .map(|ch| {
+                    if ch.is_control() {
+                        ch.escape_default().to_string()
+                    } else {
+                        ch.to_string()
+                    }
+                })
+                .collect(),
+        )
+    } else {
+        std::borrow::Cow::Borrowed(text)
+    }
+}
+
 /// JSON documents carry this; it changes only with an incompatible change.
 pub const SCHEMA_VERSION: u32 = 1;
 

@@ -17,14 +17,14 @@ pub fn evaluate(facts: &Facts, _profile: &Profile) -> Vec<Finding> {
     let Ok(max) = u64::try_from(max) else {
         return Vec::new();
     };
-    if max == 0 || sockstat.orphan * 100 < max * NEAR_PERCENT {
+    if max == 0 || u128::from(sockstat.orphan) * 100 < u128::from(max) * u128::from(NEAR_PERCENT) {
         return Vec::new();
     }
     vec![
         Finding::new(
             Code::OrphanOverflow,
             Severity::Warning,
-            format!("{} orphaned sockets, {}% of tcp_max_orphans ({max})", sockstat.orphan, sockstat.orphan * 100 / max),
+            format!("{} orphaned sockets, {}% of tcp_max_orphans ({max})", sockstat.orphan, u128::from(sockstat.orphan) * 100 / u128::from(max)),
         )
         .key("net.ipv4.tcp_max_orphans")
         .current(max)

@@ -34,6 +34,7 @@ pub fn evaluate(facts: &Facts, profile: &Profile) -> Vec<Finding> {
                 .find(|row| row.destination == destination.to_string())
                 .map(|row| row.connections_per_second)
         });
+        // `as` saturates for floats: an absurd rate cannot overflow.
         let steady = rate.map_or(0, |rate| (rate * TIME_WAIT_SECONDS as f64).round() as u64);
         (count.max(steady), rate)
     };
@@ -41,10 +42,10 @@ pub fn evaluate(facts: &Facts, profile: &Profile) -> Vec<Finding> {
         .census
         .time_wait_destinations()
         .into_iter()
-        .filter(|(destination, count)| projected(destination, *count).0 * 100 >= threshold * usable)
+        .filter(|(destination, count)| u128::from(projected(destination, *count).0) * 100 >= u128::from(threshold) * u128::from(usable))
         .map(|(destination, count)| {
             let (expected, rate) = projected(&destination, count);
-            let percent = expected * 100 / usable;
+            let percent = (u128::from(expected) * 100 / u128::from(usable)) as u64;
             let reuse_advice = match (reuse, timestamps) {
                 (Some(1), Some(0)) => "tcp_tw_reuse is 1 but tcp_timestamps is 0, so reuse never happens: turn timestamps on",
                 (Some(1), _) => "tcp_tw_reuse is already 1",
@@ -57,7 +58,7 @@ pub fn evaluate(facts: &Facts, profile: &Profile) -> Vec<Finding> {
                 ),
                 _ => format!("{count} TIME_WAIT sockets toward {destination} use {percent}% of the {usable} usable local ports"),
             };
-            let severity = if expected * 10 >= usable * 9 { Severity::Error } else { Severity::Warning };
+            let severity = if u128::from(expected) * 10 >= u128::from(usable) * 9 { Severity::Error } else { Severity::Warning };
             let mut finding = Finding::new(Code::PortExhaustion, severity, message)
             .rationale(format!(
                 "Each connection this host closes first holds its local port toward {destination} for {TIME_WAIT_SECONDS} s. From one source address at most {usable} connections to one destination can exist at once, which sustains about {} new connections per second; past that connect() fails with EADDRNOTAVAIL.",
@@ -85,7 +86,8 @@ pub fn usable_ports(facts: &Facts) -> Option<u64> {
     let [low, high] = range.as_slice() else {
         return None;
     };
-    if low > high {
+    // Ports are 16-bit; anything else is not a range the kernel would hold.
+    if low > high || *low < 0 || *high > 65535 {
         return None;
     }
     let size = u64::try_from(high - low + 1).ok()?;

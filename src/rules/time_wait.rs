@@ -18,7 +18,9 @@ pub fn evaluate(facts: &Facts, profile: &Profile) -> Vec<Finding> {
         .map_or(0, |sample| sample.steady_state_time_wait as u64);
     let expected = time_wait.max(steady);
     let percent = profile.thresholds.tw_bucket_percent;
-    let near = buckets.is_some_and(|buckets| expected * 100 >= buckets * percent);
+    let near = buckets.is_some_and(|buckets| {
+        u128::from(expected) * 100 >= u128::from(buckets) * u128::from(percent)
+    });
     if overflows <= 0 && !near {
         return Vec::new();
     }
@@ -28,11 +30,11 @@ pub fn evaluate(facts: &Facts, profile: &Profile) -> Vec<Finding> {
         ),
         (false, Some(buckets)) if steady > time_wait => format!(
             "at the measured rate TIME_WAIT settles at {steady}, {}% of tcp_max_tw_buckets ({buckets}); {time_wait} now",
-            steady * 100 / buckets.max(1)
+            u128::from(steady) * 100 / u128::from(buckets.max(1))
         ),
         (false, Some(buckets)) => format!(
             "{time_wait} TIME_WAIT sockets, {}% of tcp_max_tw_buckets ({buckets})",
-            time_wait * 100 / buckets.max(1)
+            u128::from(time_wait) * 100 / u128::from(buckets.max(1))
         ),
         (false, None) => format!("{time_wait} TIME_WAIT sockets"),
     };

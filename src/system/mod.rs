@@ -181,6 +181,21 @@ impl System {
         })
     }
 
+    /// Reads at most `limit` bytes of a file: enough to tell a caller that
+    /// the file is too large, without reading a huge (or endless) one.
+    pub fn read_file_limited(&self, path: &Path, limit: u64) -> Result<Vec<u8>> {
+        let read = || -> io::Result<Vec<u8>> {
+            let file = std::fs::File::open(path)?;
+            let mut bytes = Vec::new();
+            io::Read::read_to_end(&mut io::Read::take(file, limit), &mut bytes)?;
+            Ok(bytes)
+        };
+        read().map_err(|source| Error::Read {
+            path: path.to_owned(),
+            source,
+        })
+    }
+
     /// The `*.yaml` files of a directory, sorted; none when it does not exist.
     pub fn list_yaml(&self, dir: &Path) -> Result<Vec<PathBuf>> {
         let entries = match std::fs::read_dir(dir) {

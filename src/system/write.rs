@@ -141,6 +141,47 @@ pub fn ensure_dir(dir: &Path, mode: u32) -> io::Result<()> {
     fs::set_permissions(dir, fs::Permissions::from_mode(mode))
 }
 
+/// Like [`ensure_dir`], for tcptune's private state: an existing directory
+/// must belong to this user and be writable by no one else, or someone else
+/// could have planted records that rollback would trust.
+pub fn ensure_private_dir(dir: &Path) -> io::Result<()> {
+    use std::os::unix::fs::MetadataExt;
+    ensure_dir(dir, 0o700)?;
+    let meta = fs::metadata(dir)?;
+    let me = nix::unistd::geteuid().as_raw();
+    if meta.uid() != me {
+        return Err(io::Error::other(format!(
+            "{} belongs to uid {}, not to this user ({me}); tcptune keeps its state only in its own directory",
+            dir.display(),
+            meta.uid()
+        )));
+    }
+    if meta.mode() & 0o022 != 0 {
+        return Err(io::Error::other(format!(
+            "{} is writable by group or others (mode {:o}); tcptune keeps its state only in a private directory (chmod 700)",
+            dir.display(),
+            meta.mode() & 0o7777
+        )));
+    }
+    Ok(())
+}
+
+/// Refuses `path` if any of its components below `root` is a symlink:
+/// a link planted at `<root>/var/lib` or `<root>/etc` would otherwise
+/// redirect tcptune's writes. Components that do not exist yet are fine
+/// (tcptune creates them as directories).
+pub fn refuse_symlinked_components(root: &Path, path: &Path) -> io::Result<()> {
+    let Ok(below) = path.strip_prefix(root) else {
+        return Ok(());
+    };
+    let mut current = root.to_path_buf();
+    for component in below.components() {
+        current.push(component);
+        refuse_symlink(&current)?;
+    }
+    Ok(())
+}
+
 /// Replaces `path` with `bytes` atomically, with `mode`.
 pub fn write_atomic(path: &Path, bytes: &[u8], mode: u32) -> io::Result<()> {
     refuse_symlink(path)?;
