@@ -14,12 +14,11 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use serde_json::{Value, json};
-use tempfile::TempDir;
 
-use crate::{fixture, tcptune, tcptune_on};
+use crate::{Scene, fixture, tcptune, tcptune_on};
 
 /// Every schema file `schema/` must hold.
 const SCHEMAS: &[&str] = &["check", "diff", "history", "lint", "sockets", "transaction"];
@@ -514,57 +513,13 @@ fn lint_output_matches() {
     }
 }
 
-/// A temporary machine: `proc/` copied from modern-defaults (writable, so
-/// apply's live writes land in files) and an empty `root/`.
-struct Scene {
-    dir: TempDir,
-}
-
-impl Scene {
-    fn new() -> Scene {
-        let dir = tempfile::tempdir().expect("tempdir");
-        copy_tree(&fixture("modern-defaults/proc"), &dir.path().join("proc"));
-        fs::create_dir_all(dir.path().join("root/etc")).expect("root");
-        Scene { dir }
-    }
-
-    fn root(&self) -> PathBuf {
-        self.dir.path().join("root")
-    }
-
-    /// Runs with `--format json`, checks the exit code, returns the document.
-    fn json(&self, args: &[&str], code: i32) -> Value {
-        let mut command = tcptune();
-        command
-            .arg("--proc")
-            .arg(self.dir.path().join("proc"))
-            .arg("--root")
-            .arg(self.root())
-            .args(["--color", "never", "--format", "json"])
-            .args(args);
-        run_json(&mut command, &[code]).1
-    }
-}
-
-fn copy_tree(from: &Path, to: &Path) {
-    fs::create_dir_all(to).expect("mkdir");
-    for entry in fs::read_dir(from).expect("read fixture") {
-        let entry = entry.expect("entry");
-        let target = to.join(entry.file_name());
-        if entry.file_type().expect("type").is_dir() {
-            copy_tree(&entry.path(), &target);
-        } else {
-            fs::copy(entry.path(), &target).expect("copy");
-        }
-    }
-}
-
 /// The whole transaction family, in the order an operator would run it.
 /// Each document is also checked for being the one it should be, so a
 /// schema match is never vacuous.
 #[test]
 fn diff_apply_rollback_and_history_output_matches() {
     let scene = Scene::new();
+    fs::create_dir_all(scene.root().join("etc")).expect("etc");
     // A later assignment (procps reads /etc/sysctl.conf after sysctl.d), so
     // `shadows` is not empty.
     fs::write(
