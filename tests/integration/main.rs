@@ -82,6 +82,12 @@ pub struct Scene {
     pub dir: TempDir,
 }
 
+impl Default for Scene {
+    fn default() -> Scene {
+        Scene::new()
+    }
+}
+
 impl Scene {
     pub fn new() -> Scene {
         let dir = tempfile::tempdir().expect("tempdir");
