@@ -3,7 +3,9 @@
 #
 #   fuzz/run.sh [SECONDS] [TARGET...]
 #
-# Works on the stable toolchain: cargo-fuzz needs nightly-only flags
+# Targets are built optimised and with debug assertions (-O -a), so an
+# arithmetic overflow is a finding too. Works on the stable toolchain:
+# cargo-fuzz needs nightly-only flags
 # (-Zsanitizer), which RUSTC_BOOTSTRAP=1 unlocks on stable. Install the
 # runner once with `cargo install cargo-fuzz`. JOBS (default 1) targets run
 # at once; each uses one core. Seeds are read from corpus/TARGET (kept in
@@ -15,7 +17,7 @@ cd "$(dirname "$0")"
 
 seconds="${1:-60}"
 shift || true
-all=(profile_parse conf_parse tcp_table netlink_datagram journal_entry lint)
+all=(profile_parse conf_parse tcp_table netlink_datagram journal_entry lint rules)
 targets=("$@")
 [ ${#targets[@]} -gt 0 ] || targets=("${all[@]}")
 jobs="${JOBS:-1}"
@@ -35,7 +37,7 @@ dict() {
 }
 
 for target in "${targets[@]}"; do
-    cargo fuzz build -O "$target"
+    cargo fuzz build -O -a "$target"
 done
 
 mkdir -p logs
@@ -44,7 +46,7 @@ run() {
     mkdir -p "work/$target" "artifacts/$target"
     # -timeout: one input taking longer than 10 s is a finding (a hang);
     # -rss_limit_mb: so is one that needs more than 2 GiB.
-    cargo fuzz run -O "$target" "work/$target" "corpus/$target" -- \
+    cargo fuzz run -O -a "$target" "work/$target" "corpus/$target" -- \
         -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 \
         -max_len=65536 -print_final_stats=1 $(dict "$target") \
         >"logs/$target.log" 2>&1

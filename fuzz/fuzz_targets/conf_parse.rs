@@ -15,7 +15,11 @@ fuzz_target!(|data: &[u8]| {
     let parsed = tcptune::conf::parse(Path::new("/etc/sysctl.d/fuzz.conf"), data);
     let lines = data.split(|byte| *byte == b'\n').count();
     for entry in &parsed.entries {
-        assert!(entry.line >= 1 && entry.line <= lines, "line {}", entry.line);
+        assert!(
+            entry.line >= 1 && entry.line <= lines,
+            "line {}",
+            entry.line
+        );
         assert!(entry.column >= 1);
         assert!(!entry.raw_key.contains('\n'));
         if let Some(key) = entry.key() {
