@@ -126,6 +126,11 @@ pub enum Command {
         #[arg(long)]
         force: bool,
 
+        /// The sysctl.d directory apply wrote to, if not the default
+        /// (<root>/etc/sysctl.d): rollback restores files there only.
+        #[arg(long, value_name = "DIR")]
+        sysctl_dir: Option<PathBuf>,
+
         /// State directory (default: <root>/var/lib/tcptune).
         #[arg(long, value_name = "DIR")]
         state_dir: Option<PathBuf>,

@@ -50,8 +50,19 @@ pub fn run(cli: &Cli, printer: &mut Printer<'_>) -> Result<u8> {
             to,
             yes,
             force,
+            sysctl_dir,
             state_dir,
-        } => rollback_command(&system, *to, *yes, *force, state_dir.as_deref(), printer),
+        } => rollback_command(
+            &system,
+            *to,
+            *yes,
+            *force,
+            &Places {
+                sysctl_dir: sysctl_dir.clone(),
+                state_dir: state_dir.clone(),
+            },
+            printer,
+        ),
         Command::History { state_dir } => history(&system, state_dir.as_deref(), printer),
         Command::Lint { files, fail_on } => lint(&system, files, Severity::from(*fail_on), printer),
         Command::Generate { what } => {
@@ -412,10 +423,14 @@ fn rollback_command(
     to: Option<u64>,
     yes: bool,
     force: bool,
-    state_dir: Option<&Path>,
+    places_args: &Places,
     printer: &mut Printer<'_>,
 ) -> Result<u8> {
-    let (_, state_dir) = places(system, None, state_dir);
+    let (sysctl_dir, state_dir) = places(
+        system,
+        places_args.sysctl_dir.as_deref(),
+        places_args.state_dir.as_deref(),
+    );
     let Some(_) = Journal::existing(&state_dir) else {
         printer.outcome(&apply::Outcome::nothing(), OutcomeView::Rollback)?;
         return Ok(exit::SUCCESS);
@@ -429,14 +444,24 @@ fn rollback_command(
         printer.outcome(&apply::Outcome::nothing(), OutcomeView::Rollback)?;
         return Ok(exit::SUCCESS);
     }
-    let file_dirs: Vec<PathBuf> = pending
-        .iter()
-        .filter_map(|entry| entry.file.path.parent().map(Path::to_path_buf))
-        .collect();
-    refuse_redirects(
-        system,
-        &file_dirs.iter().map(PathBuf::as_path).collect::<Vec<_>>(),
-    )?;
+    // A record names the file it wrote; rollback writes back only to
+    // tcptune's own file in the sysctl.d directory, whatever a record says,
+    // so a planted record cannot steer it into modprobe.d or a unit
+    // directory.
+    let own_file = sysctl_dir.join(plan::FILE_NAME);
+    if let Some(stray) = pending.iter().find(|entry| entry.file.path != own_file) {
+        return Err(Error::Journal {
+            path: state_dir.join("journal").join(format!("{}.json", stray.id)),
+            message: format!(
+                "transaction {} wrote {}, not {}; if apply used --sysctl-dir, pass the same to rollback",
+                stray.id,
+                crate::report::printable(&stray.file.path.display().to_string()),
+                own_file.display()
+            ),
+        });
+    }
+    refuse_redirects(system, &[&sysctl_dir])?;
+
     printer.rollback_preview(&pending)?;
     confirm(yes, "Roll back?")?;
     let outcome = apply::rollback(system, &journal, to, force)?;

@@ -1189,7 +1189,6 @@ fn rollback_stays_inside_what_tcptune_manages() {
 }
 
 #[test]
-#[ignore = "bug: journal validation checks only the file name: a record for <any dir>/99-zz-tcptune.conf (modprobe.d, a systemd drop-in dir) is restored there"]
 fn rollback_restores_only_the_sysctl_dir_file() {
     let machine = Machine::new();
     fs::create_dir_all(machine.path("outside/modprobe.d")).expect("mkdir");
