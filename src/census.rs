@@ -166,6 +166,22 @@ pub struct Census {
 }
 
 impl Census {
+    /// Adds another census's sockets (the other family's dump).
+    pub fn absorb(&mut self, other: Census) {
+        for state in TcpState::ALL {
+            self.states
+                .set(state, self.states.get(state) + other.states.get(state));
+        }
+        for (destination, count) in other.time_wait_by_destination {
+            *self
+                .time_wait_by_destination
+                .entry(destination)
+                .or_insert(0) += count;
+        }
+        self.close_wait.extend(other.close_wait);
+        self.listeners.extend(other.listeners);
+    }
+
     /// The TIME_WAIT destinations, largest first, ties by address.
     pub fn time_wait_destinations(&self) -> Vec<(SocketAddr, u64)> {
         let mut destinations: Vec<(SocketAddr, u64)> = self

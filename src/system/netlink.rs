@@ -104,7 +104,30 @@ impl From<ParseError> for io::Error {
 /// `/proc/net/tcp6` lists. On error the census may hold part of the
 /// sockets; discard it (and fall back to procfs).
 pub fn census(census: &mut Census, states_mask: u32) -> io::Result<()> {
-    visit(states_mask, &mut |row| record(census, row))?;
+    // The kernel walks its whole hash table for each family's dump, so the
+    // two dumps run side by side, each on its own socket and census. (A
+    // thread starts in the network namespace of the thread that made it.)
+    let (ipv4, ipv6) = std::thread::scope(|scope| {
+        let ipv6 = scope.spawn(|| {
+            let mut part = Census::default();
+            match visit_family(AF_INET6, states_mask, 2, &mut |row| record(&mut part, row)) {
+                Ok(()) => Ok(part),
+                // No handler for AF_INET6 (a kernel without IPv6): no tcp6
+                // sockets, as procfs has no tcp6 file then.
+                Err(error) if error.raw_os_error() == Some(Errno::ENOENT as i32) => {
+                    Ok(Census::default())
+                }
+                Err(error) => Err(error),
+            }
+        });
+        let ipv4 = visit_family(AF_INET, states_mask, 1, &mut |row| record(census, row));
+        let ipv6 = ipv6
+            .join()
+            .unwrap_or_else(|_| Err(io::Error::other("the IPv6 dump thread stopped")));
+        (ipv4, ipv6)
+    });
+    ipv4?;
+    census.absorb(ipv6?);
     census.source = Some(Source::Netlink);
     Ok(())
 }
@@ -334,23 +357,22 @@ fn parse_socket(payload: &[u8], offset: usize) -> Result<Option<Row>, ParseError
 /// example's 4 KiB does), a larger one costs nothing but memory.
 const RECEIVE_BUFFER: usize = 256 * 1024;
 
-/// Streams both families' dumps through `sink`.
-fn visit(states_mask: u32, sink: &mut impl FnMut(&Row)) -> io::Result<()> {
+/// Streams one family's dump through `sink`, on a socket of its own.
+fn visit_family(
+    family: u8,
+    states_mask: u32,
+    sequence: u32,
+    sink: &mut impl FnMut(&Row),
+) -> io::Result<()> {
     let socket = socket(
         AddressFamily::Netlink,
         SockType::Raw,
         SockFlag::SOCK_CLOEXEC,
         SockProtocol::NetlinkSockDiag,
     )?;
-    // One buffer for the whole census, zeroed once.
+    // One buffer for the whole dump, zeroed once.
     let mut buffer = vec![0u8; RECEIVE_BUFFER];
-    dump(&socket, AF_INET, states_mask, 1, &mut buffer, sink)?;
-    match dump(&socket, AF_INET6, states_mask, 2, &mut buffer, sink) {
-        // No handler for AF_INET6 (a kernel without IPv6): no tcp6 sockets,
-        // as procfs has no tcp6 file then.
-        Err(error) if error.raw_os_error() == Some(Errno::ENOENT as i32) => Ok(()),
-        other => other,
-    }
+    dump(&socket, family, states_mask, sequence, &mut buffer, sink)
 }
 
 /// Sends one family's dump request and reads the replies to their end.
@@ -773,7 +795,8 @@ mod tests {
 
     fn netlink_rows(states: u32) -> Vec<Row> {
         let mut rows = Vec::new();
-        visit(states, &mut |row| rows.push(*row)).unwrap();
+        visit_family(AF_INET, states, 1, &mut |row| rows.push(*row)).unwrap();
+        visit_family(AF_INET6, states, 2, &mut |row| rows.push(*row)).unwrap();
         rows
     }
 
