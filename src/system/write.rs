@@ -239,14 +239,20 @@ fn remove_stale_temporaries(dir: &Path, name: &str) {
 
 /// Removes `path` (refusing a symlink) and makes the removal durable.
 pub fn remove_durably(path: &Path) -> io::Result<()> {
+    let Some(dir) = path.parent() else {
+        return Ok(());
+    };
+    // A run killed between writing and renaming may have left a temporary.
+    let name = path
+        .file_name()
+        .map(|name| name.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    remove_stale_temporaries(dir, &name);
     if !refuse_symlink(path)? {
         return Ok(());
     }
     fs::remove_file(path)?;
-    match path.parent() {
-        Some(dir) => sync_dir(dir),
-        None => Ok(()),
-    }
+    sync_dir(dir)
 }
 
 fn sync_dir(dir: &Path) -> io::Result<()> {

@@ -6,6 +6,7 @@
 mod apply;
 mod check;
 mod explain;
+mod faults;
 mod hostile;
 mod lint;
 mod manual;
