@@ -24,8 +24,31 @@ fn committed_man_page_is_current() {
 }
 
 #[test]
-fn completions_are_generated() {
+fn completions_are_generated_and_load_in_bash() {
     let bash = text_output(tcptune().args(["generate", "completions", "bash"]), 0);
-    assert!(bash.contains("_tcptune()"), "{bash}");
     assert!(bash.contains("--by-destination"));
+    let dir = tempfile::tempdir().expect("tempdir");
+    let script = dir.path().join("tcptune.bash");
+    std::fs::write(&script, &bash).expect("write completions");
+    // Loaded the way bash-completion loads it, then asked what completes
+    // after `tcptune ap`.
+    let output = std::process::Command::new("bash")
+        .arg("-c")
+        .arg(r#"source "$1" && complete -p tcptune && COMP_WORDS=(tcptune ap) COMP_CWORD=1 COMP_LINE="tcptune ap" COMP_POINT=10 && _tcptune tcptune ap tcptune && printf '%s\n' "${COMPREPLY[@]}""#)
+        .arg("_")
+        .arg(&script)
+        .output()
+        .expect("run bash");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(stdout.contains("-F _tcptune tcptune"), "{stdout}");
+    assert!(stdout.lines().any(|line| line == "apply"), "{stdout}");
+    for shell in ["zsh", "fish"] {
+        let script = text_output(tcptune().args(["generate", "completions", shell]), 0);
+        assert!(script.contains("rollback"), "{shell}");
+    }
 }
