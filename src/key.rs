@@ -37,33 +37,7 @@ pub struct Key {
 impl Key {
     /// Parses a key in either sysctl.d(5) spelling.
     pub fn parse(text: &str) -> Result<Key, KeyError> {
-        let text = text.trim();
-        if text.is_empty() {
-            return Err(KeyError::Empty);
-        }
-        let slash_separated = text
-            .find(['.', '/'])
-            .is_some_and(|at| text[at..].starts_with('/'));
-        let components: Vec<String> = if slash_separated {
-            text.split('/').map(str::to_owned).collect()
-        } else {
-            text.split('.').map(|part| part.replace('/', ".")).collect()
-        };
-        for component in &components {
-            if component.is_empty() {
-                return Err(KeyError::EmptyComponent(text.to_owned()));
-            }
-            if component == "." || component == ".." {
-                return Err(KeyError::DotComponent(text.to_owned()));
-            }
-            if let Some(ch) = component.chars().find(|ch| !is_key_char(*ch)) {
-                return Err(KeyError::BadCharacter {
-                    key: text.to_owned(),
-                    ch,
-                });
-            }
-        }
-        Ok(Key { components })
+        split_components(text, is_key_char).map(|components| Key { components })
     }
 
     /// The key's path relative to `/proc/sys`.
@@ -85,6 +59,43 @@ impl Key {
     pub fn leaf(&self) -> &str {
         self.components.last().map_or("", String::as_str)
     }
+}
+
+/// Splits a key (or, with a wider `allowed`, a glob) into components by the
+/// sysctl.d(5) rule: the first separator decides the spelling. Every
+/// component is checked, so none can be empty, `.`, `..`, or hold a
+/// character outside `allowed`.
+pub(crate) fn split_components(
+    text: &str,
+    allowed: fn(char) -> bool,
+) -> Result<Vec<String>, KeyError> {
+    let text = text.trim();
+    if text.is_empty() {
+        return Err(KeyError::Empty);
+    }
+    let slash_separated = text
+        .find(['.', '/'])
+        .is_some_and(|at| text[at..].starts_with('/'));
+    let components: Vec<String> = if slash_separated {
+        text.split('/').map(str::to_owned).collect()
+    } else {
+        text.split('.').map(|part| part.replace('/', ".")).collect()
+    };
+    for component in &components {
+        if component.is_empty() {
+            return Err(KeyError::EmptyComponent(text.to_owned()));
+        }
+        if component == "." || component == ".." {
+            return Err(KeyError::DotComponent(text.to_owned()));
+        }
+        if let Some(ch) = component.chars().find(|ch| !allowed(*ch)) {
+            return Err(KeyError::BadCharacter {
+                key: text.to_owned(),
+                ch,
+            });
+        }
+    }
+    Ok(components)
 }
 
 /// Characters that appear in sysctl names under `net.`, including interface

@@ -35,34 +35,7 @@ impl Glob {
     ///
     /// The [`KeyError`] of the first component that breaks the grammar.
     pub fn parse(text: &str) -> Result<Glob, KeyError> {
-        let text = text.trim();
-        if text.is_empty() {
-            return Err(KeyError::Empty);
-        }
-        // Same rule as for keys: the first separator decides the spelling.
-        let slash_separated = text
-            .find(['.', '/'])
-            .is_some_and(|at| text[at..].starts_with('/'));
-        let components: Vec<String> = if slash_separated {
-            text.split('/').map(str::to_owned).collect()
-        } else {
-            text.split('.').map(|part| part.replace('/', ".")).collect()
-        };
-        for component in &components {
-            if component.is_empty() {
-                return Err(KeyError::EmptyComponent(text.to_owned()));
-            }
-            if component == "." || component == ".." {
-                return Err(KeyError::DotComponent(text.to_owned()));
-            }
-            if let Some(ch) = component.chars().find(|ch| !is_glob_char(*ch)) {
-                return Err(KeyError::BadCharacter {
-                    key: text.to_owned(),
-                    ch,
-                });
-            }
-        }
-        Ok(Glob { components })
+        crate::key::split_components(text, is_glob_char).map(|components| Glob { components })
     }
 
     /// The per-component patterns, dots inside them kept literally.
