@@ -93,3 +93,24 @@ pub enum Error {
     #[error("`{dir}` is not a sysctl.d directory (expected one of {})", SYSCTL_D_DIRS.join(", "))]
     CandidateDir { dir: String },
 }
+
+#[cfg(test)]
+pub(crate) mod testing {
+    //! Building sysctl trees under a temporary root, for the conf tests.
+
+    use std::fs;
+    use std::os::unix::fs::symlink;
+    use std::path::Path;
+
+    pub fn write(root: &Path, relative: &str, content: &str) {
+        let path = root.join(relative);
+        fs::create_dir_all(path.parent().unwrap()).unwrap();
+        fs::write(path, content).unwrap();
+    }
+
+    pub fn link(root: &Path, relative: &str, target: &str) {
+        let path = root.join(relative);
+        fs::create_dir_all(path.parent().unwrap()).unwrap();
+        symlink(target, path).unwrap();
+    }
+}

@@ -434,21 +434,10 @@ pub(crate) fn chase(root: &Path, relative: &Path) -> io::Result<Chased> {
 
 #[cfg(test)]
 mod tests {
-    use std::os::unix::fs::symlink;
 
     use super::*;
 
-    fn write(root: &Path, relative: &str, content: &str) {
-        let path = root.join(relative);
-        fs::create_dir_all(path.parent().unwrap()).unwrap();
-        fs::write(path, content).unwrap();
-    }
-
-    fn link(root: &Path, relative: &str, target: &str) {
-        let path = root.join(relative);
-        fs::create_dir_all(path.parent().unwrap()).unwrap();
-        symlink(target, path).unwrap();
-    }
+    use crate::conf::testing::{link, write};
 
     fn boot_paths(sources: &Sources) -> Vec<String> {
         sources

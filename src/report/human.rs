@@ -94,15 +94,19 @@ pub fn check(out: &mut dyn Write, report: &CheckReport<'_>) -> io::Result<()> {
             report.profile.name
         )?;
     } else {
-        writeln!(
-            out,
-            "summary: {}, {}, {}",
-            plural(summary.error, "error"),
-            plural(summary.warning, "warning"),
-            plural(summary.info, "info")
-        )?;
+        summary_line(out, summary)?;
     }
     super::finish(out)
+}
+
+fn summary_line(out: &mut dyn Write, summary: crate::finding::Summary) -> io::Result<()> {
+    writeln!(
+        out,
+        "summary: {}, {}, {}",
+        plural(summary.error, "error"),
+        plural(summary.warning, "warning"),
+        plural(summary.info, "info")
+    )
 }
 
 /// Findings under a heading per severity, most severe first.
@@ -788,13 +792,7 @@ pub fn lint(
         writeln!(out, "no findings")?;
     } else {
         let summary = crate::finding::Summary::of(findings);
-        writeln!(
-            out,
-            "summary: {}, {}, {}",
-            plural(summary.error, "error"),
-            plural(summary.warning, "warning"),
-            plural(summary.info, "info")
-        )?;
+        summary_line(out, summary)?;
     }
     super::finish(out)
 }

@@ -32,7 +32,7 @@ use std::time::{Duration, Instant};
 
 use tempfile::TempDir;
 
-use crate::{fixture, tcptune};
+use crate::{copy_tree, fixture, tcptune};
 
 /// Longer than any honest run takes (a few milliseconds); a hang fails.
 const LIMIT: Duration = Duration::from_secs(10);
@@ -117,19 +117,6 @@ impl Machine {
             let target = journal.join(entry.file_name());
             fs::write(&target, bytes).expect("write journal file");
             fs::set_permissions(&target, fs::Permissions::from_mode(0o600)).expect("chmod");
-        }
-    }
-}
-
-fn copy_tree(from: &Path, to: &Path) {
-    fs::create_dir_all(to).expect("mkdir");
-    for entry in fs::read_dir(from).expect("read dir") {
-        let entry = entry.expect("entry");
-        let target = to.join(entry.file_name());
-        if entry.file_type().expect("type").is_dir() {
-            copy_tree(&entry.path(), &target);
-        } else {
-            fs::copy(entry.path(), &target).expect("copy");
         }
     }
 }

@@ -175,7 +175,8 @@ fn walk(dir: &Path, visit: &mut dyn FnMut(&Path)) {
     }
 }
 
-fn copy_tree(from: &Path, to: &Path) {
+/// Copies a fixture tree (files and directories) to a writable place.
+pub fn copy_tree(from: &Path, to: &Path) {
     fs::create_dir_all(to).expect("mkdir");
     for entry in fs::read_dir(from).expect("read fixture") {
         let entry = entry.expect("entry");
