@@ -31,7 +31,9 @@ impl Scope {
         match self {
             Scope::PerNetns => "per network namespace",
             Scope::Global => "global (absent inside a child network namespace)",
-            Scope::GlobalReadOnlyInChild => "global (read-only inside a child network namespace from 6.11, absent there before)",
+            Scope::GlobalReadOnlyInChild => {
+                "global (read-only inside a child network namespace from 6.11, absent there before)"
+            }
         }
     }
 }
