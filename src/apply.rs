@@ -7,12 +7,13 @@
 //! reverted and reports the failure. A crash leaves a `prepared` record that
 //! `rollback` restores like any other.
 //!
-//! `rollback` undoes the newest applied transaction (or, with `--to`, that
-//! one and every later one), restoring the file's exact bytes and the live
-//! values, and refuses to overwrite a key or file someone changed after
-//! tcptune set it unless forced.
+//! `rollback` is planned before it writes, like `apply`: [`plan_rollback`]
+//! reads the records, the live values and the file, and the pure
+//! [`RollbackPlan::new`] decides what to restore and what someone changed
+//! since (a conflict, refused unless forced). [`rollback`] then carries the
+//! plan out: it restores the file's exact bytes and the live values.
 
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 use std::fs::File;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
@@ -20,9 +21,11 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use crate::error::{Error, Result};
-use crate::journal::{self, Entry, FileRecord, Journal, KeyRecord, Kind, State};
+use crate::journal::{
+    self, AbsolutePath, FileRecord, Journal, KeyRecord, Kind, Record, Side, State,
+};
 use crate::key::{Key, Value};
-use crate::plan::Plan;
+use crate::plan::{self, Plan};
 use crate::system::System;
 use crate::system::write::{ensure_dir, read_owned, remove_durably, write_atomic};
 
@@ -37,13 +40,40 @@ fn checkpoint(step: &str) {
     }
 }
 
+/// What happened to one key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum KeyStatus {
+    /// The live value was changed (and persisted).
+    Change,
+    /// The live value already met the profile; persisted as it was.
+    Unchanged,
+    SkippedAbsent,
+    SkippedReadOnly,
+    SkippedUnreadable,
+    /// A rollback put the value back.
+    Restored,
+}
+
+impl From<plan::Status> for KeyStatus {
+    fn from(status: plan::Status) -> KeyStatus {
+        match status {
+            plan::Status::Change => KeyStatus::Change,
+            plan::Status::Unchanged => KeyStatus::Unchanged,
+            plan::Status::SkippedAbsent => KeyStatus::SkippedAbsent,
+            plan::Status::SkippedReadOnly => KeyStatus::SkippedReadOnly,
+            plan::Status::SkippedUnreadable => KeyStatus::SkippedUnreadable,
+        }
+    }
+}
+
 /// What a transaction did, per key.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct KeyOutcome {
-    pub key: String,
-    pub from: Option<String>,
-    pub to: Option<String>,
-    pub status: String,
+    pub key: Key,
+    pub from: Option<Value>,
+    pub to: Option<Value>,
+    pub status: KeyStatus,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -70,9 +100,20 @@ impl Outcome {
     }
 }
 
-/// The transactions a rollback would undo, newest first.
-pub fn rollback_targets(journal: &Journal, to: Option<u64>) -> Result<Vec<Entry>> {
-    targets(&journal.entries()?, to)
+/// Refuses a new apply while an earlier one was interrupted: its record
+/// holds what `rollback` needs to restore.
+pub fn refuse_interrupted(journal: &Journal) -> Result<()> {
+    match journal
+        .records()?
+        .into_iter()
+        .find(|record| record.kind == Kind::Apply && record.state == State::Prepared)
+    {
+        Some(interrupted) => Err(Error::Refused(format!(
+            "transaction {} was interrupted before it finished; run `tcptune rollback` to restore what was there, then apply again",
+            interrupted.id
+        ))),
+        None => Ok(()),
+    }
 }
 
 /// Holds the state directory's lock until dropped.
@@ -115,14 +156,20 @@ pub fn apply(system: &System, journal: &Journal, plan: &Plan) -> Result<Outcome>
         .live_changes()
         .filter_map(|change| {
             Some(KeyRecord {
-                key: change.key.to_string(),
-                previous: change.from.as_ref()?.to_string(),
-                applied: change.to.as_ref()?.to_string(),
+                key: change.key.clone(),
+                previous: change.from.clone()?,
+                applied: change.to.clone()?,
             })
         })
         .collect();
+    let path = AbsolutePath::new(plan.file.clone()).ok_or_else(|| {
+        Error::Usage(format!(
+            "{} is not an absolute path; pass absolute --root and --sysctl-dir",
+            plan.file.display()
+        ))
+    })?;
     let file_changed = plan.file_changes();
-    let mut entry = Entry {
+    let mut entry = Record {
         schema_version: journal::SCHEMA_VERSION,
         id,
         kind: Kind::Apply,
@@ -130,7 +177,7 @@ pub fn apply(system: &System, journal: &Journal, plan: &Plan) -> Result<Outcome>
         created: journal::now(),
         profile: Some(plan.profile.clone()),
         file: FileRecord {
-            path: plan.file.clone(),
+            path,
             existed_before: plan.old_file.is_some(),
             mode_before: file_mode(&plan.file),
             exists_after: true,
@@ -142,9 +189,9 @@ pub fn apply(system: &System, journal: &Journal, plan: &Plan) -> Result<Outcome>
         failure: None,
     };
     if let Some(old) = &plan.old_file {
-        journal.keep_bytes(id, "before", old)?;
+        journal.keep_bytes(id, Side::Before, old)?;
     }
-    journal.keep_bytes(id, "after", &plan.new_file)?;
+    journal.keep_bytes(id, Side::After, &plan.new_file)?;
     journal.write(&entry)?;
     checkpoint("journal");
 
@@ -209,10 +256,10 @@ pub fn apply(system: &System, journal: &Journal, plan: &Plan) -> Result<Outcome>
             .changes
             .iter()
             .map(|change| KeyOutcome {
-                key: change.key.to_string(),
-                from: change.from.as_ref().map(ToString::to_string),
-                to: change.to.as_ref().map(ToString::to_string),
-                status: change.status.name().to_owned(),
+                key: change.key.clone(),
+                from: change.from.clone(),
+                to: change.to.clone(),
+                status: change.status.into(),
             })
             .collect(),
         rolled_back: Vec::new(),
@@ -220,14 +267,12 @@ pub fn apply(system: &System, journal: &Journal, plan: &Plan) -> Result<Outcome>
 }
 
 /// Writes a live value and reads it back.
-fn write_verified(system: &System, key: &str, value: &str) -> Result<()> {
-    let parsed = Key::parse(key).map_err(|error| Error::Failed(format!("{key}: {error}")))?;
-    let wanted = Value::parse(value);
+fn write_verified(system: &System, key: &Key, value: &Value) -> Result<()> {
     system
-        .write_sysctl(&parsed, &wanted)
+        .write_sysctl(key, value)
         .map_err(|refusal| Error::Failed(format!("writing {key} = {value}: {refusal}")))?;
-    match system.read_sysctl(&parsed).value() {
-        Some(read) if *read == wanted => Ok(()),
+    match system.read_sysctl(key).value() {
+        Some(read) if read == value => Ok(()),
         Some(read) => Err(Error::Failed(format!(
             "{key}: wrote {value} but the kernel reports {read}"
         ))),
@@ -238,16 +283,16 @@ fn write_verified(system: &System, key: &str, value: &str) -> Result<()> {
 }
 
 /// Puts the file back as the record says it was before.
-fn restore_file(journal: &Journal, entry: &Entry) -> Result<()> {
+fn restore_file(journal: &Journal, entry: &Record) -> Result<()> {
     let path = &entry.file.path;
     if entry.file.existed_before {
-        let bytes = journal.kept_bytes(entry.id, "before")?;
+        let bytes = journal.kept_bytes(entry.id, Side::Before)?;
         write_atomic(path, &bytes, entry.file.mode_before.unwrap_or(0o644))
     } else {
         remove_durably(path)
     }
     .map_err(|source| Error::Write {
-        path: path.clone(),
+        path: path.to_path_buf(),
         source,
     })
 }
@@ -262,138 +307,247 @@ fn file_mode(path: &Path) -> Option<u32> {
 }
 
 /// Which transactions a rollback undoes, newest first.
-fn targets(entries: &[Entry], to: Option<u64>) -> Result<Vec<Entry>> {
-    let undoable = |entry: &&Entry| {
-        entry.kind == Kind::Apply && matches!(entry.state, State::Prepared | State::Committed)
-    };
+fn targets(records: &[Record], to: Option<u64>) -> Result<Vec<Record>> {
     match to {
-        None => Ok(entries
+        None => Ok(records
             .iter()
             .rev()
-            .find(undoable)
+            .find(|record| record.is_undoable())
             .cloned()
             .into_iter()
             .collect()),
         Some(id) => {
-            let Some(entry) = entries.iter().find(|entry| entry.id == id) else {
+            let Some(record) = records.iter().find(|record| record.id == id) else {
                 return Err(Error::Usage(format!(
                     "there is no transaction {id} (see `tcptune history`)"
                 )));
             };
-            if !undoable(&entry) {
+            if !record.is_undoable() {
                 return Err(Error::Usage(format!(
-                    "transaction {id} is a {:?} in state {:?}; only applied transactions can be rolled back",
-                    entry.kind, entry.state
+                    "transaction {id} is {} {}; only applied transactions can be rolled back",
+                    match record.kind {
+                        Kind::Apply => "an apply",
+                        Kind::Rollback => "a rollback",
+                    },
+                    match record.state {
+                        State::Prepared => "that was interrupted",
+                        State::Committed => "that committed",
+                        State::Reverted => "that failed and was reverted",
+                        State::RolledBack => "that was already rolled back",
+                    }
                 )));
             }
-            Ok(entries
+            Ok(records
                 .iter()
                 .rev()
-                .filter(|entry| entry.id >= id)
-                .filter(undoable)
+                .filter(|record| record.id >= id && record.is_undoable())
                 .cloned()
                 .collect())
         }
     }
 }
 
-/// Undoes the newest applied transaction, or `to` and every later one.
-pub fn rollback(
+/// One key a rollback puts back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Restore {
+    pub key: Key,
+    /// The live value now (None: unreadable or absent).
+    pub current: Option<Value>,
+    /// The value it returns to: what it was before the oldest transaction
+    /// undone.
+    pub previous: Value,
+}
+
+/// What a rollback will do, decided before anything is written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RollbackPlan {
+    /// The transactions undone, newest first.
+    pub targets: Vec<Record>,
+    /// Every key the transactions changed, in the order first met.
+    pub keys: Vec<Restore>,
+    /// tcptune's file.
+    pub file: AbsolutePath,
+    /// Its bytes now (None: it does not exist).
+    pub file_now: Option<Vec<u8>>,
+    /// Its bytes after the rollback (None: it will not exist).
+    pub file_after: Option<Vec<u8>>,
+    /// Changes made after tcptune's that the rollback would overwrite.
+    pub conflicts: Vec<String>,
+}
+
+/// What the planner needs to know besides the records.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RollbackFacts {
+    /// The live value of every key the records name (None: unreadable).
+    pub live: BTreeMap<Key, Option<Value>>,
+    /// tcptune's file now.
+    pub file_now: Option<Vec<u8>>,
+    /// The kept copies of the file, per transaction and side.
+    pub kept: BTreeMap<(u64, Side), Vec<u8>>,
+}
+
+impl RollbackPlan {
+    /// Walks the undo forward on paper, newest transaction first: every key
+    /// must still hold what tcptune set (or already its old value), and the
+    /// file what tcptune wrote, or the rollback would destroy someone else's
+    /// change; such cases are conflicts.
+    pub fn new(targets: Vec<Record>, file: AbsolutePath, facts: &RollbackFacts) -> RollbackPlan {
+        let mut live: BTreeMap<&Key, Option<Value>> = BTreeMap::new();
+        let mut keys: Vec<Restore> = Vec::new();
+        let mut conflicts = Vec::new();
+        let mut file_state = facts.file_now.clone();
+        for record in &targets {
+            for change in &record.keys {
+                let current = live
+                    .entry(&change.key)
+                    .or_insert_with(|| facts.live.get(&change.key).cloned().flatten());
+                if current.as_ref() != Some(&change.applied)
+                    && current.as_ref() != Some(&change.previous)
+                {
+                    conflicts.push(format!(
+                        "{} is {} but transaction {} set it to {}",
+                        change.key,
+                        current
+                            .as_ref()
+                            .map_or_else(|| "unreadable".to_owned(), ToString::to_string),
+                        record.id,
+                        change.applied
+                    ));
+                }
+                match keys.iter_mut().find(|restore| restore.key == change.key) {
+                    Some(restore) => restore.previous = change.previous.clone(),
+                    None => keys.push(Restore {
+                        key: change.key.clone(),
+                        current: current.clone(),
+                        previous: change.previous.clone(),
+                    }),
+                }
+                *current = Some(change.previous.clone());
+            }
+            if record.file.changed {
+                let kept = |side| facts.kept.get(&(record.id, side)).cloned();
+                let after = record
+                    .file
+                    .exists_after
+                    .then(|| kept(Side::After))
+                    .flatten();
+                let before = record
+                    .file
+                    .existed_before
+                    .then(|| kept(Side::Before))
+                    .flatten();
+                if file_state != after && file_state != before {
+                    conflicts.push(format!(
+                        "{} was changed after transaction {} wrote it",
+                        file.display(),
+                        record.id
+                    ));
+                }
+                file_state = before;
+            }
+        }
+        RollbackPlan {
+            targets,
+            keys,
+            file,
+            file_now: facts.file_now.clone(),
+            file_after: file_state,
+            conflicts,
+        }
+    }
+
+    /// The keys whose live value actually changes.
+    pub fn changing(&self) -> impl Iterator<Item = &Restore> {
+        self.keys
+            .iter()
+            .filter(|restore| restore.current.as_ref() != Some(&restore.previous))
+    }
+
+    /// Refuses a plan that would overwrite later changes, unless forced.
+    pub fn refuse_conflicts(&self, force: bool) -> Result<()> {
+        if self.conflicts.is_empty() || force {
+            return Ok(());
+        }
+        Err(Error::Refused(format!(
+            "rollback refused, to keep changes made after tcptune: {}; use --force to restore anyway",
+            self.conflicts.join("; ")
+        )))
+    }
+}
+
+/// Reads what a rollback of the newest transaction (or of `to` and every
+/// later one) needs, and plans it. None when nothing is left to undo.
+pub fn plan_rollback(
     system: &System,
     journal: &Journal,
+    sysctl_dir: &Path,
     to: Option<u64>,
-    force: bool,
-) -> Result<Outcome> {
-    let entries = journal.entries()?;
-    let targets = targets(&entries, to)?;
-    let Some(newest) = targets.first() else {
+) -> Result<Option<RollbackPlan>> {
+    let targets = targets(&journal.records()?, to)?;
+    if targets.is_empty() {
+        return Ok(None);
+    }
+    // A record names the file it wrote; rollback writes back only to
+    // tcptune's own file in the sysctl.d directory, whatever a record says,
+    // so a planted record cannot steer it into modprobe.d or a unit
+    // directory.
+    let own_file = sysctl_dir.join(crate::conf::FILE_NAME);
+    if let Some(stray) = targets.iter().find(|record| *record.file.path != own_file) {
+        return Err(Error::Journal {
+            path: journal.record_path(stray.id),
+            message: format!(
+                "transaction {} wrote {}, not {}; if apply used --sysctl-dir, pass the same to rollback",
+                stray.id,
+                stray.file.path.display(),
+                own_file.display()
+            ),
+        });
+    }
+    let file = targets[0].file.path.clone();
+    let mut facts = RollbackFacts {
+        file_now: read_owned(&file).map_err(|source| Error::Read {
+            path: file.to_path_buf(),
+            source,
+        })?,
+        ..RollbackFacts::default()
+    };
+    for record in &targets {
+        for change in &record.keys {
+            facts
+                .live
+                .entry(change.key.clone())
+                .or_insert_with(|| system.read_sysctl(&change.key).value().cloned());
+        }
+        if record.file.changed {
+            for (side, exists) in [
+                (Side::After, record.file.exists_after),
+                (Side::Before, record.file.existed_before),
+            ] {
+                if exists {
+                    facts
+                        .kept
+                        .insert((record.id, side), journal.kept_bytes(record.id, side)?);
+                }
+            }
+        }
+    }
+    Ok(Some(RollbackPlan::new(targets, file, &facts)))
+}
+
+/// Carries out a rollback plan. The caller holds the lock and has refused
+/// conflicts unless forced.
+pub fn rollback(system: &System, journal: &Journal, plan: &RollbackPlan) -> Result<Outcome> {
+    let Some(newest) = plan.targets.first() else {
         return Ok(Outcome::nothing());
     };
-
-    // Walk the undo forward on paper first: every key must still hold what
-    // tcptune set (or already its old value), and every file what tcptune
-    // wrote, or the rollback would destroy someone else's change.
-    let mut live: HashMap<String, Option<Value>> = HashMap::new();
-    let mut files: HashMap<PathBuf, Option<Vec<u8>>> = HashMap::new();
-    let mut conflicts = Vec::new();
-    let mut restored: Vec<(String, Option<Value>, Value)> = Vec::new();
-    for entry in &targets {
-        for record in &entry.keys {
-            let current = live.entry(record.key.clone()).or_insert_with(|| {
-                Key::parse(&record.key)
-                    .ok()
-                    .and_then(|key| system.read_sysctl(&key).value().cloned())
-            });
-            let applied = Value::parse(&record.applied);
-            let previous = Value::parse(&record.previous);
-            if current.as_ref() != Some(&applied) && current.as_ref() != Some(&previous) {
-                conflicts.push(format!(
-                    "{} is {} but transaction {} set it to {}",
-                    record.key,
-                    current
-                        .as_ref()
-                        .map_or_else(|| "unreadable".to_owned(), ToString::to_string),
-                    entry.id,
-                    record.applied
-                ));
-            }
-            if let Some(slot) = restored.iter_mut().find(|(key, _, _)| *key == record.key) {
-                slot.2 = previous.clone();
-            } else {
-                restored.push((record.key.clone(), current.clone(), previous.clone()));
-            }
-            *current = Some(previous);
-        }
-        if entry.file.changed {
-            let path = entry.file.path.clone();
-            let current = match files.get(&path) {
-                Some(bytes) => bytes.clone(),
-                None => read_owned(&path).map_err(|source| Error::Read {
-                    path: path.clone(),
-                    source,
-                })?,
-            };
-            let after = if entry.file.exists_after {
-                Some(journal.kept_bytes(entry.id, "after")?)
-            } else {
-                None
-            };
-            let before = if entry.file.existed_before {
-                Some(journal.kept_bytes(entry.id, "before")?)
-            } else {
-                None
-            };
-            if current != after && current != before {
-                conflicts.push(format!(
-                    "{} was changed after transaction {} wrote it",
-                    path.display(),
-                    entry.id
-                ));
-            }
-            files.insert(path, before);
-        }
-    }
-    if !conflicts.is_empty() && !force {
-        return Err(Error::Refused(format!(
-            "rollback refused, to keep changes made after tcptune: {}; use --force to restore anyway",
-            conflicts.join("; ")
-        )));
-    }
-
     let id = journal.next_id()?;
-    let newest_path = newest.file.path.clone();
-    let current_file = read_owned(&newest_path).map_err(|source| Error::Read {
-        path: newest_path.clone(),
-        source,
-    })?;
-    if let Some(bytes) = &current_file {
-        journal.keep_bytes(id, "before", bytes)?;
+    if let Some(bytes) = &plan.file_now {
+        journal.keep_bytes(id, Side::Before, bytes)?;
     }
-    let final_file = files.get(&newest_path).cloned().flatten();
-    if let Some(bytes) = &final_file {
-        journal.keep_bytes(id, "after", bytes)?;
+    if let Some(bytes) = &plan.file_after {
+        journal.keep_bytes(id, Side::After, bytes)?;
     }
-    let mut record = Entry {
+    let mut record = Record {
         schema_version: journal::SCHEMA_VERSION,
         id,
         kind: Kind::Rollback,
@@ -401,41 +555,35 @@ pub fn rollback(
         created: journal::now(),
         profile: newest.profile.clone(),
         file: FileRecord {
-            path: newest_path.clone(),
-            existed_before: current_file.is_some(),
-            mode_before: file_mode(&newest_path),
-            exists_after: final_file.is_some(),
-            changed: current_file != final_file,
+            path: plan.file.clone(),
+            existed_before: plan.file_now.is_some(),
+            mode_before: file_mode(&plan.file),
+            exists_after: plan.file_after.is_some(),
+            changed: plan.file_now != plan.file_after,
         },
-        keys: restored
-            .iter()
-            .filter(|(_, current, previous)| current.as_ref() != Some(previous))
-            .map(|(key, current, previous)| KeyRecord {
-                key: key.clone(),
-                previous: current
-                    .as_ref()
-                    .map_or_else(String::new, ToString::to_string),
-                applied: previous.to_string(),
+        keys: plan
+            .changing()
+            .map(|restore| KeyRecord {
+                key: restore.key.clone(),
+                previous: restore.current.clone().unwrap_or_else(|| Value::parse("")),
+                applied: restore.previous.clone(),
             })
             .collect(),
-        rolls_back: targets.iter().map(|entry| entry.id).collect(),
+        rolls_back: plan.targets.iter().map(|target| target.id).collect(),
         rolled_back_by: None,
         failure: None,
     };
     journal.write(&record)?;
     checkpoint("rollback-journal");
 
-    for entry in &targets {
-        if entry.file.changed {
-            restore_file(journal, entry)?;
+    for target in &plan.targets {
+        if target.file.changed {
+            restore_file(journal, target)?;
             checkpoint("rollback-file");
         }
-        for (index, key) in entry.keys.iter().enumerate() {
-            let parsed = Key::parse(&key.key)
-                .map_err(|error| Error::Failed(format!("{}: {error}", key.key)))?;
-            let previous = Value::parse(&key.previous);
-            if system.read_sysctl(&parsed).value() != Some(&previous) {
-                write_verified(system, &key.key, &key.previous).map_err(|error| {
+        for (index, change) in target.keys.iter().enumerate() {
+            if system.read_sysctl(&change.key).value() != Some(&change.previous) {
+                write_verified(system, &change.key, &change.previous).map_err(|error| {
                     Error::Failed(format!(
                         "rollback stopped: {error}; run `tcptune rollback` again to finish"
                     ))
@@ -443,7 +591,7 @@ pub fn rollback(
             }
             checkpoint(&format!("rollback-key-{}", index + 1));
         }
-        let mut undone = entry.clone();
+        let mut undone = target.clone();
         undone.state = State::RolledBack;
         undone.rolled_back_by = Some(id);
         journal.write(&undone)?;
@@ -455,17 +603,20 @@ pub fn rollback(
     Ok(Outcome {
         changed: true,
         transaction: Some(id.to_string()),
-        file: newest_path,
-        changes: restored
-            .into_iter()
-            .filter(|(_, current, previous)| current.as_ref() != Some(previous))
-            .map(|(key, current, previous)| KeyOutcome {
-                key,
-                from: current.map(|value| value.to_string()),
-                to: Some(previous.to_string()),
-                status: "restored".into(),
+        file: plan.file.to_path_buf(),
+        changes: plan
+            .changing()
+            .map(|restore| KeyOutcome {
+                key: restore.key.clone(),
+                from: restore.current.clone(),
+                to: Some(restore.previous.clone()),
+                status: KeyStatus::Restored,
             })
             .collect(),
-        rolled_back: targets.iter().map(|entry| entry.id.to_string()).collect(),
+        rolled_back: plan
+            .targets
+            .iter()
+            .map(|target| target.id.to_string())
+            .collect(),
     })
 }

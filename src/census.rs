@@ -154,6 +154,18 @@ pub struct Listener {
     pub accept_queue: u64,
 }
 
+/// One socket as the table (or a netlink dump) lists it: the fields tcptune
+/// counts. Both sources produce rows and [`Census::record`] counts them, so
+/// the two paths cannot count differently.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Row {
+    pub local: SocketAddr,
+    pub remote: SocketAddr,
+    pub state: TcpState,
+    pub rx_queue: u64,
+    pub inode: u64,
+}
+
 /// Everything counted in one pass over the socket table.
 #[derive(Debug, Clone, Default)]
 pub struct Census {
@@ -166,6 +178,26 @@ pub struct Census {
 }
 
 impl Census {
+    /// Counts one socket.
+    pub fn record(&mut self, row: &Row) {
+        self.states.add(row.state);
+        match row.state {
+            TcpState::TimeWait => {
+                *self.time_wait_by_destination.entry(row.remote).or_insert(0) += 1;
+            }
+            TcpState::CloseWait => self.close_wait.push(CloseWaitSocket {
+                inode: row.inode,
+                local: row.local,
+                remote: row.remote,
+            }),
+            TcpState::Listen => self.listeners.push(Listener {
+                local: row.local,
+                accept_queue: row.rx_queue,
+            }),
+            _ => {}
+        }
+    }
+
     /// Adds another census's sockets (the other family's dump).
     pub fn absorb(&mut self, other: Census) {
         for state in TcpState::ALL {

@@ -1,11 +1,12 @@
-//! The command-line definition: the single source of `--help` (and later of
-//! the man page and shell completions).
+//! The command-line definition: the single source of `--help`, the man page
+//! and the shell completions.
 
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::finding::Severity;
+pub use crate::report::Format;
 
 /// Linux TCP tuning advisor: evidence, not folklore.
 ///
@@ -57,14 +58,6 @@ pub struct Cli {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum Format {
-    Human,
-    Json,
-    /// node_exporter textfile-collector format (check and sockets only).
-    Prometheus,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum ColorWhen {
     Auto,
     Always,
@@ -83,8 +76,9 @@ pub enum Command {
     /// Exit 0 when there is nothing to change, 1 when changes are pending.
     Diff {
         /// Profile to apply: a built-in name, an installed name, or a path.
-        #[arg(long, value_name = "P")]
-        profile: String,
+        /// Repeat to layer profiles (later ones override).
+        #[arg(long = "profile", value_name = "P", required = true)]
+        profiles: Vec<String>,
 
         /// Directory for tcptune's sysctl.d file (default: <root>/etc/sysctl.d).
         #[arg(long, value_name = "DIR")]
@@ -97,8 +91,10 @@ pub enum Command {
     /// unless --yes. Everything is journaled before it changes, so
     /// `tcptune rollback` can restore exactly what was there.
     Apply {
-        #[arg(long, value_name = "P")]
-        profile: String,
+        /// Profile to apply: a built-in name, an installed name, or a path.
+        /// Repeat to layer profiles (later ones override).
+        #[arg(long = "profile", value_name = "P", required = true)]
+        profiles: Vec<String>,
 
         /// Do not ask; needed when there is no terminal.
         #[arg(long, short = 'y')]
@@ -178,6 +174,24 @@ pub enum Command {
         #[command(subcommand)]
         what: Generate,
     },
+}
+
+impl Command {
+    /// The command's name as typed.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Command::Check(_) => "check",
+            Command::Diff { .. } => "diff",
+            Command::Apply { .. } => "apply",
+            Command::Rollback { .. } => "rollback",
+            Command::History { .. } => "history",
+            Command::Lint { .. } => "lint",
+            Command::Sockets(_) => "sockets",
+            Command::Profiles { .. } => "profiles",
+            Command::Explain { .. } => "explain",
+            Command::Generate { .. } => "generate",
+        }
+    }
 }
 
 #[derive(Debug, Subcommand)]

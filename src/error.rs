@@ -5,10 +5,9 @@
 //! into the contract's two classes: the user's input was wrong (exit 2) or the
 //! system would not let tcptune read or write what it needed (exit 3).
 
+use std::fmt;
 use std::io;
 use std::path::PathBuf;
-
-use crate::profile::ProfileErrors;
 
 /// Exit codes of the command-line contract, shared by every command.
 pub mod exit {
@@ -102,6 +101,43 @@ impl Error {
             | Error::Refused(_) => exit::SYSTEM,
             Error::NotConfirmed(_) => exit::NOT_CONFIRMED,
         }
+    }
+}
+
+/// One mistake in a profile file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProfileError {
+    pub file: String,
+    pub line: u64,
+    pub column: u64,
+    pub message: String,
+}
+
+impl fmt::Display for ProfileError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Raw here: the printer escapes each line it writes, so a newline
+        // quoted from the file cannot start a line of its own.
+        write!(
+            f,
+            "{}:{}:{}: {}",
+            self.file, self.line, self.column, self.message
+        )
+    }
+}
+
+/// Every mistake found in a profile file.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub struct ProfileErrors(pub Vec<ProfileError>);
+
+impl fmt::Display for ProfileErrors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (index, error) in self.0.iter().enumerate() {
+            if index > 0 {
+                f.write_str("\n")?;
+            }
+            write!(f, "{error}")?;
+        }
+        Ok(())
     }
 }
 

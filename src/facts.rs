@@ -6,11 +6,12 @@
 
 use std::collections::BTreeMap;
 
+use serde::Serialize;
+
 use crate::census::{Census, CloseWaitOwners};
 use crate::conf::{Loader, Resolution};
 use crate::kernel::KernelVersion;
 use crate::key::{Key, Value};
-use crate::system::{Counters, Reading, Sockstat};
 
 #[derive(Debug, Clone, Default)]
 pub struct Facts {
@@ -27,7 +28,26 @@ pub struct Facts {
     /// What the sysctl files under the root set at boot, when read.
     pub boot: Option<Boot>,
     /// Rates from a second reading, with `--sample`.
-    pub sample: Option<crate::rates::Sample>,
+    pub sample: Option<Sample>,
+    /// For planning: whether this namespace may write each requested key.
+    pub writability: BTreeMap<Key, Writability>,
+    /// For planning: tcptune's own sysctl.d file as it is now.
+    pub own_file: Option<OwnFile>,
+    /// What could not be read and was left out of these facts, for people
+    /// (each is shown as a warning: a rule that needed it said nothing).
+    pub skipped: Vec<String>,
+}
+
+/// tcptune's sysctl.d file before a change.
+#[derive(Debug, Clone)]
+pub struct OwnFile {
+    pub path: std::path::PathBuf,
+    /// Its bytes, or None when it does not exist.
+    pub bytes: Option<Vec<u8>>,
+    /// The later assignments that beat a file of this name at boot, when it
+    /// is in the root's standard sysctl.d directory (elsewhere the boot
+    /// order is not known).
+    pub overridden_by: Option<crate::conf::CandidateReport>,
 }
 
 /// The boot-time configuration as the machine's loader applies it.
@@ -62,6 +82,24 @@ impl Facts {
             .map_or(counted, |sockstat| sockstat.tw.max(counted))
     }
 
+    /// Size of ip_local_port_range minus the reserved ports inside it.
+    pub fn usable_ports(&self) -> Option<u64> {
+        let range = self.value("net.ipv4.ip_local_port_range")?.integers()?;
+        let [low, high] = range.as_slice() else {
+            return None;
+        };
+        // Ports are 16-bit; anything else is not a range the kernel would hold.
+        if low > high || *low < 0 || *high > 65535 {
+            return None;
+        }
+        let size = u64::try_from(high - low + 1).ok()?;
+        let reserved = self
+            .value("net.ipv4.ip_local_reserved_ports")
+            .map(|value| reserved_within(&value.tokens().join(""), *low, *high))
+            .unwrap_or(0);
+        Some(size.saturating_sub(reserved))
+    }
+
     /// Whether this looks like a child network namespace: a global key such
     /// as `tcp_max_orphans` is missing, or `tcp_ehash_entries` is negative
     /// (a child sharing the host's table).
@@ -75,18 +113,115 @@ impl Facts {
     }
 }
 
-/// Keys the rules read, whatever the profile says.
-pub const RULE_KEYS: &[&str] = &[
-    "net.ipv4.tcp_tw_recycle",
-    "net.ipv4.tcp_tw_reuse",
-    "net.ipv4.tcp_timestamps",
-    "net.ipv4.tcp_max_tw_buckets",
-    "net.ipv4.tcp_ehash_entries",
-    "net.ipv4.tcp_max_orphans",
-    "net.ipv4.tcp_syncookies",
-    "net.ipv4.tcp_fin_timeout",
-    "net.ipv4.ip_local_port_range",
-    "net.ipv4.ip_local_reserved_ports",
-    "net.core.somaxconn",
-    "net.ipv4.tcp_max_syn_backlog",
-];
+/// The outcome of reading one sysctl. "Absent" and "unreadable" are kept
+/// apart because they mean different things to an operator: the first says
+/// this kernel (or this namespace) has no such key, the second that it does
+/// but we may not look.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum Reading {
+    Present { value: Value },
+    Absent,
+    Unreadable { reason: String },
+}
+
+impl Reading {
+    pub fn value(&self) -> Option<&Value> {
+        match self {
+            Reading::Present { value } => Some(value),
+            _ => None,
+        }
+    }
+}
+
+/// Counters by name. Values are signed: `Tcp: MaxConn` is -1.
+pub type CounterMap = BTreeMap<String, i64>;
+
+/// The counters tcptune reads as evidence.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Counters {
+    /// `TcpExt:` of `/proc/net/netstat`.
+    pub tcp_ext: CounterMap,
+    /// `Tcp:` of `/proc/net/snmp`.
+    pub tcp: CounterMap,
+}
+
+impl Counters {
+    pub fn tcp_ext(&self, name: &str) -> Option<i64> {
+        self.tcp_ext.get(name).copied()
+    }
+}
+
+/// The `TCP:` line of `/proc/net/sockstat`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Sockstat {
+    pub inuse: u64,
+    pub orphan: u64,
+    pub tw: u64,
+    pub alloc: u64,
+    pub mem: u64,
+}
+
+/// Whether a key can be written in this namespace, judged before writing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Writability {
+    Writable,
+    Absent,
+    /// The file has no write permission bits (global keys mirrored into a
+    /// child namespace are 0444).
+    ReadOnly,
+}
+
+/// TCP_TIMEWAIT_LEN: every TIME_WAIT socket lasts this long, fixed in the
+/// kernel (no mainline sysctl changes it).
+pub const TIME_WAIT_SECONDS: u64 = 60;
+
+/// Rates from two readings a few seconds apart (`--sample`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Sample {
+    pub seconds: f64,
+    /// Outgoing connections started per second (Tcp: ActiveOpens).
+    pub active_opens_per_second: f64,
+    /// Incoming connections accepted per second (Tcp: PassiveOpens).
+    pub passive_opens_per_second: f64,
+    /// Sockets entering TIME_WAIT per second (TcpExt TW, which the kernel
+    /// counts as a socket enters TIME_WAIT, as measured in a namespace).
+    pub time_wait_entries_per_second: f64,
+    /// What the TIME_WAIT count settles at if the rate holds.
+    pub steady_state_time_wait: f64,
+    pub tcp_max_tw_buckets: Option<i64>,
+    pub destinations: Vec<DestinationRate>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DestinationRate {
+    pub destination: String,
+    pub time_wait: u64,
+    /// Estimated new connections per second toward it that end in TIME_WAIT
+    /// here: growth of the count plus the share that expired (count / 60).
+    pub connections_per_second: f64,
+    /// usable ports / 60.
+    pub sustainable_per_second: Option<f64>,
+    /// connections_per_second / sustainable_per_second, 0..1 and beyond.
+    pub usage: Option<f64>,
+}
+
+/// How many ports of `low..=high` a reserved list such as `8080,9000-9100` covers.
+fn reserved_within(list: &str, low: i64, high: i64) -> u64 {
+    list.split(',')
+        .filter_map(|part| {
+            let (start, end) = match part.split_once('-') {
+                Some((start, end)) => (
+                    start.trim().parse::<i64>().ok()?,
+                    end.trim().parse::<i64>().ok()?,
+                ),
+                None => {
+                    let port = part.trim().parse::<i64>().ok()?;
+                    (port, port)
+                }
+            };
+            let (start, end) = (start.max(low), end.min(high));
+            u64::try_from(end - start + 1).ok()
+        })
+        .sum()
+}

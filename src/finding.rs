@@ -8,6 +8,7 @@
 
 use std::fmt;
 use std::str::FromStr;
+use std::sync::LazyLock;
 
 use serde::Serialize;
 
@@ -53,10 +54,26 @@ impl FromStr for Severity {
     }
 }
 
-/// The stable finding codes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Code {
+/// Declares the finding codes once: the enum, its list, and (through serde's
+/// kebab-case renaming) the stable names. Adding a code is one line here; the
+/// schema test then asks for it in the schemas and their README.
+macro_rules! finding_codes {
+    ($($(#[doc = $doc:literal])* $variant:ident,)*) => {
+        /// The stable finding codes.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+        #[serde(rename_all = "kebab-case")]
+        pub enum Code {
+            $($(#[doc = $doc])* $variant,)*
+        }
+
+        impl Code {
+            /// Every code, in declaration order.
+            pub const ALL: &'static [Code] = &[$(Code::$variant,)*];
+        }
+    };
+}
+
+finding_codes! {
     /// A live value differs from what the profile expects.
     Drift,
     /// The profile or a sysctl file sets a key this kernel removed.
@@ -95,25 +112,19 @@ pub enum Code {
 }
 
 impl Code {
+    /// The kebab-case name of the JSON contract, as serde derives it.
     pub fn name(self) -> &'static str {
-        match self {
-            Code::Drift => "drift",
-            Code::ObsoleteKey => "obsolete-key",
-            Code::NotPersisted => "not-persisted",
-            Code::Shadowed => "shadowed",
-            Code::HarmfulValue => "harmful-value",
-            Code::UnavailableKey => "unavailable-key",
-            Code::UnreadableKey => "unreadable-key",
-            Code::CloseWaitLeak => "close-wait-leak",
-            Code::PortExhaustion => "port-exhaustion",
-            Code::TwBucketOverflow => "tw-bucket-overflow",
-            Code::ListenOverflow => "listen-overflow",
-            Code::OrphanOverflow => "orphan-overflow",
-            Code::UnknownKey => "unknown-key",
-            Code::InvalidValue => "invalid-value",
-            Code::DuplicateKey => "duplicate-key",
-            Code::InvalidLine => "invalid-line",
-        }
+        static NAMES: LazyLock<Vec<String>> = LazyLock::new(|| {
+            Code::ALL
+                .iter()
+                .map(|code| match serde_json::to_value(code) {
+                    Ok(serde_json::Value::String(name)) => name,
+                    // A unit variant always serialises as its name.
+                    _ => format!("{code:?}"),
+                })
+                .collect()
+        });
+        NAMES.get(self as usize).map_or("", String::as_str)
     }
 }
 

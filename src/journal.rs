@@ -7,12 +7,14 @@
 //! moves on. Records are JSON with `schema_version`, files 0600, the
 //! directory 0700.
 
+use std::fmt;
 use std::fs;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
+use crate::key::{Key, Value};
 use crate::system::write::{read_owned, write_atomic};
 
 pub const SCHEMA_VERSION: u32 = 1;
@@ -22,6 +24,15 @@ pub const SCHEMA_VERSION: u32 = 1;
 pub enum Kind {
     Apply,
     Rollback,
+}
+
+impl fmt::Display for Kind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Kind::Apply => "apply",
+            Kind::Rollback => "rollback",
+        })
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -37,33 +48,98 @@ pub enum State {
     RolledBack,
 }
 
-/// A key the transaction changes.
+impl fmt::Display for State {
+    /// The names of the JSON contract (`committed`, `rolled_back`, ...).
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            State::Prepared => "prepared",
+            State::Committed => "committed",
+            State::Reverted => "reverted",
+            State::RolledBack => "rolled_back",
+        })
+    }
+}
+
+/// A key the transaction changes, with both values as the kernel printed
+/// them. Validated when read: a record names only `net.` keys.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct KeyRecord {
-    pub key: String,
+    pub key: Key,
     /// The live value before the transaction.
-    pub previous: String,
+    pub previous: Value,
     /// The live value the transaction sets.
-    pub applied: String,
+    pub applied: Value,
+}
+
+/// An absolute path, checked when a record is read.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
+#[serde(transparent)]
+pub struct AbsolutePath(PathBuf);
+
+impl AbsolutePath {
+    /// None for a relative path.
+    pub fn new(path: impl Into<PathBuf>) -> Option<AbsolutePath> {
+        let path = path.into();
+        path.is_absolute().then_some(AbsolutePath(path))
+    }
+
+    pub fn as_path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl<'de> Deserialize<'de> for AbsolutePath {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let path = PathBuf::deserialize(deserializer)?;
+        AbsolutePath::new(path.clone()).ok_or_else(|| {
+            serde::de::Error::custom(format!("{} is not an absolute path", path.display()))
+        })
+    }
+}
+
+impl std::ops::Deref for AbsolutePath {
+    type Target = Path;
+
+    fn deref(&self) -> &Path {
+        &self.0
+    }
 }
 
 /// The sysctl.d file the transaction writes (or restores).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FileRecord {
-    pub path: PathBuf,
-    /// Whether the file existed before; its bytes are in `<id>.before`.
+    pub path: AbsolutePath,
+    /// Whether the file existed before; its bytes are kept as [`Side::Before`].
     pub existed_before: bool,
     /// Its permission bits before, restored with the bytes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mode_before: Option<u32>,
-    /// Whether the file exists after; its bytes are in `<id>.after`.
+    /// Whether the file exists after; its bytes are kept as [`Side::After`].
     pub exists_after: bool,
     /// Whether the transaction touches the file at all.
     pub changed: bool,
 }
 
+/// Which copy of the file a record keeps beside it: `<id>.before` or
+/// `<id>.after`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Side {
+    Before,
+    After,
+}
+
+impl Side {
+    fn extension(self) -> &'static str {
+        match self {
+            Side::Before => "before",
+            Side::After => "after",
+        }
+    }
+}
+
+/// One transaction.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Entry {
+pub struct Record {
     pub schema_version: u32,
     pub id: u64,
     pub kind: Kind,
@@ -82,6 +158,13 @@ pub struct Entry {
     /// What went wrong, for a reverted transaction.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub failure: Option<String>,
+}
+
+impl Record {
+    /// An applied transaction that a rollback can still undo.
+    pub fn is_undoable(&self) -> bool {
+        self.kind == Kind::Apply && matches!(self.state, State::Prepared | State::Committed)
+    }
 }
 
 /// The journal directory of one state directory.
@@ -109,16 +192,16 @@ impl Journal {
         dir.is_dir().then_some(Journal { dir })
     }
 
-    fn record_path(&self, id: u64) -> PathBuf {
+    pub fn record_path(&self, id: u64) -> PathBuf {
         self.dir.join(format!("{id}.json"))
     }
 
-    fn bytes_path(&self, id: u64, side: &str) -> PathBuf {
-        self.dir.join(format!("{id}.{side}"))
+    fn bytes_path(&self, id: u64, side: Side) -> PathBuf {
+        self.dir.join(format!("{id}.{}", side.extension()))
     }
 
     /// Every record, oldest first.
-    pub fn entries(&self) -> Result<Vec<Entry>> {
+    pub fn records(&self) -> Result<Vec<Record>> {
         let listing = fs::read_dir(&self.dir).map_err(|source| Error::Read {
             path: self.dir.clone(),
             source,
@@ -145,7 +228,7 @@ impl Journal {
         ids.into_iter().map(|id| self.read(id)).collect()
     }
 
-    pub fn read(&self, id: u64) -> Result<Entry> {
+    pub fn read(&self, id: u64) -> Result<Record> {
         let path = self.record_path(id);
         let bytes = read_owned(&path)
             .map_err(|source| Error::Read {
@@ -156,9 +239,16 @@ impl Journal {
                 path: path.clone(),
                 message: "the record is missing".into(),
             })?;
-        let entry: Entry = serde_json::from_slice(&bytes).map_err(|error| Error::Journal {
+        let entry: Record = serde_json::from_slice(&bytes).map_err(|error| Error::Journal {
             path: path.clone(),
-            message: format!("line {}, column {}: {error}", error.line(), error.column()),
+            message: {
+                // serde's message ends with " at line L column C": said first.
+                let text = error.to_string();
+                let text = text
+                    .rsplit_once(" at line ")
+                    .map_or(text.as_str(), |(message, _)| message);
+                format!("line {}, column {}: {text}", error.line(), error.column())
+            },
         })?;
         if entry.schema_version != SCHEMA_VERSION {
             return Err(Error::Journal {
@@ -181,7 +271,7 @@ impl Journal {
 
     /// The id the next transaction gets.
     pub fn next_id(&self) -> Result<u64> {
-        match self.entries()?.last() {
+        match self.records()?.last() {
             None => Ok(1),
             Some(last) => last.id.checked_add(1).ok_or_else(|| Error::Journal {
                 path: self.record_path(last.id),
@@ -191,7 +281,7 @@ impl Journal {
     }
 
     /// Writes (or rewrites) a record durably.
-    pub fn write(&self, entry: &Entry) -> Result<()> {
+    pub fn write(&self, entry: &Record) -> Result<()> {
         let path = self.record_path(entry.id);
         let mut bytes = serde_json::to_vec_pretty(entry).map_err(|error| Error::Journal {
             path: path.clone(),
@@ -201,13 +291,13 @@ impl Journal {
         write_atomic(&path, &bytes, 0o600).map_err(|source| Error::Write { path, source })
     }
 
-    /// Keeps the file's bytes before (`side` = "before") or after a change.
-    pub fn keep_bytes(&self, id: u64, side: &str, bytes: &[u8]) -> Result<()> {
+    /// Keeps the file's bytes before or after a change.
+    pub fn keep_bytes(&self, id: u64, side: Side, bytes: &[u8]) -> Result<()> {
         let path = self.bytes_path(id, side);
         write_atomic(&path, bytes, 0o600).map_err(|source| Error::Write { path, source })
     }
 
-    pub fn kept_bytes(&self, id: u64, side: &str) -> Result<Vec<u8>> {
+    pub fn kept_bytes(&self, id: u64, side: Side) -> Result<Vec<u8>> {
         let path = self.bytes_path(id, side);
         read_owned(&path)
             .map_err(|source| Error::Read {
@@ -223,14 +313,14 @@ impl Journal {
 
 /// A record only ever names tcptune's own file and `net.` keys with
 /// single-line values: anything else was not written by tcptune, and
-/// rollback must not be steered into writing elsewhere.
-fn validate(entry: &Entry) -> std::result::Result<(), String> {
+/// rollback must not be steered into writing elsewhere. (Paths are checked
+/// absolute and keys well-formed as the record is parsed.)
+fn validate(entry: &Record) -> std::result::Result<(), String> {
     if entry
         .file
         .path
         .file_name()
-        .is_none_or(|name| name != crate::plan::FILE_NAME)
-        || !entry.file.path.is_absolute()
+        .is_none_or(|name| name != crate::conf::FILE_NAME)
     {
         return Err(format!(
             "names the file {}, which is not tcptune's",
@@ -245,18 +335,15 @@ fn validate(entry: &Entry) -> std::result::Result<(), String> {
         return Err("records a file mode with setuid, setgid or sticky bits".into());
     }
     for record in &entry.keys {
-        match crate::key::Key::parse(&record.key) {
-            Ok(key) if key.is_net() => {}
-            _ => {
-                return Err(format!(
-                    "names the key {:?}, which tcptune does not manage",
-                    record.key
-                ));
-            }
+        if !record.key.is_net() {
+            return Err(format!(
+                "names the key {}, which tcptune does not manage",
+                record.key
+            ));
         }
         if [&record.previous, &record.applied]
             .iter()
-            .any(|value| value.chars().any(char::is_control))
+            .any(|value| value.to_string().chars().any(char::is_control))
         {
             return Err(format!(
                 "has a value with a control character for {}",
@@ -324,7 +411,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let journal = Journal::open(&dir.path().join("state")).unwrap();
         assert_eq!(journal.next_id().unwrap(), 1);
-        let entry = Entry {
+        let entry = Record {
             schema_version: SCHEMA_VERSION,
             id: 1,
             kind: Kind::Apply,
@@ -332,26 +419,26 @@ mod tests {
             created: 5,
             profile: Some("webserver".into()),
             file: FileRecord {
-                path: "/etc/sysctl.d/99-zz-tcptune.conf".into(),
+                path: AbsolutePath::new("/etc/sysctl.d/99-zz-tcptune.conf").unwrap(),
                 existed_before: false,
                 mode_before: None,
                 exists_after: true,
                 changed: true,
             },
             keys: vec![KeyRecord {
-                key: "net.ipv4.tcp_fin_timeout".into(),
-                previous: "60".into(),
-                applied: "30".into(),
+                key: Key::parse("net.ipv4.tcp_fin_timeout").unwrap(),
+                previous: Value::parse("60"),
+                applied: Value::parse("30"),
             }],
             rolls_back: Vec::new(),
             rolled_back_by: None,
             failure: None,
         };
         journal.write(&entry).unwrap();
-        assert_eq!(journal.entries().unwrap(), vec![entry]);
+        assert_eq!(journal.records().unwrap(), vec![entry]);
         assert_eq!(journal.next_id().unwrap(), 2);
         std::fs::write(dir.path().join("state/journal/2.json"), "{ truncated").unwrap();
-        let error = journal.entries().unwrap_err().to_string();
+        let error = journal.records().unwrap_err().to_string();
         assert!(error.contains("2.json"), "{error}");
         use std::os::unix::fs::PermissionsExt;
         let mode = std::fs::metadata(dir.path().join("state/journal/1.json"))

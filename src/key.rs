@@ -124,6 +124,18 @@ impl Serialize for Key {
     }
 }
 
+impl<'de> serde::Deserialize<'de> for Key {
+    /// A key read back (from a journal record) is validated like one typed.
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Key, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        Key::parse(&text).map_err(|error| {
+            serde::de::Error::custom(format!(
+                "names the key {text:?}, which tcptune does not manage ({error})"
+            ))
+        })
+    }
+}
+
 /// A sysctl value as a list of whitespace-separated tokens.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Value {
@@ -173,6 +185,12 @@ impl fmt::Display for Value {
 impl Serialize for Value {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         serializer.collect_str(self)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Value {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Value, D::Error> {
+        String::deserialize(deserializer).map(|text| Value::parse(&text))
     }
 }
 

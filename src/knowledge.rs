@@ -669,6 +669,63 @@ pub fn topic(name: &str) -> Option<&'static Topic> {
     TOPICS.iter().find(|topic| topic.name == name)
 }
 
+/// What `explain SUBJECT` names.
+#[derive(Debug, Clone, Copy)]
+pub enum Subject {
+    Topic(&'static Topic),
+    Key(&'static KeyInfo),
+    /// A key that exists only in vendor kernels: its name and why it is not
+    /// mainline.
+    VendorOnly(&'static str, &'static str),
+}
+
+/// Finds a topic or key in either spelling (`net.ipv4.tcp_tw_reuse`,
+/// `net/ipv4/tcp_tw_reuse`) or by its last part alone (`tcp_tw_reuse`).
+pub fn find(subject: &str) -> Option<Subject> {
+    let subject = subject.trim();
+    if let Some(topic) = topic(subject) {
+        return Some(Subject::Topic(topic));
+    }
+    let canonical = crate::key::Key::parse(subject)
+        .ok()
+        .map(|key| key.to_string());
+    let leaf_is = |key: &str| key.rsplit('.').next() == Some(subject);
+    if let Some(info) = canonical
+        .as_deref()
+        .and_then(lookup)
+        .or_else(|| KEYS.iter().find(|info| leaf_is(info.key)))
+    {
+        return Some(Subject::Key(info));
+    }
+    VENDOR_ONLY_KEYS
+        .iter()
+        .find(|(key, _)| Some(*key) == canonical.as_deref() || leaf_is(key))
+        .map(|(key, why)| Subject::VendorOnly(key, why))
+}
+
+/// Why `explain` cannot answer, with the nearest known name if there is one.
+pub fn unknown_subject(subject: &str) -> String {
+    let subject = subject.trim();
+    let candidates = KEYS
+        .iter()
+        .map(|info| info.key)
+        .chain(TOPICS.iter().map(|topic| topic.name));
+    let mut message = format!("tcptune knows no key or topic `{subject}`");
+    let full = if subject.contains('.') || subject.contains('/') {
+        subject.to_owned()
+    } else {
+        format!("net.ipv4.{subject}")
+    };
+    if let Some(near) = crate::suggest::closest(&full, candidates.clone())
+        .or_else(|| crate::suggest::closest(subject, candidates))
+    {
+        message.push_str(&format!("; did you mean `{near}`?"));
+    }
+    let topics: Vec<&str> = TOPICS.iter().map(|topic| topic.name).collect();
+    message.push_str(&format!(" (topics: {})", topics.join(", ")));
+    message
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -29,3 +29,4 @@ pub mod report;
 pub mod rules;
 pub mod suggest;
 pub mod system;
+pub mod text;

@@ -27,7 +27,7 @@ fn main() -> ExitCode {
     let mut sink = io::sink();
     let quiet = cli.quiet && cli.format == tcptune::cli::Format::Human;
     let out: &mut dyn Write = if quiet { &mut sink } else { &mut stdout };
-    let mut printer = Printer::new(out, cli.format).fancy(fancy);
+    let mut printer = Printer::new(out, cli.format, fancy);
     // Enter the namespace before anything reads /proc or opens a socket.
     let entered = match &cli.netns {
         Some(target) => tcptune::system::enter_netns(target).map(|_| ()),
@@ -39,7 +39,7 @@ fn main() -> ExitCode {
         // A reader that went away (`tcptune check | head`) is not a failure.
         Err(Error::Output(error)) if error.kind() == io::ErrorKind::BrokenPipe => exit::SUCCESS,
         Err(error) => {
-            commands::print_error(&error);
+            tcptune::report::error(&error);
             error.exit_code()
         }
     };

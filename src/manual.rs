@@ -63,9 +63,14 @@ pub fn render_man(out: &mut dyn Write) -> io::Result<()> {
 }
 
 /// Prints completions for a shell.
-pub fn render_completions(shell: Shell, out: &mut dyn Write) {
+/// Writes the completions for `shell`. clap_complete panics when its
+/// writer fails, so they are rendered in memory first and written here,
+/// where a full disk or a closed pipe is an error like any other.
+pub fn render_completions(shell: Shell, out: &mut dyn Write) -> io::Result<()> {
     let mut command = Cli::command();
-    generate(shell, &mut command, "tcptune", out);
+    let mut script = Vec::new();
+    generate(shell, &mut command, "tcptune", &mut script);
+    out.write_all(&script)
 }
 
 /// `--fail-on <FAIL_ON>`, `--profile <P>`, `<SUBJECT>` in roff bold/italic.

@@ -6,22 +6,15 @@
 //! file, and carries the later sysctl.d assignments that would override that
 //! file at boot. `diff` shows a plan; `apply` carries one out.
 
-use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use serde::Serialize;
 
 use crate::facts::Facts;
+use crate::facts::{Reading, Writability};
 use crate::key::{Key, Value};
 use crate::knowledge;
 use crate::profile::{Expectation, Profile};
-use crate::system::{Reading, Writability};
-
-/// tcptune's file in `/etc/sysctl.d`. Loaders apply files sorted by name and
-/// the last assignment wins; `99-zz-` sorts after `99-sysctl.conf` (the usual
-/// link to `/etc/sysctl.conf`) and after every other `99-*` name that does
-/// not itself start with `99-zz`, so the profile's values win at boot.
-pub const FILE_NAME: &str = "99-zz-tcptune.conf";
 
 /// What happens to one key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -135,15 +128,19 @@ impl Plan {
     }
 }
 
-/// Builds the plan. `writability` says, per key, whether this namespace may
-/// write it; `shadows` are the later assignments found for the file's keys.
-pub fn plan(
-    facts: &Facts,
-    profile: &Profile,
-    writability: &BTreeMap<Key, Writability>,
-    file: PathBuf,
-    old_file: Option<Vec<u8>>,
-) -> Plan {
+/// Builds the plan from facts gathered for planning (the keys' live values
+/// and writability, and tcptune's file as it is now with the later files
+/// that beat it at boot) and the profile.
+pub fn plan(facts: &Facts, profile: &Profile) -> Plan {
+    let (file, old_file, overridden_by) = match &facts.own_file {
+        Some(own) => (
+            own.path.clone(),
+            own.bytes.clone(),
+            own.overridden_by.as_ref(),
+        ),
+        None => (PathBuf::from(crate::conf::FILE_NAME), None, None),
+    };
+    let writability = &facts.writability;
     let mut changes = Vec::new();
     for setting in &profile.settings {
         if let Some(version) = facts.kernel
@@ -234,15 +231,37 @@ pub fn plan(
         .as_deref()
         .map(|old| dropped(&file, old, &changes))
         .unwrap_or_default();
+    let shadows = overridden_by
+        .map(|report| shadows(report, &changes))
+        .unwrap_or_default();
     Plan {
         profile: profile.name.clone(),
         changes,
         file,
         old_file,
         new_file,
-        shadows: Vec::new(),
+        shadows,
         dropped,
     }
+}
+
+/// The later assignments that would override a persisted key at boot.
+fn shadows(report: &crate::conf::CandidateReport, changes: &[Change]) -> Vec<Shadow> {
+    changes
+        .iter()
+        .filter(|change| change.persisted)
+        .flat_map(|change| {
+            report
+                .overriders(&change.key)
+                .map(move |(loader, assignment)| Shadow {
+                    key: change.key.to_string(),
+                    loader: loader.name(),
+                    path: assignment.boot_path.display().to_string(),
+                    line: assignment.line,
+                    value: assignment.value().map(ToString::to_string),
+                })
+        })
+        .collect()
 }
 
 /// The keys the old file sets that the new changes do not persist.
@@ -292,12 +311,12 @@ pub fn render_file(profile: &Profile, changes: &[Change]) -> Vec<u8> {
         "# Written by tcptune from profile \"{}\"",
         // Names come from file names: escaped, so no character of theirs can
         // end the comment line and start a setting.
-        crate::report::printable(&profile.name)
+        crate::text::escape(&profile.name)
     ));
     if profile.chain.len() > 1 {
         let parents: Vec<String> = profile.chain[1..]
             .iter()
-            .map(|parent| crate::report::printable(parent).into_owned())
+            .map(|parent| crate::text::escape(parent).into_owned())
             .collect();
         text.push_str(&format!(" (extends {})", parents.join(", ")));
     }
@@ -323,7 +342,7 @@ fn comment_lines(text: &str) -> Vec<String> {
     for word in text.split_whitespace() {
         // Whitespace (a newline of a YAML block) splits words; any other
         // control character is shown escaped, never written raw.
-        let word = crate::report::printable(word);
+        let word = crate::text::escape(word);
         if !line.is_empty() && line.len() + 1 + word.len() > 76 {
             lines.push(std::mem::take(&mut line));
         }
@@ -340,8 +359,28 @@ fn comment_lines(text: &str) -> Vec<String> {
 
 #[cfg(test)]
 mod tests {
+    use std::collections::BTreeMap;
+
     use super::*;
     use crate::rules::testing::{builtin, facts};
+
+    /// Plans with `writability` and tcptune's file (path, bytes) as gathered.
+    fn plan(
+        facts: &Facts,
+        profile: &Profile,
+        writability: &BTreeMap<Key, Writability>,
+        file: PathBuf,
+        old_file: Option<Vec<u8>>,
+    ) -> Plan {
+        let mut facts = facts.clone();
+        facts.writability = writability.clone();
+        facts.own_file = Some(crate::facts::OwnFile {
+            path: file,
+            bytes: old_file,
+            overridden_by: None,
+        });
+        super::plan(&facts, profile)
+    }
 
     fn writable(keys: &[&str]) -> BTreeMap<Key, Writability> {
         keys.iter()

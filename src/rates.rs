@@ -8,55 +8,23 @@
 //! destination a source address can open at most (usable ports / 60) new
 //! connections per second without tcp_tw_reuse.
 
-use serde::Serialize;
-
-use crate::facts::Facts;
-use crate::rules::usable_ports;
+use crate::facts::{CounterMap, DestinationRate, Facts, Sample};
 
 /// TCP_TIMEWAIT_LEN, fixed in the kernel.
-pub const TIME_WAIT_SECONDS: f64 = 60.0;
+const TIME_WAIT_SECONDS: f64 = crate::facts::TIME_WAIT_SECONDS as f64;
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Sample {
-    pub seconds: f64,
-    /// Outgoing connections started per second (Tcp: ActiveOpens).
-    pub active_opens_per_second: f64,
-    /// Incoming connections accepted per second (Tcp: PassiveOpens).
-    pub passive_opens_per_second: f64,
-    /// Sockets entering TIME_WAIT per second (TcpExt TW, which the kernel
-    /// counts as a socket enters TIME_WAIT, as measured in a namespace).
-    pub time_wait_entries_per_second: f64,
-    /// What the TIME_WAIT count settles at if the rate holds.
-    pub steady_state_time_wait: f64,
-    pub tcp_max_tw_buckets: Option<i64>,
-    pub destinations: Vec<DestinationRate>,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct DestinationRate {
-    pub destination: String,
-    pub time_wait: u64,
-    /// Estimated new connections per second toward it that end in TIME_WAIT
-    /// here: growth of the count plus the share that expired (count / 60).
-    pub connections_per_second: f64,
-    /// usable ports / 60.
-    pub sustainable_per_second: Option<f64>,
-    /// connections_per_second / sustainable_per_second, 0..1 and beyond.
-    pub usage: Option<f64>,
-}
-
-fn tcp(facts: &Facts) -> &crate::system::counters::CounterMap {
+fn tcp(facts: &Facts) -> &CounterMap {
     &facts.counters.tcp
 }
 
-fn tcp_ext(facts: &Facts) -> &crate::system::counters::CounterMap {
+fn tcp_ext(facts: &Facts) -> &CounterMap {
     &facts.counters.tcp_ext
 }
 
 fn counter_delta(
     first: &Facts,
     second: &Facts,
-    table: fn(&Facts) -> &crate::system::counters::CounterMap,
+    table: fn(&Facts) -> &CounterMap,
     names: &[&str],
 ) -> f64 {
     names
@@ -80,7 +48,8 @@ pub fn compare(first: &Facts, second: &Facts, seconds: f64) -> Sample {
     let active = counter_delta(first, second, tcp, &["ActiveOpens"]) / seconds;
     let passive = counter_delta(first, second, tcp, &["PassiveOpens"]) / seconds;
     let entries = counter_delta(first, second, tcp_ext, &["TW"]) / seconds;
-    let sustainable = usable_ports(second)
+    let sustainable = second
+        .usable_ports()
         .filter(|ports| *ports > 0)
         .map(|ports| ports as f64 / TIME_WAIT_SECONDS);
     let destinations = second

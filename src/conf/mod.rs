@@ -17,6 +17,12 @@
 //! image or a test tree is read exactly as the booted system would read it and
 //! the host's own files are never touched.
 
+/// tcptune's file in `/etc/sysctl.d`. Loaders apply files sorted by name and
+/// the last assignment wins; `99-zz-` sorts after `99-sysctl.conf` (the usual
+/// link to `/etc/sysctl.conf`) and after every other `99-*` name that does
+/// not itself start with `99-zz`, so the profile's values win at boot.
+pub const FILE_NAME: &str = "99-zz-tcptune.conf";
+
 mod glob;
 mod parse;
 mod resolve;

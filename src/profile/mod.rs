@@ -16,6 +16,7 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use crate::error::{Error, Result};
+pub use crate::error::{ProfileError, ProfileErrors};
 use crate::finding::Severity;
 use crate::kernel::KernelVersion;
 use crate::key::{Key, Value};
@@ -33,6 +34,9 @@ pub static BUILTINS: &[(&str, &str)] = &[
 ];
 
 /// Where installed profiles live, under the root.
+/// The profile `check` uses when none is given: safe on any host.
+pub const DEFAULT: &str = "default";
+
 pub const INSTALLED_DIR: &str = "etc/tcptune/profiles";
 
 /// Profile files larger than this are refused before parsing.
@@ -237,45 +241,6 @@ impl Profile {
     }
 }
 
-/// One mistake in a profile file.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ProfileError {
-    pub file: String,
-    pub line: u64,
-    pub column: u64,
-    pub message: String,
-}
-
-impl fmt::Display for ProfileError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        // One error is one line: newlines quoted from the file are escaped.
-        write!(
-            f,
-            "{}:{}:{}: {}",
-            crate::report::printable(&self.file),
-            self.line,
-            self.column,
-            crate::report::printable(&self.message)
-        )
-    }
-}
-
-/// Every mistake found in a profile file.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub struct ProfileErrors(pub Vec<ProfileError>);
-
-impl fmt::Display for ProfileErrors {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for (index, error) in self.0.iter().enumerate() {
-            if index > 0 {
-                f.write_str("\n")?;
-            }
-            write!(f, "{error}")?;
-        }
-        Ok(())
-    }
-}
-
 /// One file's content, validated but not merged with its parents.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Document {
@@ -400,6 +365,26 @@ fn writable_by_others(path: &Path) -> Option<String> {
 
 /// Finds and loads a profile by name or path, with its `extends` chain.
 pub fn resolve(system: &System, argument: &str) -> Result<Profile> {
+    Ok(merge(vec![chain(system, argument)?]))
+}
+
+/// Finds and loads several profiles and layers them: each with its
+/// `extends` chain, later profiles overriding earlier ones key by key, by
+/// the same rules as `extends` (the one merge of tcptune). The name joins
+/// the names with `+`.
+pub fn resolve_stack<S: AsRef<str>>(system: &System, arguments: &[S]) -> Result<Profile> {
+    if arguments.is_empty() {
+        return Err(Error::Usage("no profile given".into()));
+    }
+    let layers = arguments
+        .iter()
+        .map(|argument| chain(system, argument.as_ref()))
+        .collect::<Result<Vec<_>>>()?;
+    Ok(merge(layers))
+}
+
+/// One profile's files: itself first, then each parent it extends.
+fn chain(system: &System, argument: &str) -> Result<Vec<(Located, Document)>> {
     let reference = Reference::from_argument(argument, None);
     let mut located = locate(system, &reference, None)?;
     let mut documents: Vec<(Located, Document)> = Vec::new();
@@ -450,16 +435,21 @@ pub fn resolve(system: &System, argument: &str) -> Result<Profile> {
         }
         located = next;
     }
-    Ok(merge(documents))
+    Ok(documents)
 }
 
-fn merge(documents: Vec<(Located, Document)>) -> Profile {
-    let chain: Vec<String> = documents
+/// Merges layers of profile chains (each nearest first) into one profile:
+/// the first layer's oldest ancestor is the base, every later file
+/// overrides what came before it key by key and threshold by threshold.
+fn merge(layers: Vec<Vec<(Located, Document)>>) -> Profile {
+    let chain: Vec<String> = layers
         .iter()
+        .flatten()
         .map(|(located, _)| located.name.clone())
         .collect();
-    let warnings: Vec<String> = documents
+    let warnings: Vec<String> = layers
         .iter()
+        .flatten()
         .filter_map(|(located, _)| match &located.origin {
             Origin::File(path) => writable_by_others(path),
             Origin::Builtin => None,
@@ -468,22 +458,26 @@ fn merge(documents: Vec<(Located, Document)>) -> Profile {
     let mut settings: BTreeMap<Key, Setting> = BTreeMap::new();
     let mut thresholds = Thresholds::default();
     let mut description = String::new();
-    let mut name = String::new();
+    let mut names = Vec::new();
     let mut origin = Origin::Builtin;
-    // Oldest ancestor first, so nearer profiles override.
-    for (located, document) in documents.into_iter().rev() {
-        for setting in document.settings {
-            settings.insert(setting.key.clone(), setting);
+    for layer in layers {
+        let mut name = String::new();
+        // Oldest ancestor first, so nearer profiles override.
+        for (located, document) in layer.into_iter().rev() {
+            for setting in document.settings {
+                settings.insert(setting.key.clone(), setting);
+            }
+            thresholds = document.thresholds.over(thresholds);
+            if let Some(text) = document.description {
+                description = text;
+            }
+            name = located.name;
+            origin = located.origin;
         }
-        thresholds = document.thresholds.over(thresholds);
-        if let Some(text) = document.description {
-            description = text;
-        }
-        name = located.name;
-        origin = located.origin;
+        names.push(name);
     }
     Profile {
-        name,
+        name: names.join("+"),
         description,
         origin,
         chain,
@@ -509,7 +503,7 @@ fn locate(system: &System, reference: &Reference, skip_installed: Option<bool>) 
             if name.chars().any(char::is_control) {
                 return Err(Error::Usage(format!(
                     "the profile file name {} contains a control character",
-                    crate::report::printable(&path.display().to_string())
+                    path.display()
                 )));
             }
             Ok(Located {

@@ -6,15 +6,44 @@ use std::io::{self, Write};
 use anstyle::{AnsiColor, Style};
 
 use super::{
-    CheckReport, DISPLAY_ORDER, Explanation, OutcomeView, PlanView, SocketsReport, destinations,
+    CheckReport, DISPLAY_ORDER, Document, DocumentKind, Explanation, LintReport, OutcomeView,
+    PlanView, Render, SocketsReport, destinations,
 };
 use crate::apply::Outcome;
 use crate::census::TcpState;
+use crate::facts::Reading;
 use crate::finding::{Finding, Severity};
-use crate::journal::{Entry, Kind, State, format_time};
+use crate::journal::{Kind, Record, State, format_time};
 use crate::plan::{Plan, Status};
 use crate::profile::{Expectation, Listing, Origin, Profile};
-use crate::system::Reading;
+use crate::text::{Shown, escape};
+
+/// Output for people.
+pub struct Human {
+    /// Bars in block characters rather than `#`.
+    pub fancy: bool,
+}
+
+impl Render for Human {
+    fn prints(&self, _kind: DocumentKind) -> bool {
+        true
+    }
+
+    fn render(&self, out: &mut dyn Write, document: &Document<'_>) -> io::Result<()> {
+        match document {
+            Document::Check(report) => check(out, report),
+            Document::Sockets(report) => sockets(out, report, self.fancy),
+            Document::Plan(plan, view) => self::plan(out, plan, *view),
+            Document::Outcome(outcome, view) => self::outcome(out, outcome, *view),
+            Document::RollbackPreview(records) => rollback_preview(out, records),
+            Document::Lint(report) => lint(out, report),
+            Document::History(records) => history(out, records),
+            Document::ProfileList(listings) => profile_list(out, listings),
+            Document::Profile(profile) => self::profile(out, profile),
+            Document::Explanation(explanation) => explain(out, explanation),
+        }
+    }
+}
 
 const WIDTH: usize = 80;
 const BOLD: Style = Style::new().bold();
@@ -31,9 +60,11 @@ fn severity_style(severity: Severity) -> Style {
 /// Wraps `text` to the width, every line starting with `indent`, the first
 /// line starting with `label` instead (padded to the indent).
 fn wrapped(out: &mut dyn Write, label: &str, indent: usize, text: &str) -> io::Result<()> {
-    let mut line = format!("{label:indent$}");
+    let mut line = format!("{:indent$}", Shown(label));
     let mut empty = true;
     for word in text.split_whitespace() {
+        // Words may quote a file or a process name: shown escaped.
+        let word = escape(word);
         if !empty && line.chars().count() + 1 + word.chars().count() > WIDTH {
             writeln!(out, "{}", line.trim_end())?;
             line = " ".repeat(indent);
@@ -42,7 +73,7 @@ fn wrapped(out: &mut dyn Write, label: &str, indent: usize, text: &str) -> io::R
         if !empty {
             line.push(' ');
         }
-        line.push_str(word);
+        line.push_str(&word);
         empty = false;
     }
     writeln!(out, "{}", line.trim_end())
@@ -56,12 +87,13 @@ fn plural(count: usize, word: &str) -> String {
     }
 }
 
-pub fn check(out: &mut dyn Write, report: &CheckReport<'_>) -> io::Result<()> {
+fn check(out: &mut dyn Write, report: &CheckReport<'_>) -> io::Result<()> {
     let facts = report.facts;
     writeln!(
         out,
         "{BOLD}tcptune check{BOLD:#}: profile {}, kernel {}",
-        report.profile.name, report.kernel
+        Shown(&report.profile.name),
+        Shown(report.kernel)
     )?;
     let states = &facts.census.states;
     writeln!(
@@ -91,7 +123,7 @@ pub fn check(out: &mut dyn Write, report: &CheckReport<'_>) -> io::Result<()> {
         writeln!(
             out,
             "no findings: this host matches profile {}",
-            report.profile.name
+            Shown(&report.profile.name)
         )?;
     } else {
         summary_line(out, summary)?;
@@ -138,16 +170,18 @@ fn grouped(out: &mut dyn Write, findings: &[Finding]) -> io::Result<()> {
 fn finding_block(out: &mut dyn Write, finding: &Finding, style: Style) -> io::Result<()> {
     let mut head = format!("{style}{}{style:#}", finding.code);
     if let Some(key) = &finding.key {
-        head.push_str(&format!("  {BOLD}{key}{BOLD:#}"));
+        head.push_str(&format!("  {BOLD}{}{BOLD:#}", Shown(key)));
     }
     match (&finding.current, &finding.expected) {
-        (Some(current), Some(expected)) => head.push_str(&format!(": {current} -> {expected}")),
-        (Some(current), None) => head.push_str(&format!(": {current}")),
+        (Some(current), Some(expected)) => {
+            head.push_str(&format!(": {} -> {}", Shown(current), Shown(expected)));
+        }
+        (Some(current), None) => head.push_str(&format!(": {}", Shown(current))),
         _ => {}
     }
     writeln!(out, "  {head}")?;
     if let Some(location) = &finding.location {
-        writeln!(out, "    at {location}")?;
+        writeln!(out, "    at {}", Shown(&location.to_string()))?;
     }
     wrapped(out, "    ", 4, &finding.message)?;
     if !finding.rationale.is_empty() {
@@ -220,7 +254,7 @@ fn limits(out: &mut dyn Write, facts: &crate::facts::Facts) -> io::Result<()> {
 }
 
 /// The sampled rates and what they imply.
-fn rates(out: &mut dyn Write, sample: &crate::rates::Sample, fancy: bool) -> io::Result<()> {
+fn rates(out: &mut dyn Write, sample: &crate::facts::Sample, fancy: bool) -> io::Result<()> {
     writeln!(out)?;
     writeln!(out, "{BOLD}rates over {:.1} s{BOLD:#}", sample.seconds)?;
     writeln!(
@@ -299,7 +333,7 @@ fn bar(value: u64, max: u64, fancy: bool) -> String {
     cell.repeat(cells.min(BAR_WIDTH))
 }
 
-pub fn sockets(out: &mut dyn Write, report: &SocketsReport<'_>, fancy: bool) -> io::Result<()> {
+fn sockets(out: &mut dyn Write, report: &SocketsReport<'_>, fancy: bool) -> io::Result<()> {
     let facts = report.facts;
     let states = &facts.census.states;
     let source = match facts.census.source {
@@ -354,8 +388,11 @@ pub fn sockets(out: &mut dyn Write, report: &SocketsReport<'_>, fancy: bool) -> 
                     .unwrap_or_else(|| "on many local and remote ports".to_owned());
                 writeln!(
                     out,
-                    "  {:>8}  {:<16} {:>7}  {location}",
-                    owner.pid, owner.comm, owner.count
+                    "  {:>8}  {:<16} {:>7}  {}",
+                    owner.pid,
+                    Shown(&owner.comm),
+                    owner.count,
+                    Shown(&location)
                 )?;
             }
             if owners.unknown > 0 {
@@ -413,7 +450,7 @@ pub fn sockets(out: &mut dyn Write, report: &SocketsReport<'_>, fancy: bool) -> 
     super::finish(out)
 }
 
-pub fn profile_list(out: &mut dyn Write, listings: &[Listing]) -> io::Result<()> {
+fn profile_list(out: &mut dyn Write, listings: &[Listing]) -> io::Result<()> {
     let width = listings
         .iter()
         .map(|listing| listing.name.len())
@@ -428,19 +465,24 @@ pub fn profile_list(out: &mut dyn Write, listings: &[Listing]) -> io::Result<()>
             }
             Origin::File(path) => path.display().to_string(),
         };
-        writeln!(out, "{BOLD}{:<width$}{BOLD:#}  {origin}", listing.name)?;
+        writeln!(
+            out,
+            "{BOLD}{:<width$}{BOLD:#}  {}",
+            Shown(&listing.name),
+            Shown(&origin)
+        )?;
         wrapped(out, "", width + 2, &listing.description)?;
     }
     super::finish(out)
 }
 
-pub fn profile(out: &mut dyn Write, profile: &Profile) -> io::Result<()> {
-    writeln!(out, "{BOLD}profile {}{BOLD:#}", profile.name)?;
+fn profile(out: &mut dyn Write, profile: &Profile) -> io::Result<()> {
+    writeln!(out, "{BOLD}profile {}{BOLD:#}", Shown(&profile.name))?;
     if profile.chain.len() > 1 {
-        writeln!(out, "extends: {}", profile.chain[1..].join(" -> "))?;
+        writeln!(out, "extends: {}", Shown(&profile.chain[1..].join(" -> ")))?;
     }
     if let Origin::File(path) = &profile.origin {
-        writeln!(out, "file: {}", path.display())?;
+        writeln!(out, "file: {}", Shown(&path.display().to_string()))?;
     }
     wrapped(out, "", 0, &profile.description)?;
     writeln!(out)?;
@@ -449,13 +491,17 @@ pub fn profile(out: &mut dyn Write, profile: &Profile) -> io::Result<()> {
             Expectation::Equal(value) => format!("= {value}"),
             other => other.to_string(),
         };
-        let mut head = format!("{BOLD}{}{BOLD:#} {expectation}", setting.key);
+        let mut head = format!(
+            "{BOLD}{}{BOLD:#} {}",
+            Shown(&setting.key.to_string()),
+            Shown(&expectation)
+        );
         let mut notes = vec![setting.severity.name().to_owned()];
         if !setting.gate.is_open() {
             notes.push(setting.gate.to_string());
         }
         if setting.defined_in != profile.name {
-            notes.push(format!("from {}", setting.defined_in));
+            notes.push(format!("from {}", Shown(&setting.defined_in)));
         }
         head.push_str(&format!("  {DIM}({}){DIM:#}", notes.join(", ")));
         writeln!(out, "{head}")?;
@@ -487,7 +533,7 @@ pub fn profile(out: &mut dyn Write, profile: &Profile) -> io::Result<()> {
     super::finish(out)
 }
 
-pub fn explain(out: &mut dyn Write, explanation: &Explanation<'_>) -> io::Result<()> {
+fn explain(out: &mut dyn Write, explanation: &Explanation<'_>) -> io::Result<()> {
     match explanation {
         Explanation::Topic(topic) => {
             writeln!(out, "{BOLD}{}{BOLD:#}", topic.title)?;
@@ -536,7 +582,7 @@ pub fn explain(out: &mut dyn Write, explanation: &Explanation<'_>) -> io::Result
             }
         }
         Explanation::VendorOnly { key, why } => {
-            writeln!(out, "{BOLD}{key}{BOLD:#}")?;
+            writeln!(out, "{BOLD}{}{BOLD:#}", Shown(key))?;
             writeln!(out)?;
             wrapped(out, "", 0, &format!("Not a mainline Linux key: it {why}."))?;
         }
@@ -547,18 +593,23 @@ pub fn explain(out: &mut dyn Write, explanation: &Explanation<'_>) -> io::Result
 const GREEN: Style = AnsiColor::Green.on_default();
 const RED: Style = AnsiColor::Red.on_default();
 
-pub fn plan(out: &mut dyn Write, plan: &Plan, view: PlanView) -> io::Result<()> {
+fn plan(out: &mut dyn Write, plan: &Plan, view: PlanView) -> io::Result<()> {
     let title = match view {
         PlanView::Diff => "tcptune diff",
         PlanView::DryRun => "tcptune apply --dry-run",
         PlanView::Preview | PlanView::NothingToDo => "tcptune apply",
     };
-    writeln!(out, "{BOLD}{title}{BOLD:#}: profile {}", plan.profile)?;
+    writeln!(
+        out,
+        "{BOLD}{title}{BOLD:#}: profile {}",
+        Shown(&plan.profile)
+    )?;
+    let file = plan.file.display().to_string();
     if plan.is_empty() {
         writeln!(
             out,
             "nothing to change: live values and {} already match",
-            plan.file.display()
+            Shown(&file)
         )?;
         return super::finish(out);
     }
@@ -590,9 +641,9 @@ pub fn plan(out: &mut dyn Write, plan: &Plan, view: PlanView) -> io::Result<()> 
             writeln!(
                 out,
                 "  {:<width$}  {:>12}  {GREEN}{:>12}{GREEN:#}",
-                change.key.to_string(),
-                from,
-                to
+                Shown(&change.key.to_string()),
+                Shown(&from),
+                Shown(&to)
             )?;
         }
         for change in &live {
@@ -623,8 +674,10 @@ pub fn plan(out: &mut dyn Write, plan: &Plan, view: PlanView) -> io::Result<()> 
     }
     writeln!(out)?;
     if plan.file_changes() {
-        writeln!(out, "file {}:", plan.file.display())?;
+        writeln!(out, "file {}:", Shown(&file))?;
         for line in plan.file_diff().lines() {
+            // The old file is anyone's bytes: a line of it is escaped.
+            let line = escape(line);
             let style = if line.starts_with('+') && !line.starts_with("+++") {
                 GREEN
             } else if line.starts_with('-') && !line.starts_with("---") {
@@ -635,7 +688,7 @@ pub fn plan(out: &mut dyn Write, plan: &Plan, view: PlanView) -> io::Result<()> 
             writeln!(out, "{style}{line}{style:#}")?;
         }
     } else {
-        writeln!(out, "file {}: unchanged", plan.file.display())?;
+        writeln!(out, "file {}: unchanged", Shown(&file))?;
     }
     if !plan.dropped.is_empty() {
         writeln!(out)?;
@@ -644,7 +697,7 @@ pub fn plan(out: &mut dyn Write, plan: &Plan, view: PlanView) -> io::Result<()> 
             "no longer persisted (an earlier profile set them; live values stay until reboot):"
         )?;
         for dropped in &plan.dropped {
-            writeln!(out, "  {} = {}", dropped.key, dropped.value)?;
+            writeln!(out, "  {} = {}", Shown(&dropped.key), Shown(&dropped.value))?;
         }
     }
     if !plan.shadows.is_empty() {
@@ -680,7 +733,7 @@ pub fn plan(out: &mut dyn Write, plan: &Plan, view: PlanView) -> io::Result<()> 
     super::finish(out)
 }
 
-pub fn outcome(out: &mut dyn Write, outcome: &Outcome, view: OutcomeView) -> io::Result<()> {
+fn outcome(out: &mut dyn Write, outcome: &Outcome, view: OutcomeView) -> io::Result<()> {
     let Some(id) = &outcome.transaction else {
         match view {
             OutcomeView::Apply => writeln!(out, "nothing changed")?,
@@ -695,12 +748,12 @@ pub fn outcome(out: &mut dyn Write, outcome: &Outcome, view: OutcomeView) -> io:
             let count = outcome
                 .changes
                 .iter()
-                .filter(|change| change.status == "change")
+                .filter(|change| change.status == crate::apply::KeyStatus::Change)
                 .count();
             writeln!(
                 out,
                 "applied transaction {id}: {count} live values changed, {} written",
-                outcome.file.display()
+                Shown(&outcome.file.display().to_string())
             )?;
             writeln!(out, "undo with: tcptune rollback")?;
         }
@@ -710,14 +763,14 @@ pub fn outcome(out: &mut dyn Write, outcome: &Outcome, view: OutcomeView) -> io:
                 "rolled back transaction {} (recorded as {id}): {} live values restored, {} restored",
                 outcome.rolled_back.join(", "),
                 outcome.changes.len(),
-                outcome.file.display()
+                Shown(&outcome.file.display().to_string())
             )?;
         }
     }
     super::finish(out)
 }
 
-pub fn rollback_preview(out: &mut dyn Write, entries: &[Entry]) -> io::Result<()> {
+fn rollback_preview(out: &mut dyn Write, entries: &[Record]) -> io::Result<()> {
     writeln!(out, "{BOLD}tcptune rollback{BOLD:#}: undoes, newest first:")?;
     for entry in entries {
         writeln!(
@@ -725,18 +778,24 @@ pub fn rollback_preview(out: &mut dyn Write, entries: &[Entry]) -> io::Result<()
             "  transaction {} ({}, profile {}): {} keys, {}",
             entry.id,
             format_time(entry.created),
-            entry.profile.as_deref().unwrap_or("-"),
+            Shown(entry.profile.as_deref().unwrap_or("-")),
             entry.keys.len(),
-            entry.file.path.display()
+            Shown(&entry.file.path.display().to_string())
         )?;
         for key in &entry.keys {
-            writeln!(out, "    {}: {} -> {}", key.key, key.applied, key.previous)?;
+            writeln!(
+                out,
+                "    {}: {} -> {}",
+                Shown(&key.key.to_string()),
+                Shown(&key.applied.to_string()),
+                Shown(&key.previous.to_string())
+            )?;
         }
     }
     super::finish(out)
 }
 
-pub fn history(out: &mut dyn Write, entries: &[Entry]) -> io::Result<()> {
+fn history(out: &mut dyn Write, entries: &[Record]) -> io::Result<()> {
     if entries.is_empty() {
         writeln!(out, "no transactions")?;
         return super::finish(out);
@@ -770,17 +829,14 @@ pub fn history(out: &mut dyn Write, entries: &[Entry]) -> io::Result<()> {
             format_time(entry.created),
             kind,
             state,
-            entry.profile.as_deref().unwrap_or("-")
+            Shown(entry.profile.as_deref().unwrap_or("-"))
         )?;
     }
     super::finish(out)
 }
 
-pub fn lint(
-    out: &mut dyn Write,
-    files: &[std::path::PathBuf],
-    findings: &[Finding],
-) -> io::Result<()> {
+fn lint(out: &mut dyn Write, report: &LintReport<'_>) -> io::Result<()> {
+    let (files, findings) = (report.files, report.findings);
     writeln!(
         out,
         "{BOLD}tcptune lint{BOLD:#}: {}",

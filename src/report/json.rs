@@ -5,19 +5,52 @@ use std::io::{self, Write};
 
 use serde_json::{Value, json};
 
-use super::{CheckReport, Explanation, PlanView, SCHEMA_VERSION, SocketsReport, destinations};
+use super::{
+    CheckReport, Document, DocumentKind, Explanation, PlanView, Render, SCHEMA_VERSION,
+    SocketsReport, destinations,
+};
 use crate::apply::Outcome;
-use crate::journal::{Entry, format_time};
+use crate::journal::{Record, format_time};
 use crate::plan::Plan;
 use crate::profile::{Listing, Profile};
 
-pub fn write(out: &mut dyn Write, document: &Value) -> io::Result<()> {
+/// The machine contract: one JSON document per command.
+pub struct Json;
+
+impl Render for Json {
+    fn prints(&self, _kind: DocumentKind) -> bool {
+        true
+    }
+
+    fn render(&self, out: &mut dyn Write, document: &Document<'_>) -> io::Result<()> {
+        let value = match document {
+            Document::Check(report) => check(report),
+            Document::Sockets(report) => sockets(report),
+            // In JSON, apply prints one document: the outcome (or, when
+            // nothing happens, an outcome with `"changed": false`), and
+            // rollback likewise; the previews are for people.
+            Document::Plan(_, PlanView::Preview) | Document::RollbackPreview(_) => return Ok(()),
+            Document::Plan(plan_, view) => plan(plan_, *view),
+            Document::Outcome(outcome_, view) => {
+                outcome(outcome_, *view == super::OutcomeView::Rollback)
+            }
+            Document::Lint(report) => lint(report.files, report.findings),
+            Document::History(records) => history(records),
+            Document::ProfileList(listings) => profile_list(listings),
+            Document::Profile(profile_) => profile(profile_),
+            Document::Explanation(explanation) => explain(explanation),
+        };
+        write(out, &value)
+    }
+}
+
+fn write(out: &mut dyn Write, document: &Value) -> io::Result<()> {
     serde_json::to_writer_pretty(&mut *out, document)?;
     writeln!(out)?;
     super::finish(out)
 }
 
-pub fn check(report: &CheckReport<'_>) -> Value {
+fn check(report: &CheckReport<'_>) -> Value {
     let facts = report.facts;
     let mut sockets = json!({
         "states": facts.census.states,
@@ -68,7 +101,7 @@ fn evidence_counters(facts: &crate::facts::Facts) -> Value {
     Value::Object(map)
 }
 
-pub fn sockets(report: &SocketsReport<'_>) -> Value {
+fn sockets(report: &SocketsReport<'_>) -> Value {
     let facts = report.facts;
     let mut document = json!({
         "schema_version": SCHEMA_VERSION,
@@ -114,21 +147,21 @@ pub fn sockets(report: &SocketsReport<'_>) -> Value {
     document
 }
 
-pub fn profile_list(listings: &[Listing]) -> Value {
+fn profile_list(listings: &[Listing]) -> Value {
     json!({
         "schema_version": SCHEMA_VERSION,
         "profiles": listings,
     })
 }
 
-pub fn profile(profile: &Profile) -> Value {
+fn profile(profile: &Profile) -> Value {
     json!({
         "schema_version": SCHEMA_VERSION,
         "profile": profile,
     })
 }
 
-pub fn explain(explanation: &Explanation<'_>) -> Value {
+fn explain(explanation: &Explanation<'_>) -> Value {
     match explanation {
         Explanation::Topic(topic) => json!({
             "schema_version": SCHEMA_VERSION,
@@ -163,7 +196,7 @@ pub fn explain(explanation: &Explanation<'_>) -> Value {
 }
 
 /// `diff`, `apply --dry-run`, and `apply` with nothing to do.
-pub fn plan(plan: &Plan, view: PlanView) -> Value {
+fn plan(plan: &Plan, view: PlanView) -> Value {
     let changes: Vec<Value> = plan
         .changes
         .iter()
@@ -226,7 +259,7 @@ pub fn plan(plan: &Plan, view: PlanView) -> Value {
 }
 
 /// `apply` and `rollback`.
-pub fn outcome(outcome: &Outcome, rollback: bool) -> Value {
+fn outcome(outcome: &Outcome, rollback: bool) -> Value {
     let mut document = json!({
         "schema_version": SCHEMA_VERSION,
         "tcptune_version": env!("CARGO_PKG_VERSION"),
@@ -241,7 +274,7 @@ pub fn outcome(outcome: &Outcome, rollback: bool) -> Value {
     document
 }
 
-pub fn history(entries: &[Entry]) -> Value {
+fn history(entries: &[Record]) -> Value {
     let transactions: Vec<Value> = entries
         .iter()
         .map(|entry| {
@@ -266,7 +299,7 @@ pub fn history(entries: &[Entry]) -> Value {
     })
 }
 
-pub fn lint(files: &[std::path::PathBuf], findings: &[crate::finding::Finding]) -> Value {
+fn lint(files: &[std::path::PathBuf], findings: &[crate::finding::Finding]) -> Value {
     json!({
         "schema_version": SCHEMA_VERSION,
         "tcptune_version": env!("CARGO_PKG_VERSION"),

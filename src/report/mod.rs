@@ -1,5 +1,14 @@
 //! The only code that prints. Every command hands its result to a
-//! [`Printer`], which renders it for people (`human`) or machines (`json`).
+//! [`Printer`] as a [`Document`]; the printer renders it in one format
+//! (`human`, `json`, `prometheus`), one type per format behind [`Render`].
+//! Each format says which documents it can print, so a format a command
+//! cannot use is refused in one place ([`Printer::require`]) before the
+//! command does anything. Warnings and errors for people go to stderr
+//! through [`warn`] and [`error`].
+//!
+//! Data arrives raw. Every string that reaches a terminal or a
+//! line-oriented format passes through [`crate::text::escape`] here, at the
+//! moment it is written, never earlier; JSON keeps exact values.
 
 mod human;
 mod json;
@@ -9,35 +18,31 @@ use std::io::{self, Write};
 
 use crate::apply::Outcome;
 use crate::census::TcpState;
-use crate::cli::Format;
 use crate::error::{Error, Result};
-use crate::facts::Facts;
+use crate::facts::{Facts, Reading};
 use crate::finding::{Finding, Summary};
-use crate::journal::Entry;
+use crate::journal::Record;
 use crate::knowledge::{KeyInfo, Topic};
 use crate::plan::Plan;
 use crate::profile::{Listing, Profile};
-use crate::system::Reading;
+use crate::text::escape;
 
-/// Text with control characters escaped (`\u{1b}`, `\n`), for anything
-/// that came from a file or the command line and goes to a terminal: an
-/// escape sequence in a profile must not reach it, nor a newline forge a
-/// line of tcptune's own.
-pub fn printable(text: &str) -> std::borrow::Cow<'_, str> {
-    if text.chars().any(char::is_control) {
-        std::borrow::Cow::Owned(
-            text.chars()
-                .map(|ch| {
-                    if ch.is_control() {
-                        ch.escape_default().to_string()
-                    } else {
-                        ch.to_string()
-                    }
-                })
-                .collect(),
-        )
-    } else {
-        std::borrow::Cow::Borrowed(text)
+/// The output formats of `--format`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    Human,
+    Json,
+    /// node_exporter textfile-collector format (check and sockets only).
+    Prometheus,
+}
+
+impl Format {
+    pub fn name(self) -> &'static str {
+        match self {
+            Format::Human => "human",
+            Format::Json => "json",
+            Format::Prometheus => "prometheus",
+        }
     }
 }
 
@@ -93,130 +98,201 @@ pub enum OutcomeView {
     Rollback,
 }
 
+/// The result of `lint`.
+pub struct LintReport<'a> {
+    pub files: &'a [std::path::PathBuf],
+    pub findings: &'a [Finding],
+}
+
+/// Everything a command can print.
+pub enum Document<'a> {
+    Check(&'a CheckReport<'a>),
+    Sockets(&'a SocketsReport<'a>),
+    Plan(&'a Plan, PlanView),
+    Outcome(&'a Outcome, OutcomeView),
+    RollbackPreview(&'a [Record]),
+    Lint(&'a LintReport<'a>),
+    History(&'a [Record]),
+    ProfileList(&'a [Listing]),
+    Profile(&'a Profile),
+    Explanation(&'a Explanation<'a>),
+}
+
+/// The kinds of [`Document`], for asking a format what it can print.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DocumentKind {
+    Check,
+    Sockets,
+    Plan,
+    Outcome,
+    RollbackPreview,
+    Lint,
+    History,
+    ProfileList,
+    Profile,
+    Explanation,
+}
+
+impl Document<'_> {
+    pub fn kind(&self) -> DocumentKind {
+        match self {
+            Document::Check(_) => DocumentKind::Check,
+            Document::Sockets(_) => DocumentKind::Sockets,
+            Document::Plan(..) => DocumentKind::Plan,
+            Document::Outcome(..) => DocumentKind::Outcome,
+            Document::RollbackPreview(_) => DocumentKind::RollbackPreview,
+            Document::Lint(_) => DocumentKind::Lint,
+            Document::History(_) => DocumentKind::History,
+            Document::ProfileList(_) => DocumentKind::ProfileList,
+            Document::Profile(_) => DocumentKind::Profile,
+            Document::Explanation(_) => DocumentKind::Explanation,
+        }
+    }
+}
+
+/// One output format.
+pub trait Render {
+    /// Whether this format can print documents of this kind.
+    fn prints(&self, kind: DocumentKind) -> bool;
+    /// Writes one document. Only called for kinds the format prints.
+    fn render(&self, out: &mut dyn Write, document: &Document<'_>) -> io::Result<()>;
+}
+
+/// The error a format returns for a document it does not print; never
+/// reached through [`Printer`], which asks [`Render::prints`] first.
+fn unsupported(format: &str, kind: DocumentKind) -> io::Error {
+    io::Error::other(format!("the {format} format cannot print {kind:?}"))
+}
+
 /// Renders results to one output stream in one format.
 pub struct Printer<'w> {
     out: &'w mut dyn Write,
     format: Format,
-    fancy: bool,
+    render: Box<dyn Render>,
 }
 
 impl<'w> Printer<'w> {
-    pub fn new(out: &'w mut dyn Write, format: Format) -> Printer<'w> {
+    /// `fancy`: draw bars with block characters (a colour terminal) instead
+    /// of `#`.
+    pub fn new(out: &'w mut dyn Write, format: Format, fancy: bool) -> Printer<'w> {
+        let render: Box<dyn Render> = match format {
+            Format::Human => Box::new(human::Human { fancy }),
+            Format::Json => Box::new(json::Json),
+            Format::Prometheus => Box::new(prometheus::Prometheus),
+        };
         Printer {
             out,
             format,
-            fancy: false,
+            render,
         }
     }
 
-    /// Draw bars with block characters (a colour terminal) instead of `#`.
-    pub fn fancy(mut self, fancy: bool) -> Printer<'w> {
-        self.fancy = fancy;
-        self
+    /// Refuses, before anything is done, a command whose documents this
+    /// format cannot print.
+    pub fn require(&self, command: &str, kinds: &[DocumentKind]) -> Result<()> {
+        if kinds.iter().all(|kind| self.render.prints(*kind)) {
+            return Ok(());
+        }
+        let usable: Vec<&str> = COMMAND_DOCUMENTS
+            .iter()
+            .filter(|(_, kinds)| kinds.iter().all(|kind| self.render.prints(*kind)))
+            .map(|(name, _)| *name)
+            .collect();
+        Err(Error::Usage(format!(
+            "--format {} is not available for `{command}`; it is for {}",
+            self.format.name(),
+            usable
+                .iter()
+                .map(|name| format!("`{name}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )))
+    }
+
+    pub fn print(&mut self, document: Document<'_>) -> Result<()> {
+        if !self.render.prints(document.kind()) {
+            return Err(Error::Usage(format!(
+                "--format {} cannot print this result",
+                self.format.name()
+            )));
+        }
+        self.render
+            .render(self.out, &document)
+            .and_then(|()| self.out.flush())
+            .map_err(Error::Output)
     }
 
     /// Output that is already formatted (man page, completions).
     pub fn raw(&mut self, render: impl FnOnce(&mut dyn Write) -> io::Result<()>) -> Result<()> {
-        render(self.out).map_err(Error::Output)
+        render(self.out)
+            .and_then(|()| self.out.flush())
+            .map_err(Error::Output)
     }
+}
 
-    pub fn plan(&mut self, plan: &Plan, view: PlanView) -> Result<()> {
-        match (self.format, view) {
-            (Format::Human, _) => human::plan(self.out, plan, view),
-            // In JSON, apply prints one document: the outcome (or, when
-            // nothing happens, an outcome with `"changed": false`).
-            (Format::Json | Format::Prometheus, PlanView::Preview) => Ok(()),
-            (Format::Json | Format::Prometheus, _) => {
-                json::write(self.out, &json::plan(plan, view))
-            }
-        }
-        .map_err(Error::Output)
+/// The documents each command prints, for [`Printer::require`] and its
+/// message.
+pub const COMMAND_DOCUMENTS: &[(&str, &[DocumentKind])] = &[
+    ("check", &[DocumentKind::Check]),
+    ("sockets", &[DocumentKind::Sockets]),
+    ("diff", &[DocumentKind::Plan]),
+    ("apply", &[DocumentKind::Plan, DocumentKind::Outcome]),
+    (
+        "rollback",
+        &[DocumentKind::RollbackPreview, DocumentKind::Outcome],
+    ),
+    ("history", &[DocumentKind::History]),
+    (
+        "profiles",
+        &[DocumentKind::ProfileList, DocumentKind::Profile],
+    ),
+    ("explain", &[DocumentKind::Explanation]),
+    ("lint", &[DocumentKind::Lint]),
+];
+
+/// Writes a warning for people to stderr, escaped. Returns whether it
+/// could be written: when stderr itself is gone there is no one to tell.
+pub fn warn(message: &str) -> bool {
+    let mut stderr = io::stderr().lock();
+    writeln!(stderr, "tcptune: warning: {}", escape(message)).is_ok()
+}
+
+/// Writes an error for people to stderr, each line escaped on its own:
+/// the lines are tcptune's, their content may not be (a key or value
+/// quoted from a file). Returns whether it could be written.
+pub fn error(error: &Error) -> bool {
+    let mut stderr = io::stderr().lock();
+    let lines: Vec<String> = match error {
+        // One line per mistake, whatever the mistake quotes from the file.
+        Error::Profile(errors) => errors.0.iter().map(ToString::to_string).collect(),
+        other => other.to_string().split('\n').map(str::to_owned).collect(),
+    };
+    lines
+        .iter()
+        .all(|line| writeln!(stderr, "tcptune: {}", escape(line)).is_ok())
+}
+
+/// Asks on the terminal unless `yes`; without a terminal, refuses (exit 4).
+pub fn confirm(yes: bool, question: &str) -> Result<()> {
+    use std::io::IsTerminal;
+    if yes {
+        return Ok(());
     }
-
-    pub fn outcome(&mut self, outcome: &Outcome, view: OutcomeView) -> Result<()> {
-        match self.format {
-            Format::Human => human::outcome(self.out, outcome, view),
-            Format::Json | Format::Prometheus => json::write(
-                self.out,
-                &json::outcome(outcome, view == OutcomeView::Rollback),
-            ),
-        }
-        .map_err(Error::Output)
+    if !(io::stdin().is_terminal() && io::stderr().is_terminal()) {
+        return Err(Error::NotConfirmed(
+            "nothing changed: confirmation needed and there is no terminal; pass --yes to proceed"
+                .into(),
+        ));
     }
-
-    pub fn rollback_preview(&mut self, entries: &[Entry]) -> Result<()> {
-        match self.format {
-            Format::Human => human::rollback_preview(self.out, entries),
-            Format::Json | Format::Prometheus => Ok(()),
-        }
-        .map_err(Error::Output)
-    }
-
-    pub fn lint(&mut self, files: &[std::path::PathBuf], findings: &[Finding]) -> Result<()> {
-        match self.format {
-            Format::Human => human::lint(self.out, files, findings),
-            // `commands` refuses prometheus for every command but check and sockets.
-            Format::Json | Format::Prometheus => {
-                json::write(self.out, &json::lint(files, findings))
-            }
-        }
-        .map_err(Error::Output)
-    }
-
-    pub fn history(&mut self, entries: &[Entry]) -> Result<()> {
-        match self.format {
-            Format::Human => human::history(self.out, entries),
-            // `commands` refuses prometheus for every command but check and sockets.
-            Format::Json | Format::Prometheus => json::write(self.out, &json::history(entries)),
-        }
-        .map_err(Error::Output)
-    }
-
-    pub fn check(&mut self, report: &CheckReport<'_>) -> Result<()> {
-        match self.format {
-            Format::Human => human::check(self.out, report),
-            Format::Json => json::write(self.out, &json::check(report)),
-            Format::Prometheus => prometheus::check(self.out, report),
-        }
-        .map_err(Error::Output)
-    }
-
-    pub fn sockets(&mut self, report: &SocketsReport<'_>) -> Result<()> {
-        match self.format {
-            Format::Human => human::sockets(self.out, report, self.fancy),
-            Format::Json => json::write(self.out, &json::sockets(report)),
-            Format::Prometheus => prometheus::sockets(self.out, report),
-        }
-        .map_err(Error::Output)
-    }
-
-    pub fn profile_list(&mut self, listings: &[Listing]) -> Result<()> {
-        match self.format {
-            Format::Human => human::profile_list(self.out, listings),
-            // `commands` refuses prometheus for every command but check and sockets.
-            Format::Json | Format::Prometheus => {
-                json::write(self.out, &json::profile_list(listings))
-            }
-        }
-        .map_err(Error::Output)
-    }
-
-    pub fn profile(&mut self, profile: &Profile) -> Result<()> {
-        match self.format {
-            Format::Human => human::profile(self.out, profile),
-            // `commands` refuses prometheus for every command but check and sockets.
-            Format::Json | Format::Prometheus => json::write(self.out, &json::profile(profile)),
-        }
-        .map_err(Error::Output)
-    }
-
-    pub fn explain(&mut self, explanation: &Explanation<'_>) -> Result<()> {
-        match self.format {
-            Format::Human => human::explain(self.out, explanation),
-            // `commands` refuses prometheus for every command but check and sockets.
-            Format::Json | Format::Prometheus => json::write(self.out, &json::explain(explanation)),
-        }
-        .map_err(Error::Output)
+    let answer = dialoguer::Confirm::new()
+        .with_prompt(question)
+        .default(false)
+        .interact()
+        .map_err(|error| Error::NotConfirmed(format!("nothing changed: {error}")))?;
+    if answer {
+        Ok(())
+    } else {
+        Err(Error::NotConfirmed("nothing changed: not confirmed".into()))
     }
 }
 
@@ -245,7 +321,7 @@ pub(crate) struct DestinationUsage {
 }
 
 pub(crate) fn destinations(facts: &Facts) -> Vec<DestinationUsage> {
-    let usable = crate::rules::usable_ports(facts).filter(|usable| *usable > 0);
+    let usable = facts.usable_ports().filter(|usable| *usable > 0);
     facts
         .census
         .time_wait_destinations()
@@ -260,7 +336,7 @@ pub(crate) fn destinations(facts: &Facts) -> Vec<DestinationUsage> {
         .collect()
 }
 
-/// Writes a trailing newline even when the writer failed half-way, for tests.
+/// Ends a document: flushes, so a failing output is seen by the command.
 pub(crate) fn finish(out: &mut dyn Write) -> io::Result<()> {
     out.flush()
 }

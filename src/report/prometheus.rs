@@ -4,19 +4,41 @@
 
 use std::io::{self, Write};
 
-use super::{CheckReport, DISPLAY_ORDER, SocketsReport, destinations};
+use super::{
+    CheckReport, DISPLAY_ORDER, Document, DocumentKind, Render, SocketsReport, destinations,
+    unsupported,
+};
 use crate::finding::{Code, Severity};
 
 /// Destinations exported per scrape: enough for the busy ones, bounded so a
 /// host with 100k destinations does not explode the series count.
 const MAX_DESTINATIONS: usize = 50;
 
-/// A label value with `\`, `"` and newlines escaped.
+/// A label value: other control characters and invisible ones shown
+/// visibly first (as for a terminal), then `\`, `"` and newlines escaped as
+/// the exposition format requires.
 fn escape(value: &str) -> String {
-    value
+    crate::text::escape(value)
         .replace('\\', "\\\\")
         .replace('"', "\\\"")
         .replace('\n', "\\n")
+}
+
+/// node_exporter's textfile format, for `check` and `sockets`.
+pub struct Prometheus;
+
+impl Render for Prometheus {
+    fn prints(&self, kind: DocumentKind) -> bool {
+        matches!(kind, DocumentKind::Check | DocumentKind::Sockets)
+    }
+
+    fn render(&self, out: &mut dyn Write, document: &Document<'_>) -> io::Result<()> {
+        match document {
+            Document::Check(report) => check(out, report),
+            Document::Sockets(report) => sockets(out, report),
+            other => Err(unsupported("prometheus", other.kind())),
+        }
+    }
 }
 
 fn family(out: &mut dyn Write, name: &str, kind: &str, help: &str) -> io::Result<()> {
@@ -98,7 +120,7 @@ fn states(out: &mut dyn Write, facts: &crate::facts::Facts) -> io::Result<()> {
     Ok(())
 }
 
-pub fn check(out: &mut dyn Write, report: &CheckReport<'_>) -> io::Result<()> {
+fn check(out: &mut dyn Write, report: &CheckReport<'_>) -> io::Result<()> {
     family(
         out,
         "info",
@@ -155,7 +177,7 @@ pub fn check(out: &mut dyn Write, report: &CheckReport<'_>) -> io::Result<()> {
     super::finish(out)
 }
 
-pub fn sockets(out: &mut dyn Write, report: &SocketsReport<'_>) -> io::Result<()> {
+fn sockets(out: &mut dyn Write, report: &SocketsReport<'_>) -> io::Result<()> {
     states(out, report.facts)?;
     if let Some(sockstat) = report.facts.sockstat {
         family(
@@ -175,6 +197,10 @@ mod tests {
 
     #[test]
     fn label_values_are_escaped() {
-        assert_eq!(escape("a\"b\\c\nd"), "a\\\"b\\\\c\\nd");
+        // Quote and backslash as the format requires; a newline or an
+        // escape sequence shown visibly, never as a line break or raw ESC.
+        assert_eq!(escape("a\"b\\c"), "a\\\"b\\\\c");
+        assert_eq!(escape("c\nd"), "c\\\\nd");
+        assert_eq!(escape("\u{1b}]0;x\u{7}"), "\\\\u{1b}]0;x\\\\u{7}");
     }
 }

@@ -10,7 +10,13 @@ use crate::profile::Profile;
 /// Owners named in the message; all of them are in the evidence.
 const OWNERS_IN_MESSAGE: usize = 3;
 
-pub fn evaluate(facts: &Facts, profile: &Profile) -> Vec<Finding> {
+/// The keys this family reads and its rules.
+pub const FAMILY: super::Family = super::Family {
+    keys: &[],
+    evaluate,
+};
+
+fn evaluate(facts: &Facts, profile: &Profile) -> Vec<Finding> {
     let count = facts.census.states.get(TcpState::CloseWait);
     let threshold = profile.thresholds.close_wait_leak;
     if count < threshold {

@@ -5,7 +5,21 @@ use crate::finding::{Code, Finding, Severity};
 use crate::kernel::KernelVersion;
 use crate::profile::Profile;
 
-pub fn evaluate(facts: &Facts, _profile: &Profile) -> Vec<Finding> {
+/// The keys this family reads and its rules.
+pub const FAMILY: super::Family = super::Family {
+    keys: &[
+        "net.ipv4.tcp_tw_recycle",
+        "net.ipv4.tcp_tw_reuse",
+        "net.ipv4.tcp_timestamps",
+        "net.ipv4.tcp_max_tw_buckets",
+        "net.ipv4.tcp_ehash_entries",
+        "net.ipv4.tcp_max_orphans",
+        "net.ipv4.tcp_syncookies",
+    ],
+    evaluate,
+};
+
+fn evaluate(facts: &Facts, _profile: &Profile) -> Vec<Finding> {
     [
         tw_recycle(facts),
         timestamps_off_with_reuse(facts),

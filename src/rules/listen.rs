@@ -8,7 +8,13 @@ use crate::profile::Profile;
 /// Listeners with the fullest accept queues named in the evidence.
 const LISTENERS_IN_EVIDENCE: usize = 5;
 
-pub fn evaluate(facts: &Facts, profile: &Profile) -> Vec<Finding> {
+/// The keys this family reads and its rules.
+pub const FAMILY: super::Family = super::Family {
+    keys: &["net.core.somaxconn", "net.ipv4.tcp_max_syn_backlog"],
+    evaluate,
+};
+
+fn evaluate(facts: &Facts, profile: &Profile) -> Vec<Finding> {
     let overflows = facts.counters.tcp_ext("ListenOverflows").unwrap_or(0);
     let drops = facts.counters.tcp_ext("ListenDrops").unwrap_or(0);
     let threshold = i64::try_from(profile.thresholds.listen_overflow).unwrap_or(i64::MAX);

@@ -1,8 +1,11 @@
 //! The rules: pure functions from facts (and a profile) to findings.
 //!
-//! Each module is one family of rules with the same shape,
-//! `fn evaluate(&Facts, &Profile) -> Vec<Finding>`. Adding a rule means
-//! adding a module here and its tests; nothing in a rule reads the system.
+//! Each module is one family of rules with the same shape: a [`Family`]
+//! naming the sysctl keys its rules read (so `check` gathers them whatever
+//! the profile says) and `fn evaluate(&Facts, &Profile) -> Vec<Finding>`.
+//! Adding a rule family means adding a module and one line in [`FAMILIES`];
+//! its finding codes are declared in [`crate::finding`]. Nothing in a rule
+//! reads the system.
 
 mod close_wait;
 mod harmful;
@@ -11,32 +14,46 @@ mod orphans;
 mod persistence;
 mod ports;
 mod settings;
-
-pub use ports::usable_ports;
 mod time_wait;
 
 use crate::facts::Facts;
 use crate::finding::{Code, Finding};
+use crate::key::Key;
 use crate::profile::Profile;
 
+/// One family of rules.
+pub struct Family {
+    /// Keys the rules read, whatever the profile says.
+    pub keys: &'static [&'static str],
+    pub evaluate: fn(&Facts, &Profile) -> Vec<Finding>,
+}
+
 /// Every rule family, in the order their findings are listed.
-const FAMILIES: &[fn(&Facts, &Profile) -> Vec<Finding>] = &[
-    harmful::evaluate,
-    settings::evaluate,
-    persistence::evaluate,
-    close_wait::evaluate,
-    ports::evaluate,
-    time_wait::evaluate,
-    listen::evaluate,
-    orphans::evaluate,
+const FAMILIES: &[Family] = &[
+    harmful::FAMILY,
+    settings::FAMILY,
+    persistence::FAMILY,
+    close_wait::FAMILY,
+    ports::FAMILY,
+    time_wait::FAMILY,
+    listen::FAMILY,
+    orphans::FAMILY,
 ];
+
+/// Every key some rule reads.
+pub fn keys() -> impl Iterator<Item = Key> {
+    FAMILIES
+        .iter()
+        .flat_map(|family| family.keys)
+        .filter_map(|key| Key::parse(key).ok())
+}
 
 /// Runs every rule. A key that a `harmful-value` finding already covers gets
 /// no second `drift` finding: the harmful one says more.
 pub fn evaluate(facts: &Facts, profile: &Profile) -> Vec<Finding> {
     let mut findings: Vec<Finding> = FAMILIES
         .iter()
-        .flat_map(|family| family(facts, profile))
+        .flat_map(|family| (family.evaluate)(facts, profile))
         .collect();
     let harmful_keys: Vec<String> = findings
         .iter()
@@ -59,10 +76,11 @@ pub(crate) mod testing {
     //! Literal facts for rule tests.
 
     use crate::facts::Facts;
+    use crate::facts::Reading;
     use crate::kernel::KernelVersion;
     use crate::key::{Key, Value};
     use crate::profile::{self, Profile};
-    use crate::system::{Reading, System};
+    use crate::system::System;
 
     pub fn facts(release: &str, sysctls: &[(&str, &str)]) -> Facts {
         Facts {

@@ -9,7 +9,13 @@ use crate::profile::Profile;
 /// Share of tcp_max_orphans that counts as close to the limit.
 const NEAR_PERCENT: u64 = 80;
 
-pub fn evaluate(facts: &Facts, _profile: &Profile) -> Vec<Finding> {
+/// The keys this family reads and its rules.
+pub const FAMILY: super::Family = super::Family {
+    keys: &["net.ipv4.tcp_max_orphans", "net.ipv4.tcp_ehash_entries"],
+    evaluate,
+};
+
+fn evaluate(facts: &Facts, _profile: &Profile) -> Vec<Finding> {
     let (Some(sockstat), Some(max)) = (facts.sockstat, facts.integer("net.ipv4.tcp_max_orphans"))
     else {
         return Vec::new();
@@ -38,8 +44,8 @@ pub fn evaluate(facts: &Facts, _profile: &Profile) -> Vec<Finding> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::facts::Sockstat;
     use crate::rules::testing::{builtin, facts};
-    use crate::system::Sockstat;
 
     #[test]
     fn near_the_limit_is_reported() {

@@ -13,7 +13,13 @@ use crate::key::Value;
 use crate::knowledge;
 use crate::profile::{Expectation, Profile};
 
-pub fn evaluate(facts: &Facts, profile: &Profile) -> Vec<Finding> {
+/// The keys this family reads and its rules.
+pub const FAMILY: super::Family = super::Family {
+    keys: &[],
+    evaluate,
+};
+
+fn evaluate(facts: &Facts, profile: &Profile) -> Vec<Finding> {
     let Some(boot) = &facts.boot else {
         return Vec::new();
     };

@@ -7,15 +7,23 @@
 //! ip_local_reserved_ports) divided by 60 s is the sustainable rate of new
 //! connections per destination without tcp_tw_reuse.
 
-use crate::facts::Facts;
+use crate::facts::{Facts, TIME_WAIT_SECONDS};
 use crate::finding::{Code, Finding, Severity};
 use crate::profile::Profile;
 
-/// TIME_WAIT lasts TCP_TIMEWAIT_LEN, fixed in the kernel.
-pub const TIME_WAIT_SECONDS: u64 = 60;
+/// The keys this family reads and its rules.
+pub const FAMILY: super::Family = super::Family {
+    keys: &[
+        "net.ipv4.ip_local_port_range",
+        "net.ipv4.ip_local_reserved_ports",
+        "net.ipv4.tcp_tw_reuse",
+        "net.ipv4.tcp_timestamps",
+    ],
+    evaluate,
+};
 
-pub fn evaluate(facts: &Facts, profile: &Profile) -> Vec<Finding> {
-    let Some(usable) = usable_ports(facts) else {
+fn evaluate(facts: &Facts, profile: &Profile) -> Vec<Finding> {
+    let Some(usable) = facts.usable_ports() else {
         return Vec::new();
     };
     if usable == 0 {
@@ -80,44 +88,6 @@ pub fn evaluate(facts: &Facts, profile: &Profile) -> Vec<Finding> {
         .collect()
 }
 
-/// Size of ip_local_port_range minus the reserved ports inside it.
-pub fn usable_ports(facts: &Facts) -> Option<u64> {
-    let range = facts.value("net.ipv4.ip_local_port_range")?.integers()?;
-    let [low, high] = range.as_slice() else {
-        return None;
-    };
-    // Ports are 16-bit; anything else is not a range the kernel would hold.
-    if low > high || *low < 0 || *high > 65535 {
-        return None;
-    }
-    let size = u64::try_from(high - low + 1).ok()?;
-    let reserved = facts
-        .value("net.ipv4.ip_local_reserved_ports")
-        .map(|value| reserved_within(&value.tokens().join(""), *low, *high))
-        .unwrap_or(0);
-    Some(size.saturating_sub(reserved))
-}
-
-/// How many ports of `low..=high` a reserved list such as `8080,9000-9100` covers.
-fn reserved_within(list: &str, low: i64, high: i64) -> u64 {
-    list.split(',')
-        .filter_map(|part| {
-            let (start, end) = match part.split_once('-') {
-                Some((start, end)) => (
-                    start.trim().parse::<i64>().ok()?,
-                    end.trim().parse::<i64>().ok()?,
-                ),
-                None => {
-                    let port = part.trim().parse::<i64>().ok()?;
-                    (port, port)
-                }
-            };
-            let (start, end) = (start.max(low), end.min(high));
-            u64::try_from(end - start + 1).ok()
-        })
-        .sum()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -132,7 +102,7 @@ mod tests {
                 ("net.ipv4.ip_local_reserved_ports", "8080,32768-32867,70000"),
             ],
         );
-        assert_eq!(usable_ports(&facts), Some(28232 - 100));
+        assert_eq!(facts.usable_ports(), Some(28232 - 100));
     }
 
     #[test]
@@ -144,14 +114,14 @@ mod tests {
             .time_wait_by_destination
             .insert(destination, 100);
         assert!(evaluate(&facts, &builtin("default")).is_empty());
-        facts.sample = Some(crate::rates::Sample {
+        facts.sample = Some(crate::facts::Sample {
             seconds: 5.0,
             active_opens_per_second: 12.0,
             passive_opens_per_second: 0.0,
             time_wait_entries_per_second: 12.0,
             steady_state_time_wait: 720.0,
             tcp_max_tw_buckets: None,
-            destinations: vec![crate::rates::DestinationRate {
+            destinations: vec![crate::facts::DestinationRate {
                 destination: destination.to_string(),
                 time_wait: 100,
                 connections_per_second: 12.0,

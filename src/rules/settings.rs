@@ -2,12 +2,19 @@
 //! `unavailable-key` and `unreadable-key`.
 
 use crate::facts::Facts;
+use crate::facts::Reading;
 use crate::finding::{Code, Finding, Severity};
 use crate::knowledge::{self, Scope};
 use crate::profile::{Expectation, Profile, Setting};
-use crate::system::Reading;
 
-pub fn evaluate(facts: &Facts, profile: &Profile) -> Vec<Finding> {
+/// The keys this family reads and its rules.
+pub const FAMILY: super::Family = super::Family {
+    // Whether this is a child namespace decides how a missing key is told.
+    keys: &["net.ipv4.tcp_max_orphans", "net.ipv4.tcp_ehash_entries"],
+    evaluate,
+};
+
+fn evaluate(facts: &Facts, profile: &Profile) -> Vec<Finding> {
     profile
         .settings
         .iter()

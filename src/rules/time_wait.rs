@@ -5,7 +5,13 @@ use crate::facts::Facts;
 use crate::finding::{Code, Finding, Severity};
 use crate::profile::Profile;
 
-pub fn evaluate(facts: &Facts, profile: &Profile) -> Vec<Finding> {
+/// The keys this family reads and its rules.
+pub const FAMILY: super::Family = super::Family {
+    keys: &["net.ipv4.tcp_max_tw_buckets", "net.ipv4.tcp_fin_timeout"],
+    evaluate,
+};
+
+fn evaluate(facts: &Facts, profile: &Profile) -> Vec<Finding> {
     let overflows = facts.counters.tcp_ext("TCPTimeWaitOverflow").unwrap_or(0);
     let buckets = facts
         .integer("net.ipv4.tcp_max_tw_buckets")

@@ -2,40 +2,10 @@
 //! `/proc/net/snmp` (pairs of header and value lines under one prefix) and
 //! `/proc/net/sockstat`.
 
-use std::collections::BTreeMap;
 use std::path::Path;
 
-use serde::Serialize;
-
 use crate::error::{Error, Result};
-
-/// Counters by name. Values are signed: `Tcp: MaxConn` is -1.
-pub type CounterMap = BTreeMap<String, i64>;
-
-/// The counters tcptune reads as evidence.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
-pub struct Counters {
-    /// `TcpExt:` of `/proc/net/netstat`.
-    pub tcp_ext: CounterMap,
-    /// `Tcp:` of `/proc/net/snmp`.
-    pub tcp: CounterMap,
-}
-
-impl Counters {
-    pub fn tcp_ext(&self, name: &str) -> Option<i64> {
-        self.tcp_ext.get(name).copied()
-    }
-}
-
-/// The `TCP:` line of `/proc/net/sockstat`.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
-pub struct Sockstat {
-    pub inuse: u64,
-    pub orphan: u64,
-    pub tw: u64,
-    pub alloc: u64,
-    pub mem: u64,
-}
+use crate::facts::{CounterMap, Sockstat};
 
 /// Reads every `PREFIX:` header/value pair of a netstat-style file.
 pub fn parse_pairs(text: &str, prefix: &str, path: &Path) -> Result<CounterMap> {

@@ -15,36 +15,13 @@ pub mod write;
 use std::io;
 use std::path::{Path, PathBuf};
 
-use serde::Serialize;
-
 use crate::census::{Census, CloseWaitOwners};
 use crate::error::{Error, Result};
+use crate::facts::{Counters, Reading, Sockstat};
 use crate::key::{Key, Value};
 
-pub use counters::{Counters, Sockstat};
 pub use tcp_table::{count as count_socket_table, parse_address, parse_row};
-pub use write::{Writability, WriteRefusal};
-
-/// The outcome of reading one sysctl. "Absent" and "unreadable" are kept
-/// apart because they mean different things to an operator: the first says
-/// this kernel (or this namespace) has no such key, the second that it does
-/// but we may not look.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(tag = "status", rename_all = "snake_case")]
-pub enum Reading {
-    Present { value: Value },
-    Absent,
-    Unreadable { reason: String },
-}
-
-impl Reading {
-    pub fn value(&self) -> Option<&Value> {
-        match self {
-            Reading::Present { value } => Some(value),
-            _ => None,
-        }
-    }
-}
+pub use write::WriteRefusal;
 
 /// The machine as seen through a configuration root and a proc root.
 #[derive(Debug, Clone)]
@@ -307,6 +284,10 @@ pub struct Request {
     pub close_wait_owners: Owners,
     /// Read the sysctl files under the root to learn what applies at boot.
     pub boot: bool,
+    /// For planning: tcptune's sysctl.d directory. Gather then reads each
+    /// key's writability, the file's current bytes and, for the root's
+    /// standard directory, which later files would beat it at boot.
+    pub sysctl_dir: Option<PathBuf>,
 }
 
 impl System {
@@ -370,7 +351,13 @@ impl System {
         }
         if request.boot {
             let reading = std::time::Instant::now();
-            facts.boot = self.boot();
+            match self.boot() {
+                Ok(boot) => facts.boot = boot,
+                Err(error) => facts.skipped.push(format!(
+                    "the boot-time sysctl configuration under {} could not be read ({error}): not-persisted and shadowed findings are left out",
+                    self.root.display()
+                )),
+            }
             if let Some(boot) = &facts.boot {
                 crate::note!(
                     "read {} sysctl files under {} as {} would, in {:.1?}",
@@ -381,33 +368,177 @@ impl System {
                 );
             }
         }
+        if let Some(dir) = &request.sysctl_dir {
+            facts.writability = request
+                .keys
+                .iter()
+                .map(|key| (key.clone(), self.sysctl_writability(key)))
+                .collect();
+            facts.own_file = Some(self.own_file(dir, &mut facts.skipped)?);
+        }
         Ok(facts)
     }
 
     /// The loader this root boots with: systemd-sysctl when its binary is
     /// there, procps `sysctl --system` otherwise. None when the root has no
     /// sysctl configuration at all (a fixture without `etc`).
-    pub fn boot(&self) -> Option<crate::facts::Boot> {
+    pub fn boot(&self) -> Result<Option<crate::facts::Boot>, crate::conf::Error> {
+        let loader = self.loader();
+        let configured = crate::conf::SYSCTL_D_DIRS
+            .iter()
+            .chain(std::iter::once(&crate::conf::SYSCTL_CONF))
+            .any(|path| self.root.join(path).exists());
+        if !configured {
+            return Ok(None);
+        }
+        let resolution = crate::conf::resolve(&self.root, loader)?;
+        Ok(Some(crate::facts::Boot { loader, resolution }))
+    }
+
+    fn loader(&self) -> crate::conf::Loader {
         let systemd = [
             "usr/lib/systemd/systemd-sysctl",
             "lib/systemd/systemd-sysctl",
         ]
         .iter()
         .any(|path| self.root.join(path).exists());
-        let loader = if systemd {
+        if systemd {
             crate::conf::Loader::Systemd
         } else {
             crate::conf::Loader::Procps
-        };
-        let configured = crate::conf::SYSCTL_D_DIRS
-            .iter()
-            .chain(std::iter::once(&crate::conf::SYSCTL_CONF))
-            .any(|path| self.root.join(path).exists());
-        if !configured {
-            return None;
         }
-        crate::conf::resolve(&self.root, loader)
-            .ok()
-            .map(|resolution| crate::facts::Boot { loader, resolution })
+    }
+
+    /// tcptune's file in `dir` as it is now, and (for the standard
+    /// directory) the later assignments that would override it at boot.
+    fn own_file(&self, dir: &Path, skipped: &mut Vec<String>) -> Result<crate::facts::OwnFile> {
+        let path = dir.join(crate::conf::FILE_NAME);
+        let bytes = write::read_owned(&path).map_err(|source| Error::Read {
+            path: path.clone(),
+            source,
+        })?;
+        let overridden_by = if dir == self.default_sysctl_dir() {
+            match crate::conf::candidate(&self.root, crate::conf::FILE_NAME) {
+                Ok(report) => Some(report),
+                Err(error) => {
+                    skipped.push(format!(
+                        "cannot tell which sysctl files under {} would override {} at boot ({error})",
+                        self.root.display(),
+                        path.display()
+                    ));
+                    None
+                }
+            }
+        } else {
+            crate::note!(
+                "{} is not the standard sysctl.d directory: which later files override it at boot is not known",
+                dir.display()
+            );
+            None
+        };
+        Ok(crate::facts::OwnFile {
+            path,
+            bytes,
+            overridden_by,
+        })
+    }
+
+    /// Gathers once, or with `sample`, twice that many seconds apart; the
+    /// second reading carries the rates.
+    pub fn gather_sampled(
+        &self,
+        request: &Request,
+        sample: Option<f64>,
+    ) -> Result<crate::facts::Facts> {
+        let Some(seconds) = sample else {
+            return self.gather(request);
+        };
+        let quick = Request {
+            close_wait_owners: Owners::Never,
+            boot: false,
+            sysctl_dir: None,
+            ..request.clone()
+        };
+        let started = std::time::Instant::now();
+        let first = self.gather(&quick)?;
+        std::thread::sleep(std::time::Duration::from_secs_f64(seconds));
+        let mut second = self.gather(request)?;
+        second.sample = Some(crate::rates::compare(
+            &first,
+            &second,
+            started.elapsed().as_secs_f64(),
+        ));
+        Ok(second)
+    }
+
+    /// `<root>/etc/sysctl.d`, where apply writes its file unless told otherwise.
+    pub fn default_sysctl_dir(&self) -> PathBuf {
+        self.root.join("etc/sysctl.d")
+    }
+
+    /// `<root>/var/lib/tcptune`, the lock and journal unless told otherwise.
+    pub fn default_state_dir(&self) -> PathBuf {
+        self.root.join(STATE_DIR)
+    }
+
+    /// Directories under the root that tcptune writes into must be reached
+    /// without symlinks: one planted at `<root>/etc` or `<root>/var/lib`
+    /// would send the file or the journal elsewhere.
+    pub fn refuse_redirects(&self, dirs: &[&Path]) -> Result<()> {
+        for dir in dirs {
+            write::refuse_symlinked_components(&self.root, dir).map_err(|source| Error::Write {
+                path: dir.to_path_buf(),
+                source,
+            })?;
+        }
+        Ok(())
+    }
+
+    /// Changing the live kernel needs root; say so plainly instead of
+    /// failing half-way on a permission error. (With `--proc` pointing
+    /// elsewhere, as in tests, the files decide.)
+    pub fn require_root(&self, command: &str) -> Result<()> {
+        if self.proc == Path::new("/proc") && !nix::unistd::geteuid().is_root() {
+            return Err(Error::Failed(format!(
+                "tcptune {command} changes kernel settings and files under /etc and /var/lib: it needs root (try sudo)"
+            )));
+        }
+        Ok(())
+    }
+
+    /// Reads a file named on the command line (`lint`): a regular file of at
+    /// most `limit` bytes. `/dev/zero` or a link to it must not be read until
+    /// memory runs out; a missing file is the user's mistake (exit 2).
+    pub fn read_input_file(&self, path: &Path, limit: u64) -> Result<Vec<u8>> {
+        match std::fs::metadata(path) {
+            Ok(meta) if !meta.is_file() => {
+                return Err(Error::Usage(format!(
+                    "{}: not a regular file",
+                    path.display()
+                )));
+            }
+            Ok(meta) if meta.len() > limit => {
+                return Err(Error::Usage(format!(
+                    "{}: {} bytes; lint reads files of at most {limit} bytes",
+                    path.display(),
+                    meta.len()
+                )));
+            }
+            _ => {}
+        }
+        match self.read_file_limited(path, limit + 1) {
+            Ok(bytes) if bytes.len() as u64 > limit => Err(Error::Usage(format!(
+                "{}: grew past {limit} bytes while being read",
+                path.display()
+            ))),
+            Ok(bytes) => Ok(bytes),
+            Err(Error::Read { source, .. }) if source.kind() == io::ErrorKind::NotFound => {
+                Err(Error::Usage(format!("{}: no such file", path.display())))
+            }
+            Err(error) => Err(error),
+        }
     }
 }
+
+/// Where the journal lives under the root.
+pub const STATE_DIR: &str = "var/lib/tcptune";

@@ -6,7 +6,7 @@
 //! hands back fixed binary records, while `/proc/net/tcp` walks the whole
 //! hash table, formats every socket as text and has us parse it back, which
 //! is many times slower on a machine with 100k TIME_WAIT sockets. The
-//! counting is shared with the procfs path (`tcp_table::record`),
+//! counting is shared with the procfs path (`Census::record`),
 //! so both give the same census.
 //!
 //! The wire format is written by hand on top of nix's safe socket calls: the
@@ -26,8 +26,7 @@ use nix::sys::socket::{
     AddressFamily, MsgFlags, NetlinkAddr, SockFlag, SockProtocol, SockType, recv, sendto, socket,
 };
 
-use super::tcp_table::{Row, record};
-use crate::census::{Census, Source, TcpState};
+use crate::census::{Census, Row, Source, TcpState};
 
 /// Every TCP state, as an `idiag_states` mask (`1 << state` for 0..=11).
 pub const ALL_STATES: u32 = 0xfff;
@@ -110,7 +109,7 @@ pub fn census(census: &mut Census, states_mask: u32) -> io::Result<()> {
     let (ipv4, ipv6) = std::thread::scope(|scope| {
         let ipv6 = scope.spawn(|| {
             let mut part = Census::default();
-            match visit_family(AF_INET6, states_mask, 2, &mut |row| record(&mut part, row)) {
+            match visit_family(AF_INET6, states_mask, 2, &mut |row| part.record(row)) {
                 Ok(()) => Ok(part),
                 // No handler for AF_INET6 (a kernel without IPv6): no tcp6
                 // sockets, as procfs has no tcp6 file then.
@@ -120,7 +119,7 @@ pub fn census(census: &mut Census, states_mask: u32) -> io::Result<()> {
                 Err(error) => Err(error),
             }
         });
-        let ipv4 = visit_family(AF_INET, states_mask, 1, &mut |row| record(census, row));
+        let ipv4 = visit_family(AF_INET, states_mask, 1, &mut |row| census.record(row));
         let ipv6 = ipv6
             .join()
             .unwrap_or_else(|_| Err(io::Error::other("the IPv6 dump thread stopped")));
@@ -136,7 +135,7 @@ pub fn census(census: &mut Census, states_mask: u32) -> io::Result<()> {
 ///
 /// Pure and total: any byte string gives `Ok` or `Err`, never a panic.
 pub fn parse_datagram(bytes: &[u8], census: &mut Census) -> Result<Progress, ParseError> {
-    parse_messages(bytes, &mut |row| record(census, row))
+    parse_messages(bytes, &mut |row| census.record(row))
 }
 
 // ───────────────────────── the wire format ─────────────────────────

@@ -9,18 +9,8 @@ use std::io::BufRead;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::path::Path;
 
-use crate::census::{Census, CloseWaitSocket, Listener, TcpState};
+use crate::census::{Census, Row, TcpState};
 use crate::error::{Error, Result};
-
-/// One row of the socket table, the fields tcptune uses.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Row {
-    pub local: SocketAddr,
-    pub remote: SocketAddr,
-    pub state: TcpState,
-    pub rx_queue: u64,
-    pub inode: u64,
-}
 
 /// Parses one data row; the message says what was wrong.
 pub fn parse_row(line: &str) -> Result<Row, String> {
@@ -117,30 +107,7 @@ pub fn count(mut reader: impl BufRead, path: &Path, census: &mut Census) -> Resu
             line: number,
             message,
         })?;
-        record(census, &row);
-    }
-}
-
-/// Adds one socket to the census.
-pub fn record(census: &mut Census, row: &Row) {
-    census.states.add(row.state);
-    match row.state {
-        TcpState::TimeWait => {
-            *census
-                .time_wait_by_destination
-                .entry(row.remote)
-                .or_insert(0) += 1;
-        }
-        TcpState::CloseWait => census.close_wait.push(CloseWaitSocket {
-            inode: row.inode,
-            local: row.local,
-            remote: row.remote,
-        }),
-        TcpState::Listen => census.listeners.push(Listener {
-            local: row.local,
-            accept_queue: row.rx_queue,
-        }),
-        _ => {}
+        census.record(&row);
     }
 }
 

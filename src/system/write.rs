@@ -16,6 +16,7 @@ use std::path::Path;
 use serde::Serialize;
 
 use super::System;
+use crate::facts::Writability;
 use crate::key::{Key, Value};
 
 /// Why a live write did not happen. The kinds differ for the operator: the
@@ -49,16 +50,6 @@ impl WriteRefusal {
             _ => WriteRefusal::Other(error.to_string()),
         }
     }
-}
-
-/// Whether a key can be written in this namespace, judged before writing.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Writability {
-    Writable,
-    Absent,
-    /// The file has no write permission bits (global keys mirrored into a
-    /// child namespace are 0444).
-    ReadOnly,
 }
 
 impl System {
