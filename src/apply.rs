@@ -14,8 +14,6 @@
 //! plan out: it restores the file's exact bytes and the live values.
 
 use std::collections::BTreeMap;
-use std::fs::File;
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
@@ -27,7 +25,7 @@ use crate::journal::{
 use crate::key::{Key, Value};
 use crate::plan::{self, Plan};
 use crate::system::System;
-use crate::system::write::{ensure_dir, read_owned, remove_durably, write_atomic};
+use crate::system::write::{ensure_dir, file_mode, read_owned, remove_durably, write_atomic};
 
 /// Environment variable naming a step at which tcptune aborts, as `kill -9`
 /// would stop it there. Used by the crash tests; steps are `journal`,
@@ -116,37 +114,21 @@ pub fn refuse_interrupted(journal: &Journal) -> Result<()> {
     }
 }
 
-/// Holds the state directory's lock until dropped.
-pub struct Lock {
-    _file: File,
-}
-
 /// Takes `<state>/lock` without waiting: two transactions never interleave.
-pub fn lock(state_dir: &Path) -> Result<Lock> {
+/// Held until the returned lock is dropped.
+pub fn lock(state_dir: &Path) -> Result<crate::system::write::Lock> {
     crate::system::write::ensure_private_dir(state_dir).map_err(|source| Error::Write {
         path: state_dir.to_owned(),
         source,
     })?;
     let path = state_dir.join("lock");
-    crate::system::write::refuse_symlink(&path).map_err(|source| Error::Write {
-        path: path.clone(),
-        source,
-    })?;
-    let file = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .mode(0o600)
-        .open(&path)
-        .map_err(|source| Error::Write {
+    crate::system::write::lock(&path).map_err(|error| match error {
+        crate::system::write::LockError::Held => Error::Locked { path: path.clone() },
+        crate::system::write::LockError::Io(source) => Error::Write {
             path: path.clone(),
             source,
-        })?;
-    match file.try_lock() {
-        Ok(()) => Ok(Lock { _file: file }),
-        Err(std::fs::TryLockError::WouldBlock) => Err(Error::Locked { path }),
-        Err(std::fs::TryLockError::Error(source)) => Err(Error::Write { path, source }),
-    }
+        },
+    })
 }
 
 /// Carries out a plan as one transaction. The caller holds the lock.
@@ -295,15 +277,6 @@ fn restore_file(journal: &Journal, entry: &Record) -> Result<()> {
         path: path.to_path_buf(),
         source,
     })
-}
-
-/// The permission bits of a regular file (not following symlinks).
-fn file_mode(path: &Path) -> Option<u32> {
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::symlink_metadata(path)
-        .ok()
-        .filter(|meta| meta.is_file())
-        .map(|meta| meta.permissions().mode() & 0o7777)
 }
 
 /// Which transactions a rollback undoes, newest first.

@@ -8,14 +8,13 @@
 //! directory 0700.
 
 use std::fmt;
-use std::fs;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 use crate::key::{Key, Value};
-use crate::system::write::{read_owned, write_atomic};
+use crate::system::write::{names_in, read_owned, write_atomic};
 
 pub const SCHEMA_VERSION: u32 = 1;
 
@@ -202,17 +201,12 @@ impl Journal {
 
     /// Every record, oldest first.
     pub fn records(&self) -> Result<Vec<Record>> {
-        let listing = fs::read_dir(&self.dir).map_err(|source| Error::Read {
+        let names = names_in(&self.dir).map_err(|source| Error::Read {
             path: self.dir.clone(),
             source,
         })?;
         let mut ids = Vec::new();
-        for item in listing {
-            let item = item.map_err(|source| Error::Read {
-                path: self.dir.clone(),
-                source,
-            })?;
-            let name = item.file_name();
+        for name in names {
             let Some(id) = name
                 .to_str()
                 .and_then(|name| name.strip_suffix(".json"))

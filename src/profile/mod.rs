@@ -243,7 +243,7 @@ impl Profile {
 
 /// One file's content, validated but not merged with its parents.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Document {
+pub struct ProfileFile {
     pub description: Option<String>,
     /// The parent's name and where `extends` was written.
     pub extends: Option<(String, yaml::Position)>,
@@ -252,7 +252,7 @@ pub struct Document {
 }
 
 /// Parses and validates one profile file's bytes. `file` names it in errors.
-pub fn parse(file: &str, name: &str, bytes: &[u8]) -> Result<Document, ProfileErrors> {
+pub fn parse(file: &str, name: &str, bytes: &[u8]) -> Result<ProfileFile, ProfileErrors> {
     let single = |line, column, message: String| {
         ProfileErrors(vec![ProfileError {
             file: file.to_owned(),
@@ -335,28 +335,27 @@ struct Located {
 /// what tcptune writes into the kernel as root. Said, not refused, because
 /// a test tree or a user's own profile is legitimately theirs.
 fn writable_by_others(path: &Path) -> Option<String> {
-    use std::os::unix::fs::MetadataExt;
     let parent = path
         .parent()
         .filter(|parent| !parent.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
     for (what, checked) in [("profile", path), ("directory", parent)] {
-        let Ok(meta) = std::fs::metadata(checked) else {
+        let Some(meta) = crate::system::write::permissions(checked) else {
             continue;
         };
         // Sticky directories (/tmp) still let others replace nothing of ours.
-        let sticky = meta.is_dir() && meta.mode() & 0o1000 != 0;
-        if meta.mode() & 0o002 != 0 && !sticky {
+        let sticky = meta.is_dir && meta.mode & 0o1000 != 0;
+        if meta.mode & 0o002 != 0 && !sticky {
             return Some(format!(
                 "the {what} {} is writable by every user: anyone could change what tcptune applies as root",
                 checked.display()
             ));
         }
-        if meta.mode() & 0o020 != 0 && meta.gid() != 0 {
+        if meta.mode & 0o020 != 0 && meta.gid != 0 {
             return Some(format!(
                 "the {what} {} is writable by group {}: its members could change what tcptune applies as root",
                 checked.display(),
-                meta.gid()
+                meta.gid
             ));
         }
     }
@@ -384,10 +383,10 @@ pub fn resolve_stack<S: AsRef<str>>(system: &System, arguments: &[S]) -> Result<
 }
 
 /// One profile's files: itself first, then each parent it extends.
-fn chain(system: &System, argument: &str) -> Result<Vec<(Located, Document)>> {
+fn chain(system: &System, argument: &str) -> Result<Vec<(Located, ProfileFile)>> {
     let reference = Reference::from_argument(argument, None);
     let mut located = locate(system, &reference, None)?;
-    let mut documents: Vec<(Located, Document)> = Vec::new();
+    let mut documents: Vec<(Located, ProfileFile)> = Vec::new();
     loop {
         let file = located.origin.display_name(&located.name);
         let document = parse(&file, &located.name, &located.bytes)?;
@@ -441,7 +440,7 @@ fn chain(system: &System, argument: &str) -> Result<Vec<(Located, Document)>> {
 /// Merges layers of profile chains (each nearest first) into one profile:
 /// the first layer's oldest ancestor is the base, every later file
 /// overrides what came before it key by key and threshold by threshold.
-fn merge(layers: Vec<Vec<(Located, Document)>>) -> Profile {
+fn merge(layers: Vec<Vec<(Located, ProfileFile)>>) -> Profile {
     let chain: Vec<String> = layers
         .iter()
         .flatten()
@@ -491,8 +490,8 @@ fn merge(layers: Vec<Vec<(Located, Document)>>) -> Profile {
 fn locate(system: &System, reference: &Reference, skip_installed: Option<bool>) -> Result<Located> {
     match reference {
         Reference::Path(path) => {
-            let bytes = match std::fs::metadata(path) {
-                Ok(meta) if meta.is_file() => system.read_file_limited(path, READ_LIMIT)?,
+            let bytes = match crate::system::write::permissions(path) {
+                Some(meta) if meta.is_file => system.read_file_limited(path, READ_LIMIT)?,
                 _ => return Err(unknown(system, &path.display().to_string())),
             };
             let name = path

@@ -1,4 +1,4 @@
-//! Turns a positioned YAML tree into a profile [`Document`], collecting every
+//! Turns a positioned YAML tree into a profile [`ProfileFile`], collecting every
 //! mistake with its line and column instead of stopping at the first.
 //!
 //! The checks are strict on purpose: a profile is what tcptune writes into
@@ -9,7 +9,7 @@ use std::collections::HashMap;
 
 use super::yaml::{Node, NodeKind, Position};
 use super::{
-    Document, Expectation, KernelGate, PartialThresholds, ProfileError, ProfileErrors, Setting,
+    ProfileFile, Expectation, KernelGate, PartialThresholds, ProfileError, ProfileErrors, Setting,
 };
 use crate::finding::Severity;
 use crate::kernel::KernelVersion;
@@ -132,12 +132,12 @@ impl Collector<'_> {
     }
 }
 
-pub fn document(file: &str, name: &str, tree: &Node) -> Result<Document, ProfileErrors> {
+pub fn document(file: &str, name: &str, tree: &Node) -> Result<ProfileFile, ProfileErrors> {
     let mut collector = Collector {
         file,
         errors: Vec::new(),
     };
-    let mut document = Document::default();
+    let mut document = ProfileFile::default();
     for (field, key, value) in collector.mapping(tree, "a profile") {
         match field {
             "description" => document.description = collector.string(value, "`description`"),

@@ -113,6 +113,74 @@ pub fn read_owned(path: &Path) -> io::Result<Option<Vec<u8>>> {
     Ok(Some(bytes))
 }
 
+/// Ownership and permission bits of a path, following links.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Permissions {
+    pub mode: u32,
+    pub gid: u32,
+    pub is_dir: bool,
+    pub is_file: bool,
+}
+
+/// The permissions of `path`, when it can be looked at.
+pub fn permissions(path: &Path) -> Option<Permissions> {
+    use std::os::unix::fs::MetadataExt;
+    fs::metadata(path).ok().map(|meta| Permissions {
+        mode: meta.mode(),
+        gid: meta.gid(),
+        is_dir: meta.is_dir(),
+        is_file: meta.is_file(),
+    })
+}
+
+/// The permission bits of a regular file (not following symlinks).
+pub fn file_mode(path: &Path) -> Option<u32> {
+    fs::symlink_metadata(path)
+        .ok()
+        .filter(|meta| meta.is_file())
+        .map(|meta| meta.permissions().mode() & 0o7777)
+}
+
+/// The names in a directory (its entries' file names), unsorted.
+pub fn names_in(dir: &Path) -> io::Result<Vec<std::ffi::OsString>> {
+    fs::read_dir(dir)?
+        .map(|entry| entry.map(|entry| entry.file_name()))
+        .collect()
+}
+
+/// Holds an exclusive lock on a file until dropped.
+#[derive(Debug)]
+pub struct Lock {
+    _file: fs::File,
+}
+
+/// Why a lock was not taken.
+#[derive(Debug)]
+pub enum LockError {
+    /// Someone else holds it.
+    Held,
+    Io(io::Error),
+}
+
+/// Takes an exclusive lock on `path` (created 0600 if missing, never
+/// through a symlink) without waiting.
+pub fn lock(path: &Path) -> Result<Lock, LockError> {
+    refuse_symlink(path).map_err(LockError::Io)?;
+    let file = OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .mode(0o600)
+        .custom_flags(nofollow())
+        .open(path)
+        .map_err(LockError::Io)?;
+    match file.try_lock() {
+        Ok(()) => Ok(Lock { _file: file }),
+        Err(fs::TryLockError::WouldBlock) => Err(LockError::Held),
+        Err(fs::TryLockError::Error(source)) => Err(LockError::Io(source)),
+    }
+}
+
 /// Creates a directory (and parents) with `mode`; refuses a symlink at `dir`.
 pub fn ensure_dir(dir: &Path, mode: u32) -> io::Result<()> {
     if refuse_symlink(dir)? {

@@ -4,6 +4,7 @@
 //! that writes anything gets its own temporary directory.
 
 mod apply;
+mod architecture;
 mod check;
 mod explain;
 mod faults;
