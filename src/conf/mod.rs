@@ -18,6 +18,7 @@
 //! the host's own files are never touched.
 
 mod glob;
+mod kernel_value;
 mod parse;
 mod resolve;
 mod sources;
@@ -26,8 +27,10 @@ use std::fmt;
 use std::path::PathBuf;
 
 pub use glob::Glob;
+pub use kernel_value::kernel_refuses;
 pub use parse::{
     Action, Diagnostic, DiagnosticKind, Entry, LONG_LINE_MAX, ParsedFile, Severity, Target, parse,
+    parse_for,
 };
 pub use resolve::{
     Assignment, Candidate, CandidateReport, KeyResolution, Resolution, ResolvedFile, candidate,
