@@ -231,9 +231,13 @@ impl fmt::Display for DiagnosticKind {
             DiagnosticKind::NotUtf8 => {
                 f.write_str("the line is not valid UTF-8; invalid bytes were replaced")
             }
-            DiagnosticKind::LineTooLong { bytes } => write!(
+            DiagnosticKind::LineTooLong { bytes } if *bytes == LONG_LINE_MAX => write!(
                 f,
                 "line of {bytes} bytes reaches the limit of {LONG_LINE_MAX}: systemd-sysctl ignores the rest of the file"
+            ),
+            DiagnosticKind::LineTooLong { bytes } => write!(
+                f,
+                "line of {bytes} bytes is longer than {LONG_LINE_MAX}: systemd-sysctl ignores the rest of the file"
             ),
         }
     }
@@ -531,7 +535,15 @@ fn parse_line(parsed: &mut ParsedFile, line: usize, bytes: &[u8]) {
     let raw_key = key_part.trim_matches(is_blank);
     let column = column_of(text, key_at + leading);
 
-    let target = target_of(raw_key);
+    // The generic reading keeps the strict key grammar: lint holds odd
+    // spellings to account even though the loaders normalise them.
+    let target = if raw_key.is_empty() {
+        Target::Invalid(KeyError::Empty)
+    } else if is_glob(raw_key) {
+        Glob::parse(raw_key).map_or_else(Target::Invalid, Target::Glob)
+    } else {
+        Key::parse(raw_key).map_or_else(Target::Invalid, Target::Key)
+    };
     if let Target::Invalid(error) = &target {
         diagnose(parsed, column, DiagnosticKind::InvalidKey(error.clone()));
     }
@@ -835,5 +847,103 @@ mod tests {
         assert_eq!(parsed.entries.len(), 1);
         assert!(parse_text("").entries.is_empty());
         assert!(parse_text("\n\n").diagnostics.is_empty());
+    }
+
+    fn keys_for(text: &[u8], loader: super::super::Loader) -> Vec<(String, Option<String>)> {
+        parse_for(Path::new("x.conf"), text, loader)
+            .entries
+            .iter()
+            .map(|entry| {
+                (
+                    entry.target.to_string(),
+                    entry.action.raw().map(str::to_owned),
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn odd_separators_are_normalised_by_both_loaders() {
+        for spelt in [
+            "net..ipv4.tcp_sack",
+            "net//ipv4/tcp_sack",
+            ".net.ipv4.tcp_sack",
+            "/net/ipv4/tcp_sack",
+        ] {
+            let line = format!("{spelt} = 1\n");
+            for loader in super::super::Loader::ALL {
+                let parsed = parse_for(Path::new("x.conf"), line.as_bytes(), loader);
+                assert_eq!(
+                    parsed.entries[0].key(),
+                    Some(&key("net.ipv4.tcp_sack")),
+                    "{spelt}"
+                );
+            }
+            // The generic reading (lint) still calls the spelling invalid.
+            assert!(matches!(
+                parse_text(&line).entries[0].target,
+                Target::Invalid(_)
+            ));
+        }
+        assert_eq!(
+            normalise_key("net.ipv4.conf.eth0/100.rp_filter"),
+            "net.ipv4.conf.eth0/100.rp_filter"
+        );
+    }
+
+    #[test]
+    fn dashes_differ_between_loaders() {
+        use super::super::Loader::{Procps, Systemd};
+        let text = b"- net.ipv4.tcp_sack = 0\n--net.ipv4.tcp_syn_retries = 3\n";
+        let procps = parse_for(Path::new("x.conf"), text, Procps);
+        assert!(matches!(procps.entries[0].target, Target::Invalid(_)));
+        assert_eq!(
+            procps.entries[1].key(),
+            Some(&key("net.ipv4.tcp_syn_retries"))
+        );
+        let systemd = parse_for(Path::new("x.conf"), text, Systemd);
+        assert_eq!(systemd.entries[0].key(), Some(&key("net.ipv4.tcp_sack")));
+        assert_eq!(
+            systemd.entries[1].key(),
+            Some(&key("-net.ipv4.tcp_syn_retries"))
+        );
+    }
+
+    #[test]
+    fn line_ends_and_blanks_differ_between_loaders() {
+        use super::super::Loader::{Procps, Systemd};
+        let text = b"net.ipv4.tcp_sack = 0\rnet.ipv4.tcp_ecn = 1\nnet.ipv4.tcp_dsack = 1\0net.ipv4.tcp_fack = 1\nnet.ipv4.tcp_mtu_probing = 1\x0b\n";
+        assert_eq!(
+            keys_for(text, Systemd),
+            [
+                ("net.ipv4.tcp_sack".into(), Some("0".into())),
+                ("net.ipv4.tcp_ecn".into(), Some("1".into())),
+                ("net.ipv4.tcp_dsack".into(), Some("1".into())),
+                ("net.ipv4.tcp_fack".into(), Some("1".into())),
+                ("net.ipv4.tcp_mtu_probing".into(), Some("1\x0b".into())),
+            ]
+        );
+        assert_eq!(
+            keys_for(text, Procps),
+            [
+                (
+                    "net.ipv4.tcp_sack".into(),
+                    Some("0\rnet.ipv4.tcp_ecn = 1".into())
+                ),
+                ("net.ipv4.tcp_dsack".into(), Some("1".into())),
+                ("net.ipv4.tcp_mtu_probing".into(), Some("1".into())),
+            ]
+        );
+    }
+
+    #[test]
+    fn systemd_stops_at_a_line_of_exactly_the_limit() {
+        use super::super::Loader::{Procps, Systemd};
+        let mut text = b"net.ipv4.tcp_sack = 1\n".to_vec();
+        text.extend(std::iter::repeat_n(b'#', LONG_LINE_MAX));
+        text.extend_from_slice(b"\nnet.ipv4.tcp_ecn = 1\n");
+        assert_eq!(keys_for(&text, Systemd).len(), 1);
+        assert_eq!(keys_for(&text, Procps).len(), 2);
+        assert_eq!(parse(Path::new("x"), &text).systemd_stops_at, Some(2));
     }
 }

@@ -1191,4 +1191,99 @@ mod tests {
                 .is_read()
         );
     }
+
+    #[test]
+    fn a_refused_value_shadows_nothing_for_procps_and_empties_the_key_for_systemd() {
+        let root = tempfile::tempdir().unwrap();
+        write(
+            root.path(),
+            "etc/sysctl.d/10-a.conf",
+            "net.ipv4.tcp_sack = 0\n",
+        );
+        write(
+            root.path(),
+            "etc/sysctl.d/20-b.conf",
+            "net.ipv4.tcp_sack = off\n",
+        );
+        let sack = key("net.ipv4.tcp_sack");
+        let procps = resolve(root.path(), Loader::Procps).unwrap();
+        let resolved = procps.get(&sack).unwrap();
+        assert_eq!(resolved.value(), Some(&Value::parse("0")));
+        assert!(resolved.overridden[0].refused);
+        let systemd = resolve(root.path(), Loader::Systemd).unwrap();
+        assert_eq!(systemd.get(&sack).unwrap().value(), None);
+    }
+
+    #[test]
+    fn procps_reads_a_file_named_like_a_glob_as_its_matches() {
+        let root = tempfile::tempdir().unwrap();
+        write(
+            root.path(),
+            "etc/sysctl.d/10-[ab].conf",
+            "net.ipv4.tcp_sack = 0\n",
+        );
+        write(
+            root.path(),
+            "etc/sysctl.d/10-b.conf.bak",
+            "net.ipv4.tcp_ecn = 2\n",
+        );
+        write(
+            root.path(),
+            "etc/sysctl.d/20-{c,d}.conf",
+            "net.ipv4.tcp_dsack = 0\n",
+        );
+        write(
+            root.path(),
+            "etc/sysctl.d/20-d.conf",
+            "net.ipv4.tcp_dsack = 1\n",
+        );
+        let procps = resolve(root.path(), Loader::Procps).unwrap();
+        // `10-[ab].conf` matches nothing whose whole name fits: read literally.
+        assert_eq!(
+            procps
+                .winner(&key("net.ipv4.tcp_sack"))
+                .unwrap()
+                .raw_value(),
+            Some("0")
+        );
+        // The brace name reads 20-d.conf (twice: once for each listed name).
+        let dsack = procps.get(&key("net.ipv4.tcp_dsack")).unwrap();
+        assert_eq!(dsack.value(), Some(&Value::parse("1")));
+        assert!(dsack.overridden.iter().all(|a| a.raw_value() == Some("1")));
+        write(
+            root.path(),
+            "etc/sysctl.d/10-a.conf",
+            "net.ipv4.tcp_sack = 1\n",
+        );
+        let procps = resolve(root.path(), Loader::Procps).unwrap();
+        let sack = procps.get(&key("net.ipv4.tcp_sack")).unwrap();
+        assert_eq!(sack.value(), Some(&Value::parse("1")));
+        assert!(sack.overridden.iter().all(|a| a.raw_value() == Some("1")));
+        let systemd = resolve(root.path(), Loader::Systemd).unwrap();
+        assert_eq!(
+            systemd.get(&key("net.ipv4.tcp_sack")).unwrap().value(),
+            Some(&Value::parse("1"))
+        );
+    }
+
+    #[test]
+    fn procps_lets_a_glob_past_an_oddly_spelt_key() {
+        let root = tempfile::tempdir().unwrap();
+        write(
+            root.path(),
+            "etc/sysctl.d/10-a.conf",
+            "net..ipv4.tcp_keepalive_time = 100\nnet.ipv4.tcp_keepalive_* = 50\n",
+        );
+        let time = key("net.ipv4.tcp_keepalive_time");
+        let procps = resolve(root.path(), Loader::Procps).unwrap();
+        assert_eq!(
+            procps.lookup(&time).unwrap().value(),
+            Some(&Value::parse("50"))
+        );
+        let systemd = resolve(root.path(), Loader::Systemd).unwrap();
+        assert_eq!(
+            systemd.lookup(&time).unwrap().value(),
+            Some(&Value::parse("100"))
+        );
+    }
 }
