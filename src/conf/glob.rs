@@ -79,7 +79,7 @@ fn is_glob_char(ch: char) -> bool {
 /// fnmatch(3) for one path component, without escapes (the grammar above
 /// refuses backslashes). A leading dot in the name must be matched by a
 /// literal dot, as glob(3) requires.
-fn component_matches(pattern: &str, name: &str) -> bool {
+pub(crate) fn component_matches(pattern: &str, name: &str) -> bool {
     let pattern: Vec<char> = pattern.chars().collect();
     let name: Vec<char> = name.chars().collect();
     if name.first() == Some(&'.') && pattern.first() != Some(&'.') {

@@ -24,6 +24,7 @@
 pub const FILE_NAME: &str = "99-zz-tcptune.conf";
 
 mod glob;
+mod kernel_value;
 mod parse;
 mod resolve;
 mod sources;
@@ -32,8 +33,10 @@ use std::fmt;
 use std::path::PathBuf;
 
 pub use glob::Glob;
+pub use kernel_value::kernel_refuses;
 pub use parse::{
     Action, Diagnostic, DiagnosticKind, Entry, LONG_LINE_MAX, ParsedFile, Severity, Target, parse,
+    parse_for,
 };
 pub use resolve::{
     Assignment, Candidate, CandidateReport, KeyResolution, Resolution, ResolvedFile, candidate,
@@ -44,9 +47,26 @@ pub use sources::{
     SourceFile, Sources, sources,
 };
 
-/// Which program applies the files at boot. They agree on the line syntax and
-/// on name hiding and sorting, and differ in which files they read and in a
-/// few details of how repeated keys are treated.
+/// Which program applies the files at boot. They agree on name hiding and
+/// sorting, and differ in which files they read, in how they split and strip
+/// lines (see [`parse_for`]) and in how repeated keys are treated.
+///
+/// Versions modelled, checked against the real programs by
+/// `tests/integration/loader_fidelity.rs`: procps-ng 4.0.2 (the same code
+/// through 4.0.4; 4.0.5, commit 39748b78 "sysctl: Add support for systemd
+/// glob excludes", made `-glob` lines exclude glob matches, which is not
+/// modelled: tcptune cannot learn the procps version from a root) and
+/// systemd 252 (the parser is the same through v256; `;` is still a comment
+/// there, `COMMENTS` being "#;"). What systemd does that a root cannot show:
+/// whether the binary was built with split-usr (only then, and only before
+/// v255, commit b0d3095fd6 "Drop split-usr and unmerged-usr support", is
+/// `/lib/sysctl.d` read; Debian 12's 252 is built without it, and tcptune
+/// guesses from whether `/lib` is a real directory), and the
+/// `sysctl.extra` credential (v252, commit 39f0d1d2e7), parsed after every
+/// file and so winning over them, which lives in the service's credentials
+/// directory at boot and is never under `--root`. In both versions a
+/// symlink loop or dangling link still takes its file name (`conf_files_list`
+/// is called with no flags, so nothing is stat()ed).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Loader {
     /// `systemd-sysctl.service`: does not read `/etc/sysctl.conf` itself,

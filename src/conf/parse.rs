@@ -18,8 +18,11 @@ use crate::key::{Key, KeyError, Value};
 
 use super::glob::{Glob, is_glob};
 
-/// systemd-sysctl reads lines of at most this many bytes (`LONG_LINE_MAX`);
-/// at a longer line it gives up on the rest of the file. procps has no limit.
+/// systemd-sysctl's `read_line(f, LONG_LINE_MAX, ..)` fails as soon as a line
+/// holds this many bytes (`if (n >= limit) return -ENOBUFS`, src/basic/fileio.c
+/// `read_line_full`, v252 line 1308), delimiters not counted, and the rest of
+/// the file is ignored. So a line of exactly 1 MiB already stops it. procps has
+/// no limit.
 pub const LONG_LINE_MAX: usize = 1024 * 1024;
 
 /// What one file contains.
@@ -60,6 +63,12 @@ pub struct Entry {
     pub action: Action,
     /// The line started with `-`: a failure to set the key is not an error.
     pub ignore_failure: bool,
+    /// Whether this line keeps globs off its key. procps compares the path
+    /// it built from the line with each glob match as text
+    /// (`settinglist_findpath`, `strcmp`), so a key spelt `net..ipv4.x`
+    /// (path `/proc/sys/net//ipv4/x`) is written but does not stop a glob;
+    /// systemd compares normalised keys, so there it always does.
+    pub glob_guard: bool,
 }
 
 impl Entry {
@@ -184,7 +193,7 @@ pub enum DiagnosticKind {
     BlankAfterDash,
     /// Bytes that are not UTF-8; they were replaced by U+FFFD.
     NotUtf8,
-    /// A line longer than [`LONG_LINE_MAX`]: systemd-sysctl stops reading
+    /// A line of [`LONG_LINE_MAX`] bytes or more: systemd-sysctl stops reading
     /// the file here; procps reads on.
     LineTooLong { bytes: usize },
 }
@@ -222,6 +231,10 @@ impl fmt::Display for DiagnosticKind {
             DiagnosticKind::NotUtf8 => {
                 f.write_str("the line is not valid UTF-8; invalid bytes were replaced")
             }
+            DiagnosticKind::LineTooLong { bytes } if *bytes == LONG_LINE_MAX => write!(
+                f,
+                "line of {bytes} bytes reaches the limit of {LONG_LINE_MAX}: systemd-sysctl ignores the rest of the file"
+            ),
             DiagnosticKind::LineTooLong { bytes } => write!(
                 f,
                 "line of {bytes} bytes is longer than {LONG_LINE_MAX}: systemd-sysctl ignores the rest of the file"
@@ -255,6 +268,180 @@ pub fn parse(path: &Path, content: &[u8]) -> ParsedFile {
     parsed
 }
 
+/// Parses one file as one loader reads it. The diagnostics (and
+/// `systemd_stops_at`) are those of [`parse`], so every caller reports the
+/// same problems; the entries are what this loader really takes from the
+/// file, which differs in these ways:
+///
+/// - Lines. systemd's `read_line()` ends a line at `\n`, `\r` or `\0` (and
+///   their pairs such as `\r\n`, src/basic/fileio.c `read_line_full`, v252
+///   lines 1270-1292); procps' `getline()` ends it at `\n` only, and the C
+///   string it then parses ends at the first `\0`, so the rest of that line
+///   is lost. A `\r` inside a procps line stays in the value, and the kernel
+///   refuses a number followed by `\r`.
+/// - Blanks. systemd strips `WHITESPACE`, " \t\n\r" (src/basic/string-util.h,
+///   v252 line 13); procps strips `isspace()`, which adds `\v` and `\f`.
+/// - Comments: `#` or `;` first, for both (systemd's `COMMENTS` is still
+///   "#;" in every release up to v256).
+/// - The dash. systemd drops one `-` and then strips blanks again, so
+///   `- key = v` is applied and `--key = v` names a key `-key` that does
+///   not exist. procps (4.0.2 `parse_setting_line` and `setting_new`) drops
+///   one `-` in each, without stripping in between: `--key = v` is applied
+///   and `- key = v` names a path with a blank in it, which writes nothing.
+/// - A line after the systemd line limit is not read by systemd.
+pub fn parse_for(path: &Path, content: &[u8], loader: super::Loader) -> ParsedFile {
+    let generic = parse(path, content);
+    let mut parsed = ParsedFile {
+        path: path.to_owned(),
+        entries: Vec::new(),
+        diagnostics: generic.diagnostics,
+        // The entries below already stop where this loader stops.
+        systemd_stops_at: None,
+    };
+    match loader {
+        super::Loader::Systemd => {
+            for (index, line) in systemd_lines(content).into_iter().enumerate() {
+                let Some(line) = line else { break };
+                loader_line(&mut parsed, index + 1, line, loader);
+            }
+        }
+        super::Loader::Procps => {
+            let mut lines: Vec<&[u8]> = content.split(|byte| *byte == b'\n').collect();
+            if lines.last().is_some_and(|last| last.is_empty()) {
+                lines.pop();
+            }
+            for (index, line) in lines.into_iter().enumerate() {
+                // `getline()` returned fewer than two bytes: skipped.
+                if line.is_empty() {
+                    continue;
+                }
+                let line = line.split(|byte| *byte == 0).next().unwrap_or_default();
+                loader_line(&mut parsed, index + 1, line, loader);
+            }
+        }
+    }
+    parsed
+}
+
+/// The lines systemd's `read_line()` returns, in order; `None` where it
+/// fails (a line of [`LONG_LINE_MAX`] bytes or more) and stops the file.
+fn systemd_lines(content: &[u8]) -> Vec<Option<&[u8]>> {
+    const LF: u8 = 1;
+    const CR: u8 = 2;
+    const NUL: u8 = 4;
+    let kind = |byte: u8| match byte {
+        b'\n' => LF,
+        b'\r' => CR,
+        0 => NUL,
+        _ => 0,
+    };
+    let mut lines = Vec::new();
+    let mut at = 0;
+    while at < content.len() {
+        let start = at;
+        let mut end = at;
+        let mut previous = 0u8;
+        while at < content.len() {
+            let eol = kind(content[at]);
+            if previous & NUL != 0
+                || (eol == 0 && previous != 0)
+                || (eol != 0 && previous & eol != 0)
+            {
+                break;
+            }
+            at += 1;
+            if eol != 0 {
+                previous |= eol;
+            } else {
+                end = at;
+            }
+        }
+        // `if (n >= limit) return -ENOBUFS` runs before every character,
+        // the one after the last as well: a line this long always fails.
+        if end - start >= LONG_LINE_MAX {
+            lines.push(None);
+            break;
+        }
+        lines.push(Some(&content[start..end]));
+    }
+    lines
+}
+
+/// One line as `loader` reads it; pushes at most one entry.
+fn loader_line(parsed: &mut ParsedFile, line: usize, bytes: &[u8], loader: super::Loader) {
+    let text = String::from_utf8_lossy(bytes);
+    let blank: fn(char) -> bool = match loader {
+        super::Loader::Systemd => |ch| matches!(ch, ' ' | '\t' | '\n' | '\r'),
+        super::Loader::Procps => is_blank,
+    };
+    let start = text.len() - text.trim_start_matches(blank).len();
+    let body = &text[start..];
+    if loader == super::Loader::Procps && body.len() < 2 {
+        // procps: `if (strlen(key) < 2) return NULL`.
+        return;
+    }
+    if body.trim_end_matches(blank).is_empty() || body.starts_with(['#', ';']) {
+        return;
+    }
+    let (key_part, action, mut ignore_failure) = match body.find('=') {
+        Some(eq) => {
+            let raw = body[eq + 1..].trim_matches(blank);
+            let action = Action::Set {
+                value: Value::parse(raw),
+                raw: raw.to_owned(),
+            };
+            (&body[..eq], action, false)
+        }
+        None if body.starts_with('-') => (body.trim_end_matches(blank), Action::Exclude, false),
+        None => return,
+    };
+    let mut key_at = start;
+    let mut key_part = key_part;
+    if let Some(rest) = key_part.strip_prefix('-') {
+        ignore_failure = matches!(action, Action::Set { .. });
+        key_part = rest;
+        key_at += 1;
+    }
+    let key_text = match loader {
+        // `p = strstrip(p)` after the dash.
+        super::Loader::Systemd => key_part.trim_matches(blank),
+        // `rstrip(key)` only; then `setting_new` drops one more `-`.
+        super::Loader::Procps => {
+            let trimmed = key_part.trim_end_matches(blank);
+            match trimmed.strip_prefix('-') {
+                Some(rest) => {
+                    key_at += 1;
+                    rest
+                }
+                None => trimmed,
+            }
+        }
+    };
+    let leading = key_part.len() - key_part.trim_start_matches(blank).len();
+    let column = column_of(&text, key_at + leading);
+    // `Key::parse` trims, the loaders do not: a blank left in the key
+    // (procps' `- key`, systemd's `key\x0b`) makes a path no sysctl has.
+    let target = match key_text.chars().find(|ch| ch.is_whitespace()) {
+        Some(ch) => Target::Invalid(KeyError::BadCharacter {
+            key: key_text.to_owned(),
+            ch,
+        }),
+        _ => target_of(key_text),
+    };
+    // procps keeps globs off a key only when the path it built is the
+    // canonical one (see `Entry::glob_guard`).
+    let glob_guard = loader == super::Loader::Systemd || normalise_key(key_text) == key_text;
+    parsed.entries.push(Entry {
+        line,
+        column,
+        raw_key: key_text.to_owned(),
+        target,
+        action,
+        ignore_failure,
+        glob_guard,
+    });
+}
+
 fn parse_line(parsed: &mut ParsedFile, line: usize, bytes: &[u8]) {
     let diagnose = |parsed: &mut ParsedFile, column: usize, kind: DiagnosticKind| {
         parsed.diagnostics.push(Diagnostic {
@@ -265,7 +452,7 @@ fn parse_line(parsed: &mut ParsedFile, line: usize, bytes: &[u8]) {
         });
     };
 
-    if bytes.len() > LONG_LINE_MAX {
+    if bytes.len() >= LONG_LINE_MAX {
         diagnose(
             parsed,
             1,
@@ -348,6 +535,8 @@ fn parse_line(parsed: &mut ParsedFile, line: usize, bytes: &[u8]) {
     let raw_key = key_part.trim_matches(is_blank);
     let column = column_of(text, key_at + leading);
 
+    // The generic reading keeps the strict key grammar: lint holds odd
+    // spellings to account even though the loaders normalise them.
     let target = if raw_key.is_empty() {
         Target::Invalid(KeyError::Empty)
     } else if is_glob(raw_key) {
@@ -366,7 +555,59 @@ fn parse_line(parsed: &mut ParsedFile, line: usize, bytes: &[u8]) {
         target,
         action,
         ignore_failure,
+        glob_guard: true,
     });
+}
+
+/// The key or glob a line names, after the normalisation both loaders apply
+/// (see [`normalise_key`]).
+fn target_of(raw_key: &str) -> Target {
+    let normalised = normalise_key(raw_key);
+    if normalised.is_empty() {
+        Target::Invalid(KeyError::Empty)
+    } else if is_glob(&normalised) {
+        Glob::parse(&normalised).map_or_else(Target::Invalid, Target::Glob)
+    } else {
+        Key::parse(&normalised).map_or_else(Target::Invalid, Target::Key)
+    }
+}
+
+/// The key as the loaders turn it into a path: the first separator decides
+/// the spelling (`.` means dots and slashes swap), then empty and `.`
+/// components vanish. systemd does this in `sysctl_normalize()` (swap, then
+/// `path_simplify()`, then drop a leading `/`; src/basic/sysctl-util.c,
+/// v252 line 18); procps swaps in `slashdot()` and leaves `net//ipv4`
+/// to the kernel's path lookup, which ignores repeated slashes. So
+/// `net..core.x`, `net//ipv4/x`, `.net.x` and `/net/x` all name a key. The
+/// result is spelt so that [`Key::parse`] reads it back unchanged. `..` is
+/// kept, and refused by the key grammar.
+pub(crate) fn normalise_key(text: &str) -> String {
+    let slash_separated = text
+        .find(['.', '/'])
+        .is_none_or(|at| text[at..].starts_with('/'));
+    let components: Vec<String> = if slash_separated {
+        text.split('/').map(str::to_owned).collect()
+    } else {
+        text.split('.').map(|part| part.replace('/', ".")).collect()
+    };
+    let kept: Vec<&String> = components
+        .iter()
+        .filter(|component| !component.is_empty() && component.as_str() != ".")
+        .collect();
+    if kept.len() == components.len() {
+        return text.to_owned();
+    }
+    if kept.first().is_some_and(|first| first.contains('.')) {
+        kept.iter()
+            .map(|c| c.as_str())
+            .collect::<Vec<_>>()
+            .join("/")
+    } else {
+        kept.iter()
+            .map(|c| c.replace('.', "/"))
+            .collect::<Vec<_>>()
+            .join(".")
+    }
 }
 
 /// The byte offset of a `#` that follows a blank inside a value: what people
@@ -606,5 +847,103 @@ mod tests {
         assert_eq!(parsed.entries.len(), 1);
         assert!(parse_text("").entries.is_empty());
         assert!(parse_text("\n\n").diagnostics.is_empty());
+    }
+
+    fn keys_for(text: &[u8], loader: super::super::Loader) -> Vec<(String, Option<String>)> {
+        parse_for(Path::new("x.conf"), text, loader)
+            .entries
+            .iter()
+            .map(|entry| {
+                (
+                    entry.target.to_string(),
+                    entry.action.raw().map(str::to_owned),
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn odd_separators_are_normalised_by_both_loaders() {
+        for spelt in [
+            "net..ipv4.tcp_sack",
+            "net//ipv4/tcp_sack",
+            ".net.ipv4.tcp_sack",
+            "/net/ipv4/tcp_sack",
+        ] {
+            let line = format!("{spelt} = 1\n");
+            for loader in super::super::Loader::ALL {
+                let parsed = parse_for(Path::new("x.conf"), line.as_bytes(), loader);
+                assert_eq!(
+                    parsed.entries[0].key(),
+                    Some(&key("net.ipv4.tcp_sack")),
+                    "{spelt}"
+                );
+            }
+            // The generic reading (lint) still calls the spelling invalid.
+            assert!(matches!(
+                parse_text(&line).entries[0].target,
+                Target::Invalid(_)
+            ));
+        }
+        assert_eq!(
+            normalise_key("net.ipv4.conf.eth0/100.rp_filter"),
+            "net.ipv4.conf.eth0/100.rp_filter"
+        );
+    }
+
+    #[test]
+    fn dashes_differ_between_loaders() {
+        use super::super::Loader::{Procps, Systemd};
+        let text = b"- net.ipv4.tcp_sack = 0\n--net.ipv4.tcp_syn_retries = 3\n";
+        let procps = parse_for(Path::new("x.conf"), text, Procps);
+        assert!(matches!(procps.entries[0].target, Target::Invalid(_)));
+        assert_eq!(
+            procps.entries[1].key(),
+            Some(&key("net.ipv4.tcp_syn_retries"))
+        );
+        let systemd = parse_for(Path::new("x.conf"), text, Systemd);
+        assert_eq!(systemd.entries[0].key(), Some(&key("net.ipv4.tcp_sack")));
+        assert_eq!(
+            systemd.entries[1].key(),
+            Some(&key("-net.ipv4.tcp_syn_retries"))
+        );
+    }
+
+    #[test]
+    fn line_ends_and_blanks_differ_between_loaders() {
+        use super::super::Loader::{Procps, Systemd};
+        let text = b"net.ipv4.tcp_sack = 0\rnet.ipv4.tcp_ecn = 1\nnet.ipv4.tcp_dsack = 1\0net.ipv4.tcp_fack = 1\nnet.ipv4.tcp_mtu_probing = 1\x0b\n";
+        assert_eq!(
+            keys_for(text, Systemd),
+            [
+                ("net.ipv4.tcp_sack".into(), Some("0".into())),
+                ("net.ipv4.tcp_ecn".into(), Some("1".into())),
+                ("net.ipv4.tcp_dsack".into(), Some("1".into())),
+                ("net.ipv4.tcp_fack".into(), Some("1".into())),
+                ("net.ipv4.tcp_mtu_probing".into(), Some("1\x0b".into())),
+            ]
+        );
+        assert_eq!(
+            keys_for(text, Procps),
+            [
+                (
+                    "net.ipv4.tcp_sack".into(),
+                    Some("0\rnet.ipv4.tcp_ecn = 1".into())
+                ),
+                ("net.ipv4.tcp_dsack".into(), Some("1".into())),
+                ("net.ipv4.tcp_mtu_probing".into(), Some("1".into())),
+            ]
+        );
+    }
+
+    #[test]
+    fn systemd_stops_at_a_line_of_exactly_the_limit() {
+        use super::super::Loader::{Procps, Systemd};
+        let mut text = b"net.ipv4.tcp_sack = 1\n".to_vec();
+        text.extend(std::iter::repeat_n(b'#', LONG_LINE_MAX));
+        text.extend_from_slice(b"\nnet.ipv4.tcp_ecn = 1\n");
+        assert_eq!(keys_for(&text, Systemd).len(), 1);
+        assert_eq!(keys_for(&text, Procps).len(), 2);
+        assert_eq!(parse(Path::new("x"), &text).systemd_stops_at, Some(2));
     }
 }

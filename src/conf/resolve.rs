@@ -28,7 +28,8 @@ use std::path::{Path, PathBuf};
 
 use crate::key::{Key, Value};
 
-use super::parse::{Action, Diagnostic, ParsedFile, Target, parse};
+use super::kernel_value::kernel_refuses;
+use super::parse::{Action, Diagnostic, ParsedFile, Target, parse_for};
 use super::sources::{
     DirState, Directory, FileState, HiddenFile, Origin, Problem, SYSCTL_D_DIRS, SourceFile, sources,
 };
@@ -62,12 +63,38 @@ pub struct Assignment {
     pub target: Target,
     pub action: Action,
     pub ignore_failure: bool,
+    /// See [`Entry::glob_guard`](super::Entry::glob_guard).
+    pub glob_guard: bool,
+    /// The kernel refuses the value for this key (see
+    /// [`kernel_refuses`]): the write changes nothing. Always `false` for
+    /// globs, whose keys are known only when one is looked up.
+    pub refused: bool,
 }
 
 impl Assignment {
     /// The value written, or `None` for an exclusion.
     pub fn value(&self) -> Option<&Value> {
         self.action.value()
+    }
+
+    /// The value the key holds after this line, or `None` when the line
+    /// leaves the key as it was (an exclusion, or a value the kernel
+    /// refuses).
+    pub fn applied_value(&self) -> Option<&Value> {
+        if self.refused {
+            None
+        } else {
+            self.action.value()
+        }
+    }
+
+    /// Whether writing this line's value to `key` would be refused.
+    fn refused_for(&self, key: &Key) -> bool {
+        self.refused
+            || self
+                .action
+                .raw()
+                .is_some_and(|raw| kernel_refuses(key, raw))
     }
 
     pub fn raw_value(&self) -> Option<&str> {
@@ -104,9 +131,10 @@ pub struct KeyResolution {
 }
 
 impl KeyResolution {
-    /// The value set at boot, or `None` when the key is left alone.
+    /// The value set at boot, or `None` when the key is left alone (an
+    /// exclusion, or, for systemd, a refused value that replaced the others).
     pub fn value(&self) -> Option<&Value> {
-        self.winner.value()
+        self.winner.applied_value()
     }
 
     /// The overridden assignments that are not the winning line itself read
@@ -163,7 +191,7 @@ pub fn resolve(root: &Path, loader: Loader) -> Result<Resolution, Error> {
             },
             FileState::Masked | FileState::Unreadable { .. } => None,
         };
-        let parsed = parse(&source.path, content.as_deref().unwrap_or_default());
+        let parsed = parse_for(&source.path, content.as_deref().unwrap_or_default(), loader);
         files.push(ResolvedFile { source, parsed });
     }
     Ok(Resolution::build(
@@ -208,6 +236,11 @@ impl Resolution {
                     target: entry.target.clone(),
                     action: entry.action.clone(),
                     ignore_failure: entry.ignore_failure,
+                    glob_guard: entry.glob_guard,
+                    refused: match (&entry.target, entry.action.raw()) {
+                        (Target::Key(key), Some(raw)) => kernel_refuses(key, raw),
+                        _ => false,
+                    },
                 });
             }
         }
@@ -222,9 +255,28 @@ impl Resolution {
         }
         let mut keys = BTreeMap::new();
         for (key, indices) in by_key {
-            let Some(winner) = explicit_winner(loader, &assignments, &indices) else {
+            let Some(mut winner) = explicit_winner(loader, &assignments, &indices) else {
                 continue;
             };
+            // procps keeps a glob off a key only when some line's path is the
+            // key's canonical path; otherwise the glob writes the key at its
+            // own place in the order, and the last accepted write wins.
+            if !indices.iter().any(|index| assignments[*index].glob_guard) {
+                let last_glob = glob_order
+                    .iter()
+                    .rev()
+                    .map(|index| &assignments[*index])
+                    .find(|assignment| {
+                        matches!(&assignment.target, Target::Glob(glob) if glob.matches(key))
+                            && !assignment.refused_for(key)
+                    });
+                if let Some(glob) = last_glob
+                    && (assignments[winner].applied_value().is_none()
+                        || glob.seq > assignments[winner].seq)
+                {
+                    winner = glob.seq;
+                }
+            }
             let overridden = assignments
                 .iter()
                 .filter(|assignment| assignment.seq != winner)
@@ -312,9 +364,10 @@ impl Resolution {
             .iter()
             .rev()
             .map(|index| &self.assignments[*index])
-            .find(
-                |assignment| matches!(&assignment.target, Target::Glob(glob) if glob.matches(key)),
-            )
+            .find(|assignment| {
+                matches!(&assignment.target, Target::Glob(glob) if glob.matches(key))
+                    && !assignment.refused_for(key)
+            })
     }
 
     /// The explicitly named keys for which another file or line loses.
@@ -427,11 +480,15 @@ fn explicit_winner(loader: Loader, assignments: &[Assignment], indices: &[usize]
         // line decides, and a same-value repeat leaves the value as it is.
         Loader::Systemd => indices.last().copied(),
         // Every assignment is written in order and exclusions are skipped,
-        // so the last assignment with a value decides.
+        // so the last assignment with a value decides; a value the kernel
+        // refuses changes nothing, so it decides nothing either.
         Loader::Procps => indices
             .iter()
             .rev()
-            .find(|index| matches!(assignments[**index].action, Action::Set { .. }))
+            .find(|index| {
+                matches!(assignments[**index].action, Action::Set { .. })
+                    && !assignments[**index].refused
+            })
             .or(indices.last())
             .copied(),
     }
@@ -1132,6 +1189,101 @@ mod tests {
                 .candidate_in("lib/sysctl.d", "x.conf")
                 .unwrap()
                 .is_read()
+        );
+    }
+
+    #[test]
+    fn a_refused_value_shadows_nothing_for_procps_and_empties_the_key_for_systemd() {
+        let root = tempfile::tempdir().unwrap();
+        write(
+            root.path(),
+            "etc/sysctl.d/10-a.conf",
+            "net.ipv4.tcp_sack = 0\n",
+        );
+        write(
+            root.path(),
+            "etc/sysctl.d/20-b.conf",
+            "net.ipv4.tcp_sack = off\n",
+        );
+        let sack = key("net.ipv4.tcp_sack");
+        let procps = resolve(root.path(), Loader::Procps).unwrap();
+        let resolved = procps.get(&sack).unwrap();
+        assert_eq!(resolved.value(), Some(&Value::parse("0")));
+        assert!(resolved.overridden[0].refused);
+        let systemd = resolve(root.path(), Loader::Systemd).unwrap();
+        assert_eq!(systemd.get(&sack).unwrap().value(), None);
+    }
+
+    #[test]
+    fn procps_reads_a_file_named_like_a_glob_as_its_matches() {
+        let root = tempfile::tempdir().unwrap();
+        write(
+            root.path(),
+            "etc/sysctl.d/10-[ab].conf",
+            "net.ipv4.tcp_sack = 0\n",
+        );
+        write(
+            root.path(),
+            "etc/sysctl.d/10-b.conf.bak",
+            "net.ipv4.tcp_ecn = 2\n",
+        );
+        write(
+            root.path(),
+            "etc/sysctl.d/20-{c,d}.conf",
+            "net.ipv4.tcp_dsack = 0\n",
+        );
+        write(
+            root.path(),
+            "etc/sysctl.d/20-d.conf",
+            "net.ipv4.tcp_dsack = 1\n",
+        );
+        let procps = resolve(root.path(), Loader::Procps).unwrap();
+        // `10-[ab].conf` matches nothing whose whole name fits: read literally.
+        assert_eq!(
+            procps
+                .winner(&key("net.ipv4.tcp_sack"))
+                .unwrap()
+                .raw_value(),
+            Some("0")
+        );
+        // The brace name reads 20-d.conf (twice: once for each listed name).
+        let dsack = procps.get(&key("net.ipv4.tcp_dsack")).unwrap();
+        assert_eq!(dsack.value(), Some(&Value::parse("1")));
+        assert!(dsack.overridden.iter().all(|a| a.raw_value() == Some("1")));
+        write(
+            root.path(),
+            "etc/sysctl.d/10-a.conf",
+            "net.ipv4.tcp_sack = 1\n",
+        );
+        let procps = resolve(root.path(), Loader::Procps).unwrap();
+        let sack = procps.get(&key("net.ipv4.tcp_sack")).unwrap();
+        assert_eq!(sack.value(), Some(&Value::parse("1")));
+        assert!(sack.overridden.iter().all(|a| a.raw_value() == Some("1")));
+        let systemd = resolve(root.path(), Loader::Systemd).unwrap();
+        assert_eq!(
+            systemd.get(&key("net.ipv4.tcp_sack")).unwrap().value(),
+            Some(&Value::parse("1"))
+        );
+    }
+
+    #[test]
+    fn procps_lets_a_glob_past_an_oddly_spelt_key() {
+        let root = tempfile::tempdir().unwrap();
+        write(
+            root.path(),
+            "etc/sysctl.d/10-a.conf",
+            "net..ipv4.tcp_keepalive_time = 100\nnet.ipv4.tcp_keepalive_* = 50\n",
+        );
+        let time = key("net.ipv4.tcp_keepalive_time");
+        let procps = resolve(root.path(), Loader::Procps).unwrap();
+        assert_eq!(
+            procps.lookup(&time).unwrap().value(),
+            Some(&Value::parse("50"))
+        );
+        let systemd = resolve(root.path(), Loader::Systemd).unwrap();
+        assert_eq!(
+            systemd.lookup(&time).unwrap().value(),
+            Some(&Value::parse("100"))
         );
     }
 }

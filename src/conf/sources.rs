@@ -189,6 +189,9 @@ pub fn sources(root: &Path, loader: Loader) -> Result<Sources, Error> {
     sources
         .files
         .sort_by(|a, b| a.name.as_bytes().cmp(b.name.as_bytes()));
+    if loader == Loader::Procps {
+        sources.files = expand_procps_names(root, std::mem::take(&mut sources.files));
+    }
 
     if loader == Loader::Procps {
         // procps checks `stat() == 0 && S_ISREG`: a missing file, or one
@@ -288,6 +291,140 @@ fn list_directory(
         });
     }
     DirState::Read
+}
+
+/// procps 4 opens each listed file through `glob(path, GLOB_NOCHECK |
+/// GLOB_BRACE | GLOB_TILDE)` (src/sysctl.c `Preload`, v4.0.2 lines 751-767),
+/// so a file *named* `10-[ab].conf` is never read itself: procps reads
+/// `10-a.conf` and `10-b.conf` from the same directory instead, whatever
+/// their suffix and even if a file of that name is hidden or read again in
+/// its own right; `10-{a,b}.conf` reads each alternative that exists. Only
+/// when nothing matches is the name read literally (`GLOB_NOCHECK`). The
+/// matches replace the listed file at its place in the order, and, as
+/// `Preload` returns at the first match it cannot open, an unreadable match
+/// ends the list. Names with a backslash (glob escapes) are left as they
+/// are: not modelled.
+fn expand_procps_names(root: &Path, files: Vec<SourceFile>) -> Vec<SourceFile> {
+    let mut expanded = Vec::with_capacity(files.len());
+    for file in files {
+        let name = file.name.to_string_lossy().into_owned();
+        let Origin::SysctlD(dir) = file.origin else {
+            expanded.push(file);
+            continue;
+        };
+        if !name.contains(['*', '?', '[', '{']) || name.contains('\\') {
+            expanded.push(file);
+            continue;
+        }
+        let Ok(chased) = chase(root, Path::new(dir)) else {
+            expanded.push(file);
+            continue;
+        };
+        let host_dir = root.join(&chased.relative);
+        let matches = glob_names(&host_dir, &name);
+        if matches.is_empty() {
+            expanded.push(file);
+            continue;
+        }
+        for matched in matches {
+            let state = file_state(root, &chased.relative.join(&matched));
+            let stop = !matches!(state, FileState::Regular { .. } | FileState::Masked);
+            expanded.push(SourceFile {
+                name: file.name.clone(),
+                origin: file.origin,
+                path: root.join(dir).join(&matched),
+                boot_path: Path::new("/").join(dir).join(&matched),
+                state,
+            });
+            if stop {
+                break;
+            }
+        }
+    }
+    expanded
+}
+
+/// glob(3) of one file name in one directory, with `GLOB_BRACE`: the names
+/// it yields, in its order (each brace alternative in turn, sorted within).
+fn glob_names(dir: &Path, pattern: &str) -> Vec<String> {
+    let alternatives = expand_braces(pattern);
+    let braced = alternatives.len() > 1 || alternatives.first().is_some_and(|one| one != pattern);
+    let mut found = Vec::new();
+    if braced {
+        for alternative in &alternatives {
+            if is_meta(alternative) {
+                found.extend(match_dir(dir, alternative));
+            } else if fs::symlink_metadata(dir.join(alternative)).is_ok() {
+                found.push(alternative.clone());
+            }
+        }
+        if !found.is_empty() {
+            return found;
+        }
+    }
+    if is_meta(pattern) {
+        found = match_dir(dir, pattern);
+    }
+    found
+}
+
+fn is_meta(text: &str) -> bool {
+    text.contains(['*', '?', '['])
+}
+
+/// The entries of `dir` that `pattern` matches, sorted as glob(3) sorts in
+/// the C locale.
+fn match_dir(dir: &Path, pattern: &str) -> Vec<String> {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    let mut names: Vec<String> = entries
+        .filter_map(Result::ok)
+        .filter_map(|entry| entry.file_name().into_string().ok())
+        .filter(|name| super::glob::component_matches(pattern, name))
+        .collect();
+    names.sort();
+    names
+}
+
+/// glibc's `GLOB_BRACE`: the first `{a,b}` group (with nesting) splits the
+/// pattern into one pattern per alternative, each expanded again. A `{`
+/// without its `}` is literal.
+fn expand_braces(pattern: &str) -> Vec<String> {
+    let bytes = pattern.as_bytes();
+    let Some(open) = pattern.find('{') else {
+        return vec![pattern.to_owned()];
+    };
+    let mut depth = 0;
+    let mut commas = Vec::new();
+    let mut close = None;
+    for (at, byte) in bytes.iter().enumerate().skip(open) {
+        match byte {
+            b'{' => depth += 1,
+            b'}' => {
+                depth -= 1;
+                if depth == 0 {
+                    close = Some(at);
+                    break;
+                }
+            }
+            b',' if depth == 1 => commas.push(at),
+            _ => {}
+        }
+    }
+    let Some(close) = close else {
+        return vec![pattern.to_owned()];
+    };
+    let (head, tail) = (&pattern[..open], &pattern[close + 1..]);
+    let mut bounds = vec![open];
+    bounds.extend(commas);
+    bounds.push(close);
+    let mut out = Vec::new();
+    for pair in bounds.windows(2) {
+        let alternative = &pattern[pair[0] + 1..pair[1]];
+        out.extend(expand_braces(&format!("{head}{alternative}{tail}")));
+    }
+    out
 }
 
 /// Whether a directory entry is a configuration file for this loader: the

@@ -10,6 +10,7 @@ mod explain;
 mod faults;
 mod hostile;
 mod lint;
+mod loader_fidelity;
 mod manual;
 mod netns;
 mod netns_apply;
