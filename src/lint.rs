@@ -417,8 +417,8 @@ fn file_name(path: &Path) -> String {
 /// reports every `Target::Invalid` entry as a diagnostic.
 fn invalid_line(file: &ParsedFile, diagnostic: &Diagnostic) -> Finding {
     let severity = match diagnostic.severity() {
-        conf::Severity::Error => Severity::Error,
-        conf::Severity::Warning => Severity::Warning,
+        conf::Impact::Error => Severity::Error,
+        conf::Impact::Warning => Severity::Warning,
     };
     let (rationale, fix): (&str, &str) = match &diagnostic.kind {
         DiagnosticKind::NotAnAssignment { .. } => (

@@ -35,7 +35,7 @@ use std::path::PathBuf;
 pub use glob::Glob;
 pub use kernel_value::kernel_refuses;
 pub use parse::{
-    Action, Diagnostic, DiagnosticKind, Entry, LONG_LINE_MAX, ParsedFile, Severity, Target, parse,
+    Action, Diagnostic, DiagnosticKind, Entry, Impact, LONG_LINE_MAX, ParsedFile, Target, parse,
     parse_for,
 };
 pub use resolve::{
@@ -43,7 +43,7 @@ pub use resolve::{
     resolve,
 };
 pub use sources::{
-    DirState, Directory, FileState, HiddenFile, Origin, Problem, SYSCTL_CONF, SYSCTL_D_DIRS,
+    DirState, Directory, FileState, HiddenFile, Place, Problem, SYSCTL_CONF, SYSCTL_D_DIRS,
     SourceFile, Sources, sources,
 };
 
@@ -102,7 +102,7 @@ impl fmt::Display for Loader {
 /// files or directories are not errors: the loaders skip those too, so they
 /// are reported inside [`Sources`] and [`Resolution`] instead.
 #[derive(Debug, thiserror::Error)]
-pub enum Error {
+pub enum ResolveError {
     /// The root directory itself cannot be used.
     #[error("cannot use {} as the root directory: {source}", path.display())]
     Root {

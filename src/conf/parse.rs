@@ -137,9 +137,9 @@ impl Action {
     }
 }
 
-/// How much a diagnostic matters.
+/// How much a diagnostic matters (a finding's severity is decided by lint).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Severity {
+pub enum Impact {
     /// The line, or part of the file, does not do what its author meant.
     Warning,
     /// The line is ignored or cannot take effect.
@@ -157,7 +157,7 @@ pub struct Diagnostic {
 }
 
 impl Diagnostic {
-    pub fn severity(&self) -> Severity {
+    pub fn severity(&self) -> Impact {
         self.kind.severity()
     }
 }
@@ -199,15 +199,15 @@ pub enum DiagnosticKind {
 }
 
 impl DiagnosticKind {
-    pub fn severity(&self) -> Severity {
+    pub fn severity(&self) -> Impact {
         match self {
             DiagnosticKind::NotAnAssignment { .. }
             | DiagnosticKind::InvalidKey(_)
-            | DiagnosticKind::LineTooLong { .. } => Severity::Error,
+            | DiagnosticKind::LineTooLong { .. } => Impact::Error,
             DiagnosticKind::EmptyValue
             | DiagnosticKind::TrailingComment
             | DiagnosticKind::BlankAfterDash
-            | DiagnosticKind::NotUtf8 => Severity::Warning,
+            | DiagnosticKind::NotUtf8 => Impact::Warning,
         }
     }
 }
@@ -666,7 +666,7 @@ mod tests {
         assert_eq!(parsed.diagnostics.len(), 1);
         assert_eq!(parsed.diagnostics[0].kind, DiagnosticKind::TrailingComment);
         assert_eq!(parsed.diagnostics[0].column, 31);
-        assert_eq!(parsed.diagnostics[0].severity(), Severity::Warning);
+        assert_eq!(parsed.diagnostics[0].severity(), Impact::Warning);
         // `#` inside a word is not what people mean as a comment.
         assert!(
             parse_text("kernel.core_pattern = core#%p\n")
@@ -764,7 +764,7 @@ mod tests {
         assert_eq!(parsed.diagnostics.len(), 1);
         let diagnostic = &parsed.diagnostics[0];
         assert_eq!((diagnostic.line, diagnostic.column), (2, 4));
-        assert_eq!(diagnostic.severity(), Severity::Error);
+        assert_eq!(diagnostic.severity(), Impact::Error);
         assert!(
             matches!(diagnostic.kind, DiagnosticKind::NotAnAssignment { ref text } if text == "net.ipv4.tcp_dsack 1")
         );

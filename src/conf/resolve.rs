@@ -31,9 +31,9 @@ use crate::key::{Key, Value};
 use super::kernel_value::kernel_refuses;
 use super::parse::{Action, Diagnostic, ParsedFile, Target, parse_for};
 use super::sources::{
-    DirState, Directory, FileState, HiddenFile, Origin, Problem, SYSCTL_D_DIRS, SourceFile, sources,
+    DirState, Directory, FileState, HiddenFile, Place, Problem, SYSCTL_D_DIRS, SourceFile, sources,
 };
-use super::{Error, Loader};
+use super::{Loader, ResolveError};
 
 /// A listed file and what it contains (nothing, when masked or unreadable).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -172,10 +172,10 @@ pub struct Resolution {
 ///
 /// # Errors
 ///
-/// [`Error::Root`] when `root` is not a directory. Files and directories
+/// [`ResolveError::Root`] when `root` is not a directory. Files and directories
 /// that cannot be read do not fail the call: they are marked
 /// [`FileState::Unreadable`] or listed in [`Resolution::problems`].
-pub fn resolve(root: &Path, loader: Loader) -> Result<Resolution, Error> {
+pub fn resolve(root: &Path, loader: Loader) -> Result<Resolution, ResolveError> {
     let listed = sources(root, loader)?;
     let mut files = Vec::with_capacity(listed.files.len());
     for mut source in listed.files {
@@ -394,9 +394,9 @@ impl Resolution {
     ///
     /// # Errors
     ///
-    /// [`Error::CandidateName`] when no loader would read a file of that name
+    /// [`ResolveError::CandidateName`] when no loader would read a file of that name
     /// (not `*.conf`, a path, or hidden).
-    pub fn candidate(&self, name: &str) -> Result<Candidate, Error> {
+    pub fn candidate(&self, name: &str) -> Result<Candidate, ResolveError> {
         self.candidate_in(SYSCTL_D_DIRS[0], name)
     }
 
@@ -405,12 +405,12 @@ impl Resolution {
     ///
     /// # Errors
     ///
-    /// [`Error::CandidateName`] as for `candidate`, and
-    /// [`Error::CandidateDir`] when `dir` is not a sysctl.d directory.
-    pub fn candidate_in(&self, dir: &str, name: &str) -> Result<Candidate, Error> {
+    /// [`ResolveError::CandidateName`] as for `candidate`, and
+    /// [`ResolveError::CandidateDir`] when `dir` is not a sysctl.d directory.
+    pub fn candidate_in(&self, dir: &str, name: &str) -> Result<Candidate, ResolveError> {
         check_candidate_name(name)?;
         let Some(rank) = SYSCTL_D_DIRS.iter().position(|known| *known == dir) else {
-            return Err(Error::CandidateDir {
+            return Err(ResolveError::CandidateDir {
                 dir: dir.to_owned(),
             });
         };
@@ -427,11 +427,11 @@ impl Resolution {
                 continue;
             }
             match file.source.origin {
-                Origin::SysctlD(other) if dir_rank(other) < rank => {
+                Place::SysctlD(other) if dir_rank(other) < rank => {
                     hidden_by = Some(file.source.boot_path.clone());
                 }
-                Origin::SysctlD(_) => displaces.push(file.source.boot_path.clone()),
-                Origin::SysctlConf => {}
+                Place::SysctlD(_) => displaces.push(file.source.boot_path.clone()),
+                Place::SysctlConf => {}
             }
         }
 
@@ -439,8 +439,8 @@ impl Resolution {
         for assignment in &self.assignments {
             let file = &self.files[assignment.file].source;
             let after = match file.origin {
-                Origin::SysctlConf => true,
-                Origin::SysctlD(_) => file.name.as_bytes() > name.as_bytes(),
+                Place::SysctlConf => true,
+                Place::SysctlD(_) => file.name.as_bytes() > name.as_bytes(),
             };
             if !after {
                 continue;
@@ -536,7 +536,7 @@ fn dir_rank(dir: &str) -> usize {
         .unwrap_or(SYSCTL_D_DIRS.len())
 }
 
-fn check_candidate_name(name: &str) -> Result<(), Error> {
+fn check_candidate_name(name: &str) -> Result<(), ResolveError> {
     let reason = if name.contains(['/', '\0']) {
         Some("it must be a file name, not a path")
     } else if !name.ends_with(".conf") || name == ".conf" {
@@ -547,7 +547,7 @@ fn check_candidate_name(name: &str) -> Result<(), Error> {
         None
     };
     match reason {
-        Some(reason) => Err(Error::CandidateName {
+        Some(reason) => Err(ResolveError::CandidateName {
             name: name.to_owned(),
             reason,
         }),
@@ -631,9 +631,9 @@ impl CandidateReport {
 ///
 /// # Errors
 ///
-/// [`Error::CandidateName`] for a name no loader would read, and
-/// [`Error::Root`] when `root` is not a directory.
-pub fn candidate(root: &Path, name: &str) -> Result<CandidateReport, Error> {
+/// [`ResolveError::CandidateName`] for a name no loader would read, and
+/// [`ResolveError::Root`] when `root` is not a directory.
+pub fn candidate(root: &Path, name: &str) -> Result<CandidateReport, ResolveError> {
     check_candidate_name(name)?;
     Ok(CandidateReport {
         systemd: resolve(root, Loader::Systemd)?.candidate(name)?,
@@ -1173,13 +1173,16 @@ mod tests {
         let resolution = resolve(root.path(), Loader::Systemd).unwrap();
         for bad in ["tcptune", "a/b.conf", ".hidden.conf", ".conf", "x.conf.bak"] {
             assert!(
-                matches!(resolution.candidate(bad), Err(Error::CandidateName { .. })),
+                matches!(
+                    resolution.candidate(bad),
+                    Err(ResolveError::CandidateName { .. })
+                ),
                 "{bad}"
             );
         }
         assert!(matches!(
             resolution.candidate_in("etc", "x.conf"),
-            Err(Error::CandidateDir { .. })
+            Err(ResolveError::CandidateDir { .. })
         ));
         // Merged usr: systemd does not read /lib/sysctl.d.
         link(root.path(), "lib", "usr/lib");

@@ -24,7 +24,7 @@ use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::FileTypeExt;
 use std::path::{Component, Path, PathBuf};
 
-use super::{Error, Loader};
+use super::{Loader, ResolveError};
 
 /// The sysctl.d directories, relative to the root, highest precedence first.
 pub const SYSCTL_D_DIRS: [&str; 5] = [
@@ -44,7 +44,7 @@ const MAX_SYMLINK_HOPS: usize = 40;
 
 /// Where a file was found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Origin {
+pub enum Place {
     /// One of [`SYSCTL_D_DIRS`].
     SysctlD(&'static str),
     /// [`SYSCTL_CONF`], read by procps after every sysctl.d file.
@@ -72,7 +72,7 @@ pub enum FileState {
 pub struct SourceFile {
     /// The file name, which alone decides the order.
     pub name: OsString,
-    pub origin: Origin,
+    pub origin: Place,
     /// The path on this host: the root joined with the path below.
     pub path: PathBuf,
     /// The path as the booted system names it (`/etc/sysctl.d/x.conf`).
@@ -152,17 +152,17 @@ pub struct Sources {
 /// Fails only when `root` is not a directory; everything below it that
 /// cannot be read is reported in [`Sources::problems`] or as an
 /// [`FileState::Unreadable`] file.
-pub fn sources(root: &Path, loader: Loader) -> Result<Sources, Error> {
+pub fn sources(root: &Path, loader: Loader) -> Result<Sources, ResolveError> {
     match fs::metadata(root) {
         Ok(metadata) if metadata.is_dir() => {}
         Ok(_) => {
-            return Err(Error::Root {
+            return Err(ResolveError::Root {
                 path: root.to_owned(),
                 source: io::Error::new(io::ErrorKind::NotADirectory, "not a directory"),
             });
         }
         Err(source) => {
-            return Err(Error::Root {
+            return Err(ResolveError::Root {
                 path: root.to_owned(),
                 source,
             });
@@ -201,7 +201,7 @@ pub fn sources(root: &Path, loader: Loader) -> Result<Sources, Error> {
         {
             sources.files.push(SourceFile {
                 name: OsString::from("sysctl.conf"),
-                origin: Origin::SysctlConf,
+                origin: Place::SysctlConf,
                 path: root.join(SYSCTL_CONF),
                 boot_path: Path::new("/").join(SYSCTL_CONF),
                 state: FileState::Regular {
@@ -284,7 +284,7 @@ fn list_directory(
         let state = file_state(root, &chased.relative.join(&name));
         sources.files.push(SourceFile {
             name,
-            origin: Origin::SysctlD(dir),
+            origin: Place::SysctlD(dir),
             path,
             boot_path,
             state,
@@ -308,7 +308,7 @@ fn expand_procps_names(root: &Path, files: Vec<SourceFile>) -> Vec<SourceFile> {
     let mut expanded = Vec::with_capacity(files.len());
     for file in files {
         let name = file.name.to_string_lossy().into_owned();
-        let Origin::SysctlD(dir) = file.origin else {
+        let Place::SysctlD(dir) = file.origin else {
             expanded.push(file);
             continue;
         };
@@ -783,12 +783,12 @@ mod tests {
         let root = tempfile::tempdir().unwrap();
         assert!(matches!(
             sources(&root.path().join("missing"), Loader::Systemd),
-            Err(Error::Root { .. })
+            Err(ResolveError::Root { .. })
         ));
         write(root.path(), "file", "");
         assert!(matches!(
             sources(&root.path().join("file"), Loader::Procps),
-            Err(Error::Root { .. })
+            Err(ResolveError::Root { .. })
         ));
     }
 

@@ -9,7 +9,7 @@ use std::collections::HashMap;
 
 use super::yaml::{Node, NodeKind, Position};
 use super::{
-    ProfileFile, Expectation, KernelGate, PartialThresholds, ProfileError, ProfileErrors, Setting,
+    Expectation, KernelGate, PartialThresholds, ProfileError, ProfileErrors, ProfileFile, Setting,
 };
 use crate::finding::Severity;
 use crate::kernel::KernelVersion;

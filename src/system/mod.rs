@@ -382,7 +382,7 @@ impl System {
     /// The loader this root boots with: systemd-sysctl when its binary is
     /// there, procps `sysctl --system` otherwise. None when the root has no
     /// sysctl configuration at all (a fixture without `etc`).
-    pub fn boot(&self) -> Result<Option<crate::facts::Boot>, crate::conf::Error> {
+    pub fn boot(&self) -> Result<Option<crate::facts::Boot>, crate::conf::ResolveError> {
         let loader = self.loader();
         let configured = crate::conf::SYSCTL_D_DIRS
             .iter()

@@ -74,7 +74,11 @@ fn import_graph() -> BTreeMap<String, BTreeSet<String>> {
             };
             for name in names {
                 // `crate::note!` is the `log` module's macro.
-                let name = if name == "note" { "log".to_owned() } else { name };
+                let name = if name == "note" {
+                    "log".to_owned()
+                } else {
+                    name
+                };
                 if name != top && modules.contains(&name) {
                     edges.insert(name);
                 }
@@ -135,7 +139,10 @@ fn top_level_modules_import_without_a_cycle() {
     assert!(graph["commands"].contains("report"));
     assert!(graph["rules"].contains("facts"));
     if let Some(cycle) = find_cycle(&graph) {
-        panic!("import cycle between top-level modules: {}", cycle.join(" -> "));
+        panic!(
+            "import cycle between top-level modules: {}",
+            cycle.join(" -> ")
+        );
     }
 }
 
@@ -171,7 +178,12 @@ fn offenders(allowed: &[&str], needles: &[&str]) -> Vec<String> {
         for (number, line) in code_without_tests(&path).lines().enumerate() {
             let code = line.split("//").next().unwrap_or("");
             if needles.iter().any(|needle| names(code, needle)) {
-                found.push(format!("{}:{}: {}", path.display(), number + 1, line.trim()));
+                found.push(format!(
+                    "{}:{}: {}",
+                    path.display(),
+                    number + 1,
+                    line.trim()
+                ));
             }
         }
     }
@@ -182,9 +194,20 @@ fn offenders(allowed: &[&str], needles: &[&str]) -> Vec<String> {
 fn only_the_printers_write_to_the_terminal() {
     let found = offenders(
         &["report", "main", "log"],
-        &["println!", "eprintln!", "print!(", "eprint!(", "stdout()", "stderr()"],
+        &[
+            "println!",
+            "eprintln!",
+            "print!(",
+            "eprint!(",
+            "stdout()",
+            "stderr()",
+        ],
     );
-    assert!(found.is_empty(), "printing outside report/:\n{}", found.join("\n"));
+    assert!(
+        found.is_empty(),
+        "printing outside report/:\n{}",
+        found.join("\n")
+    );
 }
 
 #[test]
