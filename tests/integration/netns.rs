@@ -262,11 +262,28 @@ fn close_wait_from(listener: &TcpListener) -> TcpStream {
 /// HOLDER_ENV. Connects COUNT times and keeps the sockets until stdin closes
 /// (its parent died or dropped the guard), at most 30 s.
 fn hold_connections(spec: &str) {
-    let (address, count) = spec
-        .split_once(' ')
-        .expect("holder spec is `ADDRESS COUNT`");
-    let address: SocketAddr = address.parse().expect("holder address");
-    let count: usize = count.parse().expect("holder count");
+    let mut fields = spec.splitn(3, ' ');
+    let address: SocketAddr = fields
+        .next()
+        .and_then(|address| address.parse().ok())
+        .expect("holder spec is `ADDRESS COUNT [COMM-HEX]`");
+    let count: usize = fields
+        .next()
+        .and_then(|count| count.parse().ok())
+        .expect("holder count");
+    // An optional name, hex-encoded so any byte survives the environment.
+    // Any unprivileged process can rename itself: prctl(PR_SET_NAME) names
+    // the calling thread, and writing /proc/self/comm (the same kernel
+    // set_task_comm) names the thread-group leader, whose name is what
+    // /proc/PID/comm, ss and tcptune show. This test runs on a libtest
+    // thread, so it writes the file.
+    if let Some(hex) = fields.next() {
+        let bytes: Vec<u8> = (0..hex.len())
+            .step_by(2)
+            .map(|at| u8::from_str_radix(&hex[at..at + 2], 16).expect("hex name"))
+            .collect();
+        std::fs::write("/proc/self/comm", bytes).expect("rename via /proc/self/comm");
+    }
     let held: Vec<TcpStream> = (0..count)
         .map(|_| TcpStream::connect(address).expect("holder connects"))
         .collect();
@@ -292,6 +309,19 @@ impl Holder {
     /// Re-executes this test in holder mode, connecting `count` times to
     /// `address`, and waits until it says its connections exist.
     fn spawn(test: &str, address: SocketAddr, count: usize) -> Holder {
+        Holder::spawn_named(test, address, count, None)
+    }
+
+    /// As `spawn`, the holder first renaming itself to `comm` (at most 15
+    /// bytes, as the kernel keeps).
+    fn spawn_named(test: &str, address: SocketAddr, count: usize, comm: Option<&str>) -> Holder {
+        let spec = match comm {
+            Some(comm) => {
+                let hex: String = comm.bytes().map(|byte| format!("{byte:02x}")).collect();
+                format!("{address} {count} {hex}")
+            }
+            None => format!("{address} {count}"),
+        };
         let mut child = Command::new(env::current_exe().expect("path of the test binary"))
             .args([
                 "--exact",
@@ -299,7 +329,7 @@ impl Holder {
                 "--nocapture",
                 "--test-threads=1",
             ])
-            .env(HOLDER_ENV, format!("{address} {count}"))
+            .env(HOLDER_ENV, spec)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -336,6 +366,150 @@ impl Drop for Holder {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// Byte offsets of terminal control in `output` that tcptune did not put
+/// there: any C0/C1 control but newline, and any ESC that does not start a
+/// colour (SGR, `ESC [ digits ; … m`) sequence.
+fn foreign_control(output: &[u8]) -> Vec<usize> {
+    let mut found = Vec::new();
+    let mut at = 0;
+    while at < output.len() {
+        match output[at] {
+            0x1b => {
+                let rest = &output[at + 1..];
+                let parameters = rest
+                    .iter()
+                    .skip(1)
+                    .take_while(|byte| byte.is_ascii_digit() || **byte == b';')
+                    .count();
+                if rest.first() == Some(&b'[') && rest.get(1 + parameters) == Some(&b'm') {
+                    at += 2 + parameters + 1;
+                    continue;
+                }
+                found.push(at);
+            }
+            b'\n' => {}
+            byte if byte < 0x20 || byte == 0x7f => found.push(at),
+            _ => {}
+        }
+        at += 1;
+    }
+    // C1 controls and bidirectional overrides arrive as UTF-8.
+    let text = String::from_utf8_lossy(output);
+    for (offset, ch) in text.char_indices() {
+        if ('\u{80}'..='\u{9f}').contains(&ch)
+            || ('\u{202a}'..='\u{202e}').contains(&ch)
+            || ('\u{2066}'..='\u{2069}').contains(&ch)
+        {
+            found.push(offset);
+        }
+    }
+    found
+}
+
+/// A CLOSE_WAIT holder that names itself with terminal escape sequences, a
+/// newline and a right-to-left override (anyone can, with prctl) must not
+/// reach the terminal raw: with colour forced on, `sockets --processes` and
+/// `check` show the name escaped, and the owners table keeps one row per
+/// holder.
+#[test]
+fn hostile_process_names_are_shown_escaped() {
+    // OSC 0 sets the terminal's title; the second forges a table row and
+    // reverses what follows it.
+    const TITLE: &str = "\u{1b}]0;pwned\u{7}";
+    const FORGED: &str = "a\n 999  fake\u{202e}";
+    in_netns("hostile_process_names_are_shown_escaped", || {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1");
+        let address = listener.local_addr().expect("listener address");
+        let test = "hostile_process_names_are_shown_escaped";
+        let holders = [
+            Holder::spawn_named(test, address, 2, Some(TITLE)),
+            Holder::spawn_named(test, address, 3, Some(FORGED)),
+        ];
+        for _ in 0..5 {
+            let (server, _) = listener.accept().expect("accept a holder's connection");
+            drop(server);
+        }
+        // (Not `ss -p`: it prints the newline raw and splits its own row.)
+        settle(
+            || json_output(tcptune().args(["sockets", "--format", "json"]), 0),
+            |document| document["states"]["close_wait"] == 5,
+        );
+        // The names as the kernel keeps them, raw, in JSON.
+        let document = json_output(
+            tcptune().args(["sockets", "--processes", "--format", "json"]),
+            0,
+        );
+        let comms: Vec<&str> = document["close_wait_owners"]
+            .as_array()
+            .expect("owners")
+            .iter()
+            .filter_map(|owner| owner["comm"].as_str())
+            .collect();
+        assert!(
+            comms.contains(&TITLE) && comms.contains(&FORGED),
+            "{comms:?}"
+        );
+
+        let human = tcptune()
+            .args(["--color", "always", "sockets", "--processes"])
+            .output()
+            .expect("run sockets");
+        assert_eq!(human.status.code(), Some(0));
+        let foreign = foreign_control(&human.stdout);
+        assert!(
+            foreign.is_empty(),
+            "raw control bytes at {foreign:?} in:\n{}",
+            String::from_utf8_lossy(&human.stdout)
+        );
+        let text = String::from_utf8_lossy(&human.stdout);
+        for holder in &holders {
+            let rows = text
+                .lines()
+                .filter(|line| line.split_whitespace().next() == Some(&holder.pid().to_string()))
+                .count();
+            assert_eq!(rows, 1, "one row for holder {}:\n{text}", holder.pid());
+        }
+        assert!(text.contains("\\u{1b}]0;pwned\\u{7}"), "{text}");
+        assert!(text.contains("a\\n 999  fake\\u{202e}"), "{text}");
+        assert!(
+            !text
+                .lines()
+                .any(|line| line.trim_start().starts_with("999"))
+        );
+
+        // check names the holders in its close-wait-leak finding.
+        let profile =
+            std::env::temp_dir().join(format!("tcptune-leak-{}.yaml", std::process::id()));
+        std::fs::write(
+            &profile,
+            "description: any CLOSE_WAIT is a leak\nextends: default\nthresholds:\n  close_wait_leak: 1\n",
+        )
+        .expect("write profile");
+        let check = tcptune()
+            .args(["--color", "always", "check", "--profile"])
+            .arg(&profile)
+            .output()
+            .expect("run check");
+        std::fs::remove_file(&profile).expect("remove profile");
+        let text = String::from_utf8_lossy(&check.stdout);
+        assert!(text.contains("close-wait-leak"), "{text}");
+        let foreign = foreign_control(&check.stdout);
+        assert!(
+            foreign.is_empty(),
+            "raw control bytes at {foreign:?} in:\n{text}"
+        );
+        assert!(text.contains("\\u{1b}]0;pwned\\u{7}"), "{text}");
+    });
+}
+
+#[test]
+fn the_control_detector_tells_colour_from_injection() {
+    assert!(foreign_control(b"\x1b[1mbold\x1b[0m \x1b[31;1mred\x1b[0m\n").is_empty());
+    assert_eq!(foreign_control(b"a\x1b]0;t\x07"), vec![1, 6]);
+    assert_eq!(foreign_control("x\u{202e}y".as_bytes()), vec![1]);
+    assert_eq!(foreign_control(b"\r"), vec![0]);
 }
 
 // ───────────────────────── ss and sysctl ─────────────────────────
