@@ -593,3 +593,252 @@ pub fn rollback(system: &System, journal: &Journal, plan: &RollbackPlan) -> Resu
             .collect(),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::journal::SCHEMA_VERSION;
+
+    const FILE: &str = "/etc/sysctl.d/99-zz-tcptune.conf";
+
+    fn key(name: &str) -> Key {
+        Key::parse(name).unwrap()
+    }
+
+    fn value(text: &str) -> Value {
+        Value::parse(text)
+    }
+
+    /// A committed apply that set `keys` (key, previous, applied) and
+    /// wrote the file (`existed_before` says whether there was one).
+    fn applied(id: u64, keys: &[(&str, &str, &str)], existed_before: bool) -> Record {
+        Record {
+            schema_version: SCHEMA_VERSION,
+            id,
+            kind: Kind::Apply,
+            state: State::Committed,
+            created: 0,
+            profile: Some("webserver".into()),
+            file: FileRecord {
+                path: AbsolutePath::new(FILE).unwrap(),
+                existed_before,
+                mode_before: None,
+                exists_after: true,
+                changed: true,
+            },
+            keys: keys
+                .iter()
+                .map(|(name, previous, applied)| KeyRecord {
+                    key: key(name),
+                    previous: value(previous),
+                    applied: value(applied),
+                })
+                .collect(),
+            rolls_back: Vec::new(),
+            rolled_back_by: None,
+            failure: None,
+        }
+    }
+
+    fn facts(live: &[(&str, &str)], file_now: Option<&str>) -> RollbackFacts {
+        RollbackFacts {
+            live: live
+                .iter()
+                .map(|(name, text)| (key(name), Some(value(text))))
+                .collect(),
+            file_now: file_now.map(|text| text.as_bytes().to_vec()),
+            kept: BTreeMap::new(),
+        }
+    }
+
+    #[test]
+    fn one_transaction_restores_its_keys_and_removes_a_new_file() {
+        let target = applied(1, &[("net.ipv4.tcp_fin_timeout", "60", "30")], false);
+        let mut facts = facts(&[("net.ipv4.tcp_fin_timeout", "30")], Some("new"));
+        facts.kept.insert((1, Side::After), b"new".to_vec());
+        let plan = RollbackPlan::new(vec![target], AbsolutePath::new(FILE).unwrap(), &facts);
+        assert!(plan.conflicts.is_empty(), "{:?}", plan.conflicts);
+        assert!(plan.refuse_conflicts(false).is_ok());
+        let restores: Vec<(String, Option<String>, String)> = plan
+            .changing()
+            .map(|restore| {
+                (
+                    restore.key.to_string(),
+                    restore.current.as_ref().map(ToString::to_string),
+                    restore.previous.to_string(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            restores,
+            [(
+                "net.ipv4.tcp_fin_timeout".into(),
+                Some("30".into()),
+                "60".into()
+            )]
+        );
+        assert_eq!(plan.file_now.as_deref(), Some(b"new".as_slice()));
+        assert_eq!(plan.file_after, None, "the file did not exist before");
+    }
+
+    #[test]
+    fn stacked_transactions_return_to_the_oldest_previous_value() {
+        // 1 set 60 -> 30, 2 set 30 -> 20; rolling back both gives 60.
+        let first = applied(1, &[("net.ipv4.tcp_fin_timeout", "60", "30")], true);
+        let second = applied(2, &[("net.ipv4.tcp_fin_timeout", "30", "20")], true);
+        let mut facts = facts(&[("net.ipv4.tcp_fin_timeout", "20")], Some("two"));
+        facts.kept.insert((2, Side::After), b"two".to_vec());
+        facts.kept.insert((2, Side::Before), b"one".to_vec());
+        facts.kept.insert((1, Side::After), b"one".to_vec());
+        facts.kept.insert((1, Side::Before), b"zero".to_vec());
+        let plan = RollbackPlan::new(
+            vec![second, first],
+            AbsolutePath::new(FILE).unwrap(),
+            &facts,
+        );
+        assert!(plan.conflicts.is_empty(), "{:?}", plan.conflicts);
+        let restore = plan.changing().next().unwrap();
+        assert_eq!(restore.current, Some(value("20")));
+        assert_eq!(restore.previous, value("60"));
+        assert_eq!(plan.file_after.as_deref(), Some(b"zero".as_slice()));
+    }
+
+    #[test]
+    fn later_changes_by_someone_else_are_conflicts() {
+        let target = applied(3, &[("net.core.somaxconn", "4096", "8192")], true);
+        let mut facts = facts(&[("net.core.somaxconn", "1024")], Some("edited by hand"));
+        facts.kept.insert((3, Side::After), b"ours".to_vec());
+        facts.kept.insert((3, Side::Before), b"theirs".to_vec());
+        let plan = RollbackPlan::new(vec![target], AbsolutePath::new(FILE).unwrap(), &facts);
+        assert_eq!(plan.conflicts.len(), 2, "{:?}", plan.conflicts);
+        assert!(plan.conflicts[0].contains("net.core.somaxconn is 1024"));
+        assert!(plan.conflicts[1].contains("was changed after transaction 3"));
+        let refused = plan.refuse_conflicts(false).unwrap_err();
+        assert_eq!(refused.exit_code(), crate::error::exit::SYSTEM);
+        assert!(plan.refuse_conflicts(true).is_ok());
+    }
+
+    #[test]
+    fn a_value_already_back_is_no_conflict_and_not_rewritten() {
+        let target = applied(4, &[("net.ipv4.tcp_sack", "1", "0")], true);
+        let mut facts = facts(&[("net.ipv4.tcp_sack", "1")], Some("ours"));
+        facts.kept.insert((4, Side::After), b"ours".to_vec());
+        facts.kept.insert((4, Side::Before), b"before".to_vec());
+        let plan = RollbackPlan::new(vec![target], AbsolutePath::new(FILE).unwrap(), &facts);
+        assert!(plan.conflicts.is_empty());
+        assert_eq!(plan.changing().count(), 0);
+        assert_eq!(plan.keys.len(), 1);
+    }
+
+    #[test]
+    fn targets_pick_the_newest_undoable_or_everything_from_an_id() {
+        let mut reverted = applied(2, &[], true);
+        reverted.state = State::Reverted;
+        let records = vec![applied(1, &[], true), reverted, applied(3, &[], true)];
+        let newest: Vec<u64> = targets(&records, None)
+            .unwrap()
+            .iter()
+            .map(|r| r.id)
+            .collect();
+        assert_eq!(newest, [3]);
+        let from_one: Vec<u64> = targets(&records, Some(1))
+            .unwrap()
+            .iter()
+            .map(|r| r.id)
+            .collect();
+        assert_eq!(from_one, [3, 1]);
+        let error = targets(&records, Some(2)).unwrap_err().to_string();
+        assert!(
+            error.contains("transaction 2 is an apply that failed and was reverted"),
+            "{error}"
+        );
+        assert!(targets(&records, Some(9)).is_err());
+    }
+
+    /// A writable stand-in for `<proc>/sys`: apply writes and reads back
+    /// plain files there.
+    fn proc_with(values: &[(&str, &str)]) -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("sys/kernel")).unwrap();
+        std::fs::write(dir.path().join("sys/kernel/osrelease"), "6.18.0\n").unwrap();
+        for (name, text) in values {
+            let path = dir.path().join("sys").join(key(name).relative_path());
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, format!("{text}\n")).unwrap();
+        }
+        dir
+    }
+
+    fn one_change_plan(file: &Path) -> Plan {
+        Plan {
+            profile: "test".into(),
+            changes: vec![plan::Change {
+                key: key("net.ipv4.tcp_fin_timeout"),
+                from: Some(value("60")),
+                to: Some(value("30")),
+                status: plan::Status::Change,
+                persisted: true,
+                why: "test".into(),
+                note: None,
+            }],
+            file: file.to_path_buf(),
+            old_file: None,
+            new_file: b"net.ipv4.tcp_fin_timeout = 30\n".to_vec(),
+            shadows: Vec::new(),
+            dropped: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn apply_journals_first_then_commits_and_rollback_undoes_it() {
+        let proc = proc_with(&[("net.ipv4.tcp_fin_timeout", "60")]);
+        let state = tempfile::tempdir().unwrap();
+        let sysctl_dir = state.path().join("sysctl.d");
+        let file = sysctl_dir.join(crate::conf::FILE_NAME);
+        let system = System::new("/", proc.path());
+        let journal = Journal::open(&state.path().join("state")).unwrap();
+        let outcome = apply(&system, &journal, &one_change_plan(&file)).unwrap();
+        assert_eq!(outcome.transaction.as_deref(), Some("1"));
+        assert_eq!(outcome.changes[0].status, KeyStatus::Change);
+        let key = key("net.ipv4.tcp_fin_timeout");
+        assert_eq!(system.read_sysctl(&key).value(), Some(&value("30")));
+        assert_eq!(
+            std::fs::read(&file).unwrap(),
+            b"net.ipv4.tcp_fin_timeout = 30\n"
+        );
+        let record = journal.read(1).unwrap();
+        assert_eq!(record.state, State::Committed);
+        assert_eq!(record.keys[0].previous, value("60"));
+
+        let plan = plan_rollback(&system, &journal, &sysctl_dir, None)
+            .unwrap()
+            .unwrap();
+        let outcome = rollback(&system, &journal, &plan).unwrap();
+        assert_eq!(outcome.rolled_back, ["1"]);
+        assert_eq!(system.read_sysctl(&key).value(), Some(&value("60")));
+        assert!(!file.exists(), "the file did not exist before");
+        assert_eq!(journal.read(1).unwrap().state, State::RolledBack);
+        assert_eq!(journal.read(2).unwrap().kind, Kind::Rollback);
+        assert!(
+            plan_rollback(&system, &journal, &sysctl_dir, None)
+                .unwrap()
+                .is_none()
+        );
+    }
+
+    #[test]
+    fn a_refused_write_reverts_and_marks_the_record() {
+        // The key's file is missing: the write fails after the file was
+        // written, which must be put back.
+        let proc = proc_with(&[]);
+        let state = tempfile::tempdir().unwrap();
+        let file = state.path().join("sysctl.d").join(crate::conf::FILE_NAME);
+        let system = System::new("/", proc.path());
+        let journal = Journal::open(&state.path().join("state")).unwrap();
+        let error = apply(&system, &journal, &one_change_plan(&file)).unwrap_err();
+        assert!(error.to_string().contains("was put back"), "{error}");
+        assert_eq!(error.exit_code(), crate::error::exit::SYSTEM);
+        assert!(!file.exists());
+        assert_eq!(journal.read(1).unwrap().state, State::Reverted);
+    }
+}

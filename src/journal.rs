@@ -441,4 +441,120 @@ mod tests {
             .mode();
         assert_eq!(mode & 0o777, 0o600);
     }
+
+    /// A record exactly as tcptune 0.1.0 wrote it, before records were
+    /// typed: it still reads, with the same meaning.
+    const OLD_RECORD: &str = r#"{
+  "schema_version": 1,
+  "id": 7,
+  "kind": "apply",
+  "state": "committed",
+  "created": 1795524300,
+  "profile": "loadbalancer",
+  "file": {
+    "path": "/etc/sysctl.d/99-zz-tcptune.conf",
+    "existed_before": true,
+    "mode_before": 420,
+    "exists_after": true,
+    "changed": true
+  },
+  "keys": [
+    {
+      "key": "net.ipv4.ip_local_port_range",
+      "previous": "32768 60999",
+      "applied": "1024 65535"
+    },
+    {
+      "key": "net.ipv4.conf.eth0/100.rp_filter",
+      "previous": "1",
+      "applied": "2"
+    }
+  ],
+  "rolls_back": [],
+  "rolled_back_by": null
+}
+"#;
+
+    fn journal_with(id: u64, text: &str) -> (tempfile::TempDir, Journal) {
+        let dir = tempfile::tempdir().unwrap();
+        let journal = Journal::open(&dir.path().join("state")).unwrap();
+        std::fs::write(dir.path().join(format!("state/journal/{id}.json")), text).unwrap();
+        (dir, journal)
+    }
+
+    #[test]
+    fn records_written_before_typing_still_read() {
+        let (_dir, journal) = journal_with(7, OLD_RECORD);
+        let record = journal.read(7).unwrap();
+        assert_eq!(record.kind, Kind::Apply);
+        assert_eq!(record.state, State::Committed);
+        assert!(record.is_undoable());
+        assert_eq!(
+            record.file.path.as_path(),
+            Path::new("/etc/sysctl.d/99-zz-tcptune.conf")
+        );
+        assert_eq!(record.file.mode_before, Some(0o644));
+        assert_eq!(
+            record.keys[0].previous,
+            Value::parse("32768\t60999"),
+            "values compare as the kernel prints them"
+        );
+        // A dotted interface name survives the round trip.
+        assert_eq!(
+            record.keys[1].key.relative_path(),
+            PathBuf::from("net/ipv4/conf/eth0.100/rp_filter")
+        );
+        // Writing it back gives a record that reads the same.
+        journal.write(&record).unwrap();
+        assert_eq!(journal.read(7).unwrap(), record);
+    }
+
+    #[test]
+    fn a_record_is_validated_once_as_it_is_read() {
+        for (change, expected) in [
+            (
+                (
+                    "/etc/sysctl.d/99-zz-tcptune.conf",
+                    "etc/sysctl.d/99-zz-tcptune.conf",
+                ),
+                "is not an absolute path",
+            ),
+            (
+                (
+                    "/etc/sysctl.d/99-zz-tcptune.conf",
+                    "/etc/modprobe.d/evil.conf",
+                ),
+                "which is not tcptune's",
+            ),
+            (
+                ("net.ipv4.ip_local_port_range", "kernel.core_pattern"),
+                "which tcptune does not manage",
+            ),
+            (
+                ("\"kind\": \"apply\"", "\"kind\": \"upgrade\""),
+                "unknown variant",
+            ),
+            (("\"mode_before\": 420", "\"mode_before\": 2541"), "setuid"),
+        ] {
+            let (_dir, journal) = journal_with(7, &OLD_RECORD.replace(change.0, change.1));
+            let error = journal.read(7).unwrap_err().to_string();
+            assert!(error.contains("7.json"), "{error}");
+            assert!(error.contains(expected), "{change:?}: {error}");
+        }
+    }
+
+    #[test]
+    fn kept_copies_are_named_by_side() {
+        let dir = tempfile::tempdir().unwrap();
+        let journal = Journal::open(&dir.path().join("state")).unwrap();
+        journal.keep_bytes(3, Side::Before, b"old").unwrap();
+        journal.keep_bytes(3, Side::After, b"new").unwrap();
+        assert_eq!(
+            std::fs::read(dir.path().join("state/journal/3.before")).unwrap(),
+            b"old"
+        );
+        assert_eq!(journal.kept_bytes(3, Side::After).unwrap(), b"new");
+        let missing = journal.kept_bytes(4, Side::Before).unwrap_err().to_string();
+        assert!(missing.contains("4.before"), "{missing}");
+    }
 }
