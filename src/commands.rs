@@ -187,7 +187,12 @@ fn explain(system: &System, subject: &str, printer: &mut Printer<'_>) -> Result<
         Some(knowledge::Subject::VendorOnly(key, why)) => Explanation::VendorOnly { key, why },
         Some(knowledge::Subject::Key(info)) => {
             let key = Key::parse(info.key).map_err(|error| Error::Usage(error.to_string()))?;
-            let kernel = system.kernel_release().ok();
+            // The key is explained without a kernel when the release cannot
+            // be read; say why under -v.
+            let kernel = system
+                .kernel_release()
+                .map_err(|error| crate::note!("not naming the kernel: {error}"))
+                .ok();
             let reading = system.read_sysctl(&key);
             return printer
                 .print(Document::Explanation(&Explanation::Key {

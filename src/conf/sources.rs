@@ -375,6 +375,8 @@ fn is_meta(text: &str) -> bool {
 /// The entries of `dir` that `pattern` matches, sorted as glob(3) sorts in
 /// the C locale.
 fn match_dir(dir: &Path, pattern: &str) -> Vec<String> {
+    // glob(3) without GLOB_ERR, as procps calls it, treats an unreadable
+    // directory as no match; so does the model.
     let Ok(entries) = fs::read_dir(dir) else {
         return Vec::new();
     };

@@ -323,7 +323,15 @@ impl System {
                 let walk = (request.close_wait_owners == Owners::Always)
                     .then(|| scope.spawn(|| owners::socket_holders(&self.proc)));
                 let census = self.census();
-                let holders = walk.and_then(|walk| walk.join().ok()).flatten();
+                // A walk that could not finish leaves every owner unknown,
+                // which the report shows as "process not readable".
+                let holders = walk
+                    .and_then(|walk| {
+                        walk.join()
+                            .map_err(|_| crate::note!("the /proc/PID/fd walk stopped early"))
+                            .ok()
+                    })
+                    .flatten();
                 (census, holders)
             });
             facts.census = census?;

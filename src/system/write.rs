@@ -133,12 +133,19 @@ pub fn permissions(path: &Path) -> Option<Permissions> {
     })
 }
 
-/// The permission bits of a regular file (not following symlinks).
+/// The permission bits of a regular file (not following symlinks); None
+/// when there is no regular file there. A file that exists but cannot be
+/// looked at is said under -v: its mode is then restored as 0644.
 pub fn file_mode(path: &Path) -> Option<u32> {
-    fs::symlink_metadata(path)
-        .ok()
-        .filter(|meta| meta.is_file())
-        .map(|meta| meta.permissions().mode() & 0o7777)
+    match fs::symlink_metadata(path) {
+        Ok(meta) if meta.is_file() => Some(meta.permissions().mode() & 0o7777),
+        Ok(_) => None,
+        Err(error) if error.kind() == io::ErrorKind::NotFound => None,
+        Err(error) => {
+            crate::note!("cannot read the mode of {}: {error}", path.display());
+            None
+        }
+    }
 }
 
 /// The names in a directory (its entries' file names), unsorted.
@@ -269,7 +276,13 @@ pub fn write_atomic(path: &Path, bytes: &[u8], mode: u32) -> io::Result<()> {
         sync_dir(dir)
     })();
     if result.is_err() {
-        let _ = fs::remove_file(&temporary);
+        // The write's own error is what the caller reports; a temporary
+        // left behind is removed by the next write (`.NAME.PID.tmp`).
+        if let Err(error) = fs::remove_file(&temporary)
+            && error.kind() != io::ErrorKind::NotFound
+        {
+            crate::note!("cannot remove {}: {error}", temporary.display());
+        }
     }
     result
 }
@@ -291,7 +304,14 @@ fn remove_stale_temporaries(dir: &Path, name: &str) {
         if pid.is_some_and(|pid| !pid.is_empty() && pid.bytes().all(|b| b.is_ascii_digit()))
             && entry.file_type().is_ok_and(|kind| kind.is_file())
         {
-            let _ = fs::remove_file(entry.path());
+            // Best effort: a temporary that stays is harmless (no loader
+            // reads it) and is tried again next time.
+            if let Err(error) = fs::remove_file(entry.path()) {
+                crate::note!(
+                    "cannot remove the stale temporary {}: {error}",
+                    entry.path().display()
+                );
+            }
         }
     }
 }
