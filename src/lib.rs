@@ -2,10 +2,13 @@
 //!
 //! One way through: [`system`] reads the machine into [`facts::Facts`];
 //! [`rules`] weigh the facts against a [`profile::Profile`] and return
-//! [`finding::Finding`]s; [`report`] is the only code that prints them.
-//! [`knowledge`] holds what each key really does on which kernels. The
-//! command line in [`cli`] and [`commands`] ties these together; `main.rs`
-//! only maps the outcome to an exit code.
+//! [`finding::Finding`]s; [`plan`] turns a profile into the changes
+//! [`apply`] carries out as a journaled transaction; [`report`] is the only
+//! code that prints. [`knowledge`] holds what each key really does on which
+//! kernels, [`conf`] how the boot-time loaders read sysctl files. The command
+//! line in [`cli`] and [`commands`] only sequences these; `main.rs` maps the
+//! outcome to an exit code. `ARCHITECTURE.md` maps the layers and their
+//! invariants.
 
 pub mod apply;
 pub mod census;

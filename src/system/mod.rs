@@ -1,10 +1,12 @@
-//! The only code that touches the machine.
+//! The machine: every read of the kernel's interface and every write.
 //!
-//! Every read of the kernel's interface (`<proc>/sys`, `<proc>/net/*`,
-//! `<proc>/PID/fd`) and of configuration files (`<root>/etc/...`) goes through
-//! [`System`], whose two roots default to `/proc` and `/` and which tests
-//! point at fixture trees. What it returns is plain data; nothing after it
-//! does I/O.
+//! Reads of `<proc>/sys`, `<proc>/net/*`, netlink sock_diag and
+//! `<proc>/PID/fd` go through [`System`], whose two roots default to
+//! `/proc` and `/` and which tests point at fixture trees; [`write`] owns
+//! every write (live sysctls, tcptune's sysctl.d file, its state directory
+//! and lock). `conf` reads sysctl files under the root on its own, read-only;
+//! no other module touches the machine. What this module returns is plain
+//! data ([`crate::facts::Facts`]); nothing after it does I/O.
 
 pub mod counters;
 pub mod netlink;
