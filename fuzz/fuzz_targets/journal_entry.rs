@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::sync::OnceLock;
 
 use libfuzzer_sys::fuzz_target;
-use tcptune::journal::{Entry, Journal, SCHEMA_VERSION};
+use tcptune::journal::{Journal, Record, SCHEMA_VERSION};
 
 /// One private state directory for the whole run.
 fn state_dir() -> &'static PathBuf {
@@ -20,10 +20,10 @@ fn state_dir() -> &'static PathBuf {
 }
 
 fuzz_target!(|data: &[u8]| {
-    if let Ok(entry) = serde_json::from_slice::<Entry>(data) {
+    if let Ok(entry) = serde_json::from_slice::<Record>(data) {
         // What tcptune reads it can write back unchanged.
         let bytes = serde_json::to_vec_pretty(&entry).expect("serialize");
-        let again: Entry = serde_json::from_slice(&bytes).expect("reparse");
+        let again: Record = serde_json::from_slice(&bytes).expect("reparse");
         assert_eq!(again, entry);
     }
     let state = state_dir();
@@ -39,5 +39,5 @@ fuzz_target!(|data: &[u8]| {
             assert!(message.contains("7.json"), "{message}");
         }
     }
-    let _ = journal.entries();
+    let _ = journal.records();
 });

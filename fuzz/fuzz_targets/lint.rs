@@ -7,9 +7,8 @@
 use std::path::{Path, PathBuf};
 
 use libfuzzer_sys::fuzz_target;
-use tcptune::cli::Format;
 use tcptune::lint::{LintInput, lint};
-use tcptune::report::Printer;
+use tcptune::report::{Document, Format, LintReport, Printer};
 
 const NAMES: [&str; 3] = [
     "/etc/sysctl.d/50-a.conf",
@@ -42,9 +41,20 @@ fuzz_target!(|data: &[u8]| {
     let paths: Vec<PathBuf> = inputs.iter().map(|input| input.path.to_owned()).collect();
     for format in [Format::Human, Format::Json] {
         let mut out = Vec::new();
-        Printer::new(&mut out, format)
-            .lint(&paths, &findings)
+        Printer::new(&mut out, format, false)
+            .print(Document::Lint(&LintReport {
+                files: &paths,
+                findings: &findings,
+            }))
             .expect("render to memory");
+        if format == Format::Human {
+            // Lines quoted from the files are shown escaped.
+            let text = String::from_utf8_lossy(&out);
+            assert!(
+                !text.chars().any(|ch| ch.is_control() && ch != '\n'),
+                "raw control character in:\n{text}"
+            );
+        }
         if format == Format::Json {
             serde_json::from_slice::<serde_json::Value>(&out).expect("lint JSON parses");
         }

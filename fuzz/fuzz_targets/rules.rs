@@ -13,12 +13,11 @@ use std::path::Path;
 use std::sync::OnceLock;
 
 use libfuzzer_sys::fuzz_target;
-use tcptune::cli::Format;
-use tcptune::facts::Facts;
+use tcptune::facts::{Facts, Reading};
 use tcptune::finding::Summary;
 use tcptune::profile::{self, Profile};
-use tcptune::report::{CheckReport, Printer, SocketsReport};
-use tcptune::system::{Reading, System, count_socket_table, counters};
+use tcptune::report::{CheckReport, Document, Format, Printer, SocketsReport};
+use tcptune::system::{System, count_socket_table, counters};
 
 fn profiles() -> &'static [Profile] {
     static PROFILES: OnceLock<Vec<Profile>> = OnceLock::new();
@@ -82,19 +81,33 @@ fuzz_target!(|data: &[u8]| {
                 findings: &findings,
                 facts: &facts,
             };
-            Printer::new(&mut out, format)
-                .check(&report)
+            Printer::new(&mut out, format, true)
+                .print(Document::Check(&report))
                 .expect("render to memory");
+            assert_escaped(format, &out);
         }
     }
     for format in [Format::Human, Format::Json] {
         let mut out = Vec::new();
-        Printer::new(&mut out, format)
-            .sockets(&SocketsReport {
+        Printer::new(&mut out, format, true)
+            .print(Document::Sockets(&SocketsReport {
                 facts: &facts,
                 processes: true,
                 by_destination: true,
-            })
+            }))
             .expect("render to memory");
+        assert_escaped(format, &out);
     }
 });
+
+/// Human output carries no control character but newlines: whatever the
+/// facts hold is shown escaped.
+fn assert_escaped(format: Format, out: &[u8]) {
+    if format == Format::Human {
+        let text = String::from_utf8_lossy(out);
+        assert!(
+            !text.chars().any(|ch| ch.is_control() && ch != '\n'),
+            "raw control character in:\n{text}"
+        );
+    }
+}
