@@ -96,25 +96,121 @@ fn states(out: &mut dyn Write, facts: &crate::facts::Facts) -> io::Result<()> {
         }
     }
     if let Some(owners) = &facts.close_wait_owners {
+        // By command name, not pid: pids change with every restart and
+        // would make each restart a new series; the leak is the program's.
         family(
             out,
             "close_wait_owner_sockets",
             "gauge",
-            "CLOSE_WAIT sockets held by one process (pid \"unknown\": no readable owner).",
+            "CLOSE_WAIT sockets held by the processes of one command name.",
         )?;
+        let mut by_comm: Vec<(&str, u64)> = Vec::new();
         for owner in &owners.owners {
+            match by_comm.iter_mut().find(|(comm, _)| *comm == owner.comm) {
+                Some(entry) => entry.1 += owner.count,
+                None => by_comm.push((&owner.comm, owner.count)),
+            }
+        }
+        by_comm.sort();
+        for (comm, count) in by_comm {
             writeln!(
                 out,
-                "tcptune_close_wait_owner_sockets{{pid=\"{}\",comm=\"{}\"}} {}",
-                owner.pid,
-                escape(&owner.comm),
-                owner.count
+                "tcptune_close_wait_owner_sockets{{comm=\"{}\"}} {count}",
+                escape(comm)
             )?;
         }
+        family(
+            out,
+            "close_wait_unowned_sockets",
+            "gauge",
+            "CLOSE_WAIT sockets whose holding process could not be read.",
+        )?;
+        writeln!(out, "tcptune_close_wait_unowned_sockets {}", owners.unknown)?;
+    }
+    limits(out, facts)?;
+    counters(out, facts)
+}
+
+/// The limits the socket counts are judged against.
+fn limits(out: &mut dyn Write, facts: &crate::facts::Facts) -> io::Result<()> {
+    if let Some(sockstat) = facts.sockstat {
+        family(
+            out,
+            "orphan_sockets",
+            "gauge",
+            "Orphaned TCP sockets (machine-wide, from sockstat).",
+        )?;
+        writeln!(out, "tcptune_orphan_sockets {}", sockstat.orphan)?;
+    }
+    for (name, key, help) in [
+        (
+            "tcp_max_orphans",
+            "net.ipv4.tcp_max_orphans",
+            "net.ipv4.tcp_max_orphans: orphaned sockets past it are reset.",
+        ),
+        (
+            "tcp_max_tw_buckets",
+            "net.ipv4.tcp_max_tw_buckets",
+            "net.ipv4.tcp_max_tw_buckets: closing sockets past it skip TIME_WAIT.",
+        ),
+    ] {
+        if let Some(value) = facts.integer(key) {
+            family(out, name, "gauge", help)?;
+            writeln!(out, "tcptune_{name} {value}")?;
+        }
+    }
+    if let Some(usable) = facts.usable_ports() {
+        family(
+            out,
+            "usable_local_ports",
+            "gauge",
+            "ip_local_port_range minus the reserved ports in it: connections from one address to one destination.",
+        )?;
+        writeln!(out, "tcptune_usable_local_ports {usable}")?;
+    }
+    Ok(())
+}
+
+/// Kernel counters behind the findings, as counters, so alert rules can
+/// take their rate.
+const KERNEL_COUNTERS: &[(&str, &str)] = &[
+    ("TcpExt", "TCPTimeWaitOverflow"),
+    ("TcpExt", "ListenOverflows"),
+    ("TcpExt", "ListenDrops"),
+    ("TcpExt", "TW"),
+    ("TcpExt", "SyncookiesSent"),
+    ("TcpExt", "SyncookiesFailed"),
+    ("TcpExt", "TCPAbortOnMemory"),
+    ("Tcp", "ActiveOpens"),
+    ("Tcp", "PassiveOpens"),
+    ("Tcp", "OutSegs"),
+    ("Tcp", "RetransSegs"),
+];
+
+fn counters(out: &mut dyn Write, facts: &crate::facts::Facts) -> io::Result<()> {
+    let present: Vec<(&str, &str, i64)> = KERNEL_COUNTERS
+        .iter()
+        .filter_map(|(table, name)| {
+            let map = match *table {
+                "TcpExt" => &facts.counters.tcp_ext,
+                _ => &facts.counters.tcp,
+            };
+            map.get(*name).map(|value| (*table, *name, *value))
+        })
+        .collect();
+    if present.is_empty() {
+        return Ok(());
+    }
+    family(
+        out,
+        "kernel_tcp_counter_total",
+        "counter",
+        "Kernel TCP counters since boot (TcpExt of /proc/net/netstat, Tcp of /proc/net/snmp) in this network namespace.",
+    )?;
+    for (table, name, value) in present {
         writeln!(
             out,
-            "tcptune_close_wait_owner_sockets{{pid=\"unknown\",comm=\"\"}} {}",
-            owners.unknown
+            "tcptune_kernel_tcp_counter_total{{table=\"{table}\",counter=\"{name}\"}} {value}"
         )?;
     }
     Ok(())
@@ -138,23 +234,24 @@ fn check(out: &mut dyn Write, report: &CheckReport<'_>) -> io::Result<()> {
         out,
         "findings",
         "gauge",
-        "Findings of this check by code and severity.",
+        "Findings of this check by code, severity and key (empty for findings about no key).",
     )?;
-    let mut counted: Vec<(Code, Severity, usize)> = Vec::new();
+    let mut counted: Vec<(Code, Severity, &str, usize)> = Vec::new();
     for finding in report.findings {
-        match counted
-            .iter_mut()
-            .find(|(code, severity, _)| *code == finding.code && *severity == finding.severity)
-        {
-            Some(entry) => entry.2 += 1,
-            None => counted.push((finding.code, finding.severity, 1)),
+        let key = finding.key.as_deref().unwrap_or("");
+        match counted.iter_mut().find(|(code, severity, known, _)| {
+            *code == finding.code && *severity == finding.severity && *known == key
+        }) {
+            Some(entry) => entry.3 += 1,
+            None => counted.push((finding.code, finding.severity, key, 1)),
         }
     }
     counted.sort();
-    for (code, severity, count) in counted {
+    for (code, severity, key, count) in counted {
         writeln!(
             out,
-            "tcptune_findings{{code=\"{code}\",severity=\"{severity}\"}} {count}"
+            "tcptune_findings{{code=\"{code}\",severity=\"{severity}\",key=\"{}\"}} {count}",
+            escape(key)
         )?;
     }
     family(
@@ -179,15 +276,6 @@ fn check(out: &mut dyn Write, report: &CheckReport<'_>) -> io::Result<()> {
 
 fn sockets(out: &mut dyn Write, report: &SocketsReport<'_>) -> io::Result<()> {
     states(out, report.facts)?;
-    if let Some(sockstat) = report.facts.sockstat {
-        family(
-            out,
-            "orphan_sockets",
-            "gauge",
-            "Orphaned TCP sockets (machine-wide, from sockstat).",
-        )?;
-        writeln!(out, "tcptune_orphan_sockets {}", sockstat.orphan)?;
-    }
     super::finish(out)
 }
 

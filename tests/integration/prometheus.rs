@@ -157,21 +157,49 @@ fn check_exports_findings_and_states() {
         value(&samples, "tcptune_tcp_sockets", &[("state", "close_wait")]),
         3000.0
     );
+    // By command name: pids churn with every restart.
     assert_eq!(
         value(
             &samples,
             "tcptune_close_wait_owner_sockets",
-            &[("pid", "4242"), ("comm", "java")]
+            &[("comm", "java")]
         ),
         2000.0
     );
+    assert!(
+        samples
+            .iter()
+            .all(|(_, labels, _)| !labels.contains_key("pid")),
+        "no pid label"
+    );
+    assert_eq!(
+        value(&samples, "tcptune_close_wait_unowned_sockets", &[]),
+        100.0
+    );
+    // Findings carry the key they are about.
     assert_eq!(
         value(
             &samples,
-            "tcptune_close_wait_owner_sockets",
-            &[("pid", "unknown")]
+            "tcptune_findings",
+            &[("code", "listen-overflow"), ("key", "")]
         ),
-        100.0
+        1.0
+    );
+    // The counters behind the findings, for rates in alert rules, and the
+    // orphan count as in `sockets`.
+    assert_eq!(
+        value(
+            &samples,
+            "tcptune_kernel_tcp_counter_total",
+            &[("table", "TcpExt"), ("counter", "ListenOverflows")]
+        ),
+        1234.0
+    );
+    assert_eq!(value(&samples, "tcptune_usable_local_ports", &[]), 28232.0);
+    assert!(
+        samples
+            .iter()
+            .any(|(name, _, _)| name == "tcptune_orphan_sockets")
     );
     assert_eq!(
         value(&samples, "tcptune_info", &[("profile", "default")]),
