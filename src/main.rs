@@ -40,6 +40,10 @@ fn main() -> ExitCode {
         Err(Error::Output(error)) if error.kind() == io::ErrorKind::BrokenPipe => exit::SUCCESS,
         Err(error) => {
             tcptune::report::error(&error);
+            // A plugin monitor reads stdout only; the exit code (2 or 3)
+            // already says "unknown", this says why. If stdout is gone too,
+            // stderr has said it.
+            let _ = printer.failure(&error);
             error.exit_code()
         }
     };

@@ -12,6 +12,7 @@
 
 mod human;
 mod json;
+mod line;
 mod prometheus;
 
 use std::io::{self, Write};
@@ -34,6 +35,9 @@ pub enum Format {
     Json,
     /// node_exporter textfile-collector format (check and sockets only).
     Prometheus,
+    /// One line and a plugin exit code, for node-problem-detector's custom
+    /// plugins and Nagios-style checks (check only).
+    Line,
 }
 
 impl Format {
@@ -42,6 +46,7 @@ impl Format {
             Format::Human => "human",
             Format::Json => "json",
             Format::Prometheus => "prometheus",
+            Format::Line => "line",
         }
     }
 }
@@ -156,6 +161,13 @@ pub trait Render {
     fn prints(&self, kind: DocumentKind) -> bool;
     /// Writes one document. Only called for kinds the format prints.
     fn render(&self, out: &mut dyn Write, document: &Document<'_>) -> io::Result<()>;
+
+    /// Reports an error on the output itself, for formats whose reader
+    /// looks only there (a plugin monitor reads stdout, not stderr).
+    /// Returns whether it did; most formats leave errors to stderr.
+    fn failure(&self, _out: &mut dyn Write, _error: &Error) -> io::Result<bool> {
+        Ok(false)
+    }
 }
 
 /// The error a format returns for a document it does not print; never
@@ -179,6 +191,7 @@ impl<'w> Printer<'w> {
             Format::Human => Box::new(human::Human { fancy }),
             Format::Json => Box::new(json::Json),
             Format::Prometheus => Box::new(prometheus::Prometheus),
+            Format::Line => Box::new(line::Line),
         };
         Printer {
             out,
@@ -220,6 +233,12 @@ impl<'w> Printer<'w> {
             .render(self.out, &document)
             .and_then(|()| self.out.flush())
             .map_err(Error::Output)
+    }
+
+    /// Reports `error` on the output too, where the format's reader looks
+    /// for it (see [`Render::failure`]). Errors still go to stderr as well.
+    pub fn failure(&mut self, error: &Error) -> Result<bool> {
+        self.render.failure(self.out, error).map_err(Error::Output)
     }
 
     /// Output that is already formatted (man page, completions).

@@ -1,0 +1,108 @@
+//! One line for plugin monitors: node-problem-detector's custom plugins (and
+//! Nagios-style checks) read the first line of stdout as the condition's
+//! message, the exit code as its status (0 OK, 1 problem, anything else
+//! unknown) and cut the message at `max_output_length` bytes (80 by
+//! default). So the line starts with the verdict and the most severe
+//! findings, is plain ASCII (a cut never splits a character), and an error
+//! is reported on stdout too, where the detector looks.
+
+use std::io::{self, Write};
+
+use super::{CheckReport, Document, DocumentKind, Render, unsupported};
+use crate::error::Error;
+use crate::finding::{Finding, Severity};
+
+/// `check` as one line.
+pub struct Line;
+
+impl Render for Line {
+    fn prints(&self, kind: DocumentKind) -> bool {
+        kind == DocumentKind::Check
+    }
+
+    fn render(&self, out: &mut dyn Write, document: &Document<'_>) -> io::Result<()> {
+        match document {
+            Document::Check(report) => check(out, report),
+            other => Err(unsupported("line", other.kind())),
+        }
+    }
+
+    fn failure(&self, out: &mut dyn Write, error: &Error) -> io::Result<bool> {
+        let message = error.to_string();
+        let first = message.lines().next().unwrap_or("");
+        writeln!(out, "tcptune: cannot check: {}", ascii(first))?;
+        out.flush()?;
+        Ok(true)
+    }
+}
+
+/// Printable ASCII only: anything else is shown as `\u{...}`, so the line
+/// stays one line and a byte cut stays valid text.
+fn ascii(text: &str) -> String {
+    text.chars()
+        .flat_map(|ch| {
+            if ch == ' ' || ch.is_ascii_graphic() {
+                vec![ch]
+            } else {
+                ch.escape_unicode().collect()
+            }
+        })
+        .collect()
+}
+
+/// `close-wait-leak (java 2000)`: a finding's code and what it is about.
+fn mention(finding: &Finding) -> String {
+    match &finding.key {
+        Some(key) => format!("{} {}", finding.code, ascii(key)),
+        None => finding.code.to_string(),
+    }
+}
+
+fn check(out: &mut dyn Write, report: &CheckReport<'_>) -> io::Result<()> {
+    let summary = report.summary;
+    if report.findings.is_empty() {
+        writeln!(
+            out,
+            "tcptune: OK, no findings (profile {}, kernel {})",
+            ascii(&report.profile.name),
+            ascii(report.kernel)
+        )?;
+        return super::finish(out);
+    }
+    let mut counts = Vec::new();
+    for (severity, count) in [
+        (Severity::Error, summary.error),
+        (Severity::Warning, summary.warning),
+        (Severity::Info, summary.info),
+    ] {
+        if count > 0 {
+            let plural = if count == 1 || severity == Severity::Info {
+                ""
+            } else {
+                "s"
+            };
+            counts.push(format!("{count} {severity}{plural}"));
+        }
+    }
+    // Findings arrive most severe first; the line names them in that order.
+    let mentions: Vec<String> = report.findings.iter().map(mention).collect();
+    writeln!(
+        out,
+        "tcptune: {}: {}",
+        counts.join(", "),
+        mentions.join("; ")
+    )?;
+    super::finish(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_line_is_ascii_and_one_line() {
+        assert_eq!(ascii("java"), "java");
+        assert_eq!(ascii("a\nb"), "a\\u{a}b");
+        assert_eq!(ascii("caf\u{e9}"), "caf\\u{e9}");
+    }
+}
