@@ -35,6 +35,13 @@ pub struct Cli {
     #[arg(long, global = true, value_enum, default_value_t = Format::Human)]
     pub format: Format,
 
+    /// Write the output to FILE instead of stdout: atomically (a temporary
+    /// file in the same directory, renamed over FILE), whatever the verdict,
+    /// for node_exporter's textfile collector and other readers of a file.
+    /// Not written when tcptune fails (exit 2 or 3).
+    #[arg(long, global = true, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+
     /// Enter this network namespace first: a name under /run/netns (as `ip
     /// netns` makes them) or a path such as /proc/PID/ns/net. Lets a
     /// container host audit and tune one container's network namespace.

@@ -26,14 +26,39 @@ fn main() -> ExitCode {
     // the caller asked for.
     let mut sink = io::sink();
     let quiet = cli.quiet && cli.format == tcptune::cli::Format::Human;
-    let out: &mut dyn Write = if quiet { &mut sink } else { &mut stdout };
-    let mut printer = Printer::new(out, cli.format, fancy);
-    // Enter the namespace before anything reads /proc or opens a socket.
-    let entered = match &cli.netns {
-        Some(target) => tcptune::system::enter_netns(target).map(|_| ()),
-        None => Ok(()),
+    // With --output the document is collected and published as a whole
+    // at the end, whatever the verdict.
+    // A file gets colour only when asked for with --color always.
+    let file_choice = match cli.color {
+        ColorWhen::Always => anstream::ColorChoice::Always,
+        _ => anstream::ColorChoice::Never,
     };
-    let result = entered.and_then(|()| commands::run(&cli, &mut printer));
+    let mut collected = anstream::AutoStream::new(Vec::new(), file_choice);
+    let fancy = if cli.output.is_some() {
+        file_choice == anstream::ColorChoice::Always
+    } else {
+        fancy
+    };
+    let result = {
+        let out: &mut dyn Write = if cli.output.is_some() {
+            &mut collected
+        } else if quiet {
+            &mut sink
+        } else {
+            &mut stdout
+        };
+        let mut printer = Printer::new(out, cli.format, fancy);
+        // Enter the namespace before anything reads /proc or opens a socket.
+        let entered = match &cli.netns {
+            Some(target) => tcptune::system::enter_netns(target).map(|_| ()),
+            None => Ok(()),
+        };
+        entered.and_then(|()| commands::run(&cli, &mut printer))
+    };
+    let result = result.and_then(|code| match &cli.output {
+        Some(path) => publish(path, collected.as_inner()).map(|()| code),
+        None => Ok(code),
+    });
     let code = match result {
         Ok(code) => code,
         // A reader that went away (`tcptune check | head`) is not a failure.
@@ -43,10 +68,25 @@ fn main() -> ExitCode {
             // A plugin monitor reads stdout only; the exit code (2 or 3)
             // already says "unknown", this says why. If stdout is gone too,
             // stderr has said it.
-            let _ = printer.failure(&error);
+            if cli.output.is_none() {
+                let _ = Printer::new(&mut stdout, cli.format, fancy).failure(&error);
+            }
             error.exit_code()
         }
     };
     let _ = stdout.flush();
     ExitCode::from(code)
+}
+
+/// Replaces `path` with the document atomically (a temporary file in the
+/// same directory, fsync, rename), so a reader such as node_exporter's
+/// textfile collector sees the old document or the new one, never part of
+/// one, and never a stale one because the verdict was "findings".
+fn publish(path: &std::path::Path, document: &[u8]) -> Result<(), Error> {
+    let path = std::path::absolute(path).map_err(|source| Error::Write {
+        path: path.to_owned(),
+        source,
+    })?;
+    tcptune::system::write::write_atomic(&path, document, 0o644)
+        .map_err(|source| Error::Write { path, source })
 }

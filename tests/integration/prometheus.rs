@@ -264,3 +264,68 @@ fn prometheus_is_refused_for_other_commands() {
         .expect("run");
     assert_eq!(output.status.code(), Some(2));
 }
+
+/// `--output FILE` replaces the file whatever the verdict (a check with
+/// findings exits 1 and still publishes), leaves no temporary behind, and
+/// keeps the old file when tcptune cannot check at all.
+#[test]
+fn output_file_is_published_whatever_the_verdict() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("tcptune.prom");
+    std::fs::write(&file, "# the previous run\n").expect("old file");
+    let output = tcptune_on("close-wait-storm")
+        .args(["check", "--format", "prometheus", "--output"])
+        .arg(&file)
+        .output()
+        .expect("run");
+    assert_eq!(output.status.code(), Some(1), "findings: exit 1");
+    assert!(output.stdout.is_empty(), "nothing on stdout");
+    let text = std::fs::read_to_string(&file).expect("published");
+    let samples = parse(&text);
+    assert_eq!(
+        value(&samples, "tcptune_tcp_sockets", &[("state", "close_wait")]),
+        3000.0
+    );
+    let names: Vec<String> = std::fs::read_dir(dir.path())
+        .expect("list")
+        .map(|entry| {
+            entry
+                .expect("entry")
+                .file_name()
+                .to_string_lossy()
+                .into_owned()
+        })
+        .collect();
+    assert_eq!(names, ["tcptune.prom"], "no temporary left behind");
+
+    // A check that cannot run keeps the last good file; the alert on its
+    // age (TcptuneNotReporting) then tells.
+    let empty = tempfile::tempdir().expect("tempdir");
+    let failed = tcptune()
+        .arg("--proc")
+        .arg(empty.path())
+        .args(["check", "--format", "prometheus", "--output"])
+        .arg(&file)
+        .output()
+        .expect("run");
+    assert_eq!(failed.status.code(), Some(3));
+    assert_eq!(std::fs::read_to_string(&file).expect("kept"), text);
+
+    // Human output to a file carries no colour unless asked for.
+    let human = dir.path().join("report.txt");
+    let base = crate::fixture("close-wait-storm");
+    let output = tcptune()
+        .arg("--proc")
+        .arg(base.join("proc"))
+        .arg("--root")
+        .arg(base.join("root"))
+        .args(["check", "--output"])
+        .arg(&human)
+        .env("CLICOLOR_FORCE", "1")
+        .output()
+        .expect("run");
+    assert_eq!(output.status.code(), Some(1));
+    let report = std::fs::read(&human).expect("report");
+    assert!(!report.contains(&0x1b), "no escape sequence in the file");
+    assert!(String::from_utf8_lossy(&report).contains("close-wait-leak"));
+}
