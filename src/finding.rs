@@ -111,7 +111,43 @@ finding_codes! {
     InvalidLine,
 }
 
+/// What a finding is about, so that configuration management and
+/// monitoring can each act on their own: settings converge when applied;
+/// workload findings come from sockets and counters under traffic, and
+/// applying a profile does not make them go away.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Kind {
+    /// A live value, a sysctl file or a profile: fixed by configuration.
+    Setting,
+    /// What the sockets and counters show under the host's traffic.
+    Workload,
+}
+
 impl Code {
+    /// Whether configuration or the workload is what the finding is about.
+    /// A new code must say (the match has no default).
+    pub fn kind(self) -> Kind {
+        match self {
+            Code::Drift
+            | Code::ObsoleteKey
+            | Code::NotPersisted
+            | Code::Shadowed
+            | Code::HarmfulValue
+            | Code::UnavailableKey
+            | Code::UnreadableKey
+            | Code::UnknownKey
+            | Code::InvalidValue
+            | Code::DuplicateKey
+            | Code::InvalidLine => Kind::Setting,
+            Code::CloseWaitLeak
+            | Code::PortExhaustion
+            | Code::TwBucketOverflow
+            | Code::ListenOverflow
+            | Code::OrphanOverflow => Kind::Workload,
+        }
+    }
+
     /// The kebab-case name of the JSON contract, as serde derives it.
     pub fn name(self) -> &'static str {
         static NAMES: LazyLock<Vec<String>> = LazyLock::new(|| {
@@ -138,6 +174,8 @@ impl fmt::Display for Code {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Finding {
     pub code: Code,
+    /// Derived from the code: what the finding is about.
+    pub kind: Kind,
     pub severity: Severity,
     /// The sysctl the finding is about, when there is one.
     pub key: Option<String>,
@@ -170,6 +208,7 @@ impl Finding {
     pub fn new(code: Code, severity: Severity, message: impl Into<String>) -> Finding {
         Finding {
             code,
+            kind: code.kind(),
             severity,
             key: None,
             current: None,
