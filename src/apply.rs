@@ -32,10 +32,37 @@ use crate::system::write::{ensure_dir, file_mode, read_owned, remove_durably, wr
 /// `file`, `key-N`, `commit`, and the same prefixed with `rollback-`.
 pub const CRASH_AT: &str = "TCPTUNE_CRASH_AT";
 
+/// Environment variable naming steps (comma-separated) at which tcptune
+/// fails as if the disk were full: `key-N` (the Nth live write),
+/// `journal-commit`, `journal-revert`. Used by the fault tests.
+pub const FAIL_AT: &str = "TCPTUNE_FAIL_AT";
+
+/// Aborts at `step` when the crash tests ask for it. Only in debug builds:
+/// a release binary never reads the variable.
+#[cfg(debug_assertions)]
 fn checkpoint(step: &str) {
     if std::env::var_os(CRASH_AT).is_some_and(|wanted| wanted == step) {
         std::process::abort();
     }
+}
+
+#[cfg(not(debug_assertions))]
+fn checkpoint(_step: &str) {}
+
+/// An injected failure at `step` (debug builds only, see [`FAIL_AT`]).
+#[cfg(debug_assertions)]
+fn injected(step: &str) -> std::io::Result<()> {
+    match std::env::var(FAIL_AT) {
+        Ok(steps) if steps.split(',').any(|wanted| wanted == step) => {
+            Err(std::io::Error::from_raw_os_error(28))
+        }
+        _ => Ok(()),
+    }
+}
+
+#[cfg(not(debug_assertions))]
+fn injected(_step: &str) -> std::io::Result<()> {
+    Ok(())
 }
 
 /// What happened to one key.
@@ -178,7 +205,10 @@ pub fn apply(system: &System, journal: &Journal, plan: &Plan) -> Result<Outcome>
     checkpoint("journal");
 
     let mut file_written = false;
-    let mut keys_written = 0usize;
+    // Every key whose write was attempted, the failed one included: the
+    // kernel may have stored a value and then printed it back differently
+    // (`010` read as octal), so a failed read-back still changed the key.
+    let mut attempted = 0usize;
     let result = (|| -> Result<()> {
         if file_changed {
             let dir = plan.file.parent().unwrap_or(Path::new("/"));
@@ -194,17 +224,20 @@ pub fn apply(system: &System, journal: &Journal, plan: &Plan) -> Result<Outcome>
             checkpoint("file");
         }
         for record in &entry.keys {
+            attempted += 1;
+            injected(&format!("key-{attempted}")).map_err(|source| {
+                Error::Failed(format!("writing {} = {}: {source}", record.key, record.applied))
+            })?;
             write_verified(system, &record.key, &record.applied)?;
-            keys_written += 1;
-            checkpoint(&format!("key-{keys_written}"));
+            checkpoint(&format!("key-{attempted}"));
         }
         Ok(())
     })();
 
     if let Err(error) = result {
         let mut problems = Vec::new();
-        for record in entry.keys[..keys_written].iter().rev() {
-            if let Err(undo) = write_verified(system, &record.key, &record.previous) {
+        for record in entry.keys[..attempted].iter().rev() {
+            if let Err(undo) = restore_key(system, &record.key, &record.previous) {
                 problems.push(undo.to_string());
             }
         }
@@ -214,21 +247,52 @@ pub fn apply(system: &System, journal: &Journal, plan: &Plan) -> Result<Outcome>
         entry.failure = Some(error.to_string());
         if problems.is_empty() {
             entry.state = State::Reverted;
-            journal.write(&entry)?;
+            if let Err(unrecorded) = injected("journal-revert")
+                .map_err(|source| Error::Write {
+                    path: journal.record_path(id),
+                    source,
+                })
+                .and_then(|()| journal.write(&entry))
+            {
+                return Err(Error::Failed(format!(
+                    "apply failed: {error}; everything it had changed was put back, but transaction {id} could not be marked reverted ({unrecorded}): its record still says prepared, and `tcptune rollback` will clear it with nothing left to restore"
+                )));
+            }
             return Err(Error::Failed(format!(
                 "apply failed: {error}; everything it had changed was put back (transaction {id} is marked reverted)"
             )));
         }
-        // The record stays `prepared`, so `rollback` can finish the job.
-        journal.write(&entry)?;
+        // The record stays `prepared`, so `rollback` can finish the job;
+        // if even that rewrite fails, the record written before any change
+        // already says `prepared`.
+        let unrecorded = journal
+            .write(&entry)
+            .err()
+            .map(|unrecorded| format!(" (the failure could not be added to its record: {unrecorded})"))
+            .unwrap_or_default();
         return Err(Error::Failed(format!(
-            "apply failed: {error}; putting things back also failed ({}); run `tcptune rollback` to restore transaction {id}",
+            "apply failed: {error}; putting things back also failed ({}); run `tcptune rollback` to restore transaction {id}{unrecorded}",
             problems.join("; ")
         )));
     }
     checkpoint("commit");
     entry.state = State::Committed;
-    journal.write(&entry)?;
+    if let Err(unrecorded) = injected("journal-commit")
+        .map_err(|source| Error::Write {
+            path: journal.record_path(id),
+            source,
+        })
+        .and_then(|()| journal.write(&entry))
+    {
+        return Err(Error::Failed(format!(
+            "every change of transaction {id} is live{}, but its record could not be marked committed ({unrecorded}); it still says prepared: `tcptune rollback` undoes the transaction, and `tcptune apply` refuses until then",
+            if file_changed {
+                format!(" and {} is written", plan.file.display())
+            } else {
+                String::new()
+            }
+        )));
+    }
 
     Ok(Outcome {
         changed: true,
@@ -262,6 +326,14 @@ fn write_verified(system: &System, key: &Key, value: &Value) -> Result<()> {
             "{key}: cannot read it back after writing"
         ))),
     }
+}
+
+/// Puts a key back to `previous`, unless it already holds it.
+fn restore_key(system: &System, key: &Key, previous: &Value) -> Result<()> {
+    if system.read_sysctl(key).value() == Some(previous) {
+        return Ok(());
+    }
+    write_verified(system, key, previous)
 }
 
 /// Puts the file back as the record says it was before.

@@ -19,6 +19,7 @@ mod profiles;
 mod prometheus;
 mod schema;
 mod sockets;
+mod transactions;
 
 use std::fs;
 use std::path::{Path, PathBuf};

@@ -961,3 +961,47 @@ fn rollback_refuses_to_clobber_a_later_change() {
         },
     );
 }
+
+/// A value the kernel accepts but prints back differently (`010` is read
+/// as octal 8) fails apply's read-back after the kernel stored it: that
+/// key, and every other key apply wrote, is put back, and the record says
+/// reverted only because it is true.
+#[test]
+fn a_value_the_kernel_prints_back_differently_is_still_put_back() {
+    in_namespace(
+        "a_value_the_kernel_prints_back_differently_is_still_put_back",
+        Isolation::Net,
+        || {
+            let root = Root::new();
+            let profile = root.path().join("octal.yaml");
+            fs::write(
+                &profile,
+                "description: octal\nsettings:\n  net.ipv4.tcp_fin_timeout:\n    value: \"010\"\n    why: a leading zero\n  net.ipv4.tcp_tw_reuse:\n    value: 1\n    why: written last\n",
+            )
+            .expect("write the profile");
+            let before = snapshot();
+            let failed = root.run(&[
+                "apply",
+                "--profile",
+                profile.to_str().expect("UTF-8 path"),
+                "--yes",
+                "--live",
+            ]);
+            let code = failed.status.code();
+            // Refused up front (a value model that knows octal) or failed
+            // and put back: never exit 0, and never a changed kernel.
+            assert!(
+                code == Some(2) || code == Some(3),
+                "exit {code:?}: {}",
+                String::from_utf8_lossy(&failed.stderr)
+            );
+            assert_same_values(&before, &snapshot(), "after the failed apply");
+            if code == Some(3) {
+                let history = root.history();
+                assert_eq!(history[0]["state"], "reverted", "{history:#?}");
+                let nothing = root.json(&["rollback", "--yes", "--live"], 0);
+                assert_eq!(nothing["changed"], false, "{nothing:#}");
+            }
+        },
+    );
+}
