@@ -20,7 +20,8 @@ use serde::Serialize;
 
 use crate::error::{Error, Result};
 use crate::journal::{
-    self, AbsolutePath, FileRecord, Journal, KeyRecord, Kind, Record, Side, State,
+    self, AbsolutePath, FileRecord, Journal, KeyRecord, Kind, Record, Side, State, Target,
+    Unrestored,
 };
 use crate::key::{Key, Value};
 use crate::plan::{self, Plan};
@@ -78,6 +79,9 @@ pub enum KeyStatus {
     SkippedUnreadable,
     /// A rollback put the value back.
     Restored,
+    /// Persisted in the file only; the live value was left alone (an
+    /// offline `--root` without `--live`).
+    FileOnly,
 }
 
 impl From<plan::Status> for KeyStatus {
@@ -110,6 +114,11 @@ pub struct Outcome {
     /// For a rollback: the transactions undone, newest first.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub rolled_back: Vec<String>,
+    /// Whether tcptune's file was written (or, for a rollback, restored).
+    pub file_written: bool,
+    /// The profile applied.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub profile: Option<String>,
 }
 
 impl Outcome {
@@ -121,18 +130,50 @@ impl Outcome {
             file: PathBuf::new(),
             changes: Vec::new(),
             rolled_back: Vec::new(),
+            file_written: false,
+            profile: None,
+        }
+    }
+}
+
+/// Which system a transaction acts on, and whether it may write live
+/// values there.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Scope {
+    pub target: Target,
+    /// False for an offline `--root` image: files only.
+    pub live: bool,
+}
+
+impl Scope {
+    /// Whether `record` belongs to this target. A record written before
+    /// records named their target belongs to the default target of its
+    /// root: this state directory's.
+    pub fn owns(&self, record: &Record) -> bool {
+        record
+            .target
+            .as_ref()
+            .is_none_or(|target| target.same_system(&self.target))
+    }
+
+    /// Refuses (exit 2) a record of another target, naming both.
+    pub fn refuse_foreign(&self, record: &Record) -> Result<()> {
+        match &record.target {
+            Some(target) if !target.same_system(&self.target) => Err(Error::Usage(format!(
+                "transaction {} belongs to {target}, not to this target ({}); run tcptune with that target's --root, --proc and --netns",
+                record.id, self.target
+            ))),
+            _ => Ok(()),
         }
     }
 }
 
 /// Refuses a new apply while an earlier one was interrupted: its record
 /// holds what `rollback` needs to restore.
-pub fn refuse_interrupted(journal: &Journal) -> Result<()> {
-    match journal
-        .records()?
-        .into_iter()
-        .find(|record| record.kind == Kind::Apply && record.state == State::Prepared)
-    {
+pub fn refuse_interrupted(records: &[Record], scope: &Scope) -> Result<()> {
+    match records.iter().find(|record| {
+        record.kind == Kind::Apply && record.state == State::Prepared && scope.owns(record)
+    }) {
         Some(interrupted) => Err(Error::Refused(format!(
             "transaction {} was interrupted before it finished; run `tcptune rollback` to restore what was there, then apply again",
             interrupted.id
@@ -159,10 +200,11 @@ pub fn lock(state_dir: &Path) -> Result<crate::system::write::Lock> {
 }
 
 /// Carries out a plan as one transaction. The caller holds the lock.
-pub fn apply(system: &System, journal: &Journal, plan: &Plan) -> Result<Outcome> {
+pub fn apply(system: &System, journal: &Journal, plan: &Plan, scope: &Scope) -> Result<Outcome> {
     let id = journal.next_id()?;
     let keys: Vec<KeyRecord> = plan
         .live_changes()
+        .filter(|_| scope.live)
         .filter_map(|change| {
             Some(KeyRecord {
                 key: change.key.clone(),
@@ -196,6 +238,10 @@ pub fn apply(system: &System, journal: &Journal, plan: &Plan) -> Result<Outcome>
         rolls_back: Vec::new(),
         rolled_back_by: None,
         failure: None,
+        target: Some(scope.target.clone()),
+        live: scope.live,
+        unrestored: Vec::new(),
+        skipped: Vec::new(),
     };
     if let Some(old) = &plan.old_file {
         journal.keep_bytes(id, Side::Before, old)?;
@@ -226,7 +272,10 @@ pub fn apply(system: &System, journal: &Journal, plan: &Plan) -> Result<Outcome>
         for record in &entry.keys {
             attempted += 1;
             injected(&format!("key-{attempted}")).map_err(|source| {
-                Error::Failed(format!("writing {} = {}: {source}", record.key, record.applied))
+                Error::Failed(format!(
+                    "writing {} = {}: {source}",
+                    record.key, record.applied
+                ))
             })?;
             write_verified(system, &record.key, &record.applied)?;
             checkpoint(&format!("key-{attempted}"));
@@ -268,7 +317,9 @@ pub fn apply(system: &System, journal: &Journal, plan: &Plan) -> Result<Outcome>
         let unrecorded = journal
             .write(&entry)
             .err()
-            .map(|unrecorded| format!(" (the failure could not be added to its record: {unrecorded})"))
+            .map(|unrecorded| {
+                format!(" (the failure could not be added to its record: {unrecorded})")
+            })
             .unwrap_or_default();
         return Err(Error::Failed(format!(
             "apply failed: {error}; putting things back also failed ({}); run `tcptune rollback` to restore transaction {id}{unrecorded}",
@@ -305,10 +356,15 @@ pub fn apply(system: &System, journal: &Journal, plan: &Plan) -> Result<Outcome>
                 key: change.key.clone(),
                 from: change.from.clone(),
                 to: change.to.clone(),
-                status: change.status.into(),
+                status: match change.status {
+                    plan::Status::Change if !scope.live => KeyStatus::FileOnly,
+                    status => status.into(),
+                },
             })
             .collect(),
         rolled_back: Vec::new(),
+        file_written: file_changed,
+        profile: Some(plan.profile.clone()),
     })
 }
 
@@ -351,13 +407,15 @@ fn restore_file(journal: &Journal, entry: &Record) -> Result<()> {
     })
 }
 
-/// Which transactions a rollback undoes, newest first.
-fn targets(records: &[Record], to: Option<u64>) -> Result<Vec<Record>> {
+/// Which transactions a rollback undoes, newest first: the current
+/// target's only.
+fn targets(records: &[Record], to: Option<u64>, scope: &Scope) -> Result<Vec<Record>> {
+    let undoable = |record: &&Record| record.is_undoable() && scope.owns(record);
     match to {
         None => Ok(records
             .iter()
             .rev()
-            .find(|record| record.is_undoable())
+            .find(undoable)
             .cloned()
             .into_iter()
             .collect()),
@@ -367,25 +425,23 @@ fn targets(records: &[Record], to: Option<u64>) -> Result<Vec<Record>> {
                     "there is no transaction {id} (see `tcptune history`)"
                 )));
             };
+            scope.refuse_foreign(record)?;
             if !record.is_undoable() {
                 return Err(Error::Usage(format!(
-                    "transaction {id} is {} {}; only applied transactions can be rolled back",
-                    match record.kind {
-                        Kind::Apply => "an apply",
-                        Kind::Rollback => "a rollback",
-                    },
-                    match record.state {
-                        State::Prepared => "that was interrupted",
-                        State::Committed => "that committed",
-                        State::Reverted => "that failed and was reverted",
-                        State::RolledBack => "that was already rolled back",
+                    "transaction {id} is {}; only applied transactions that are in effect can be rolled back",
+                    match (record.kind, record.state) {
+                        (Kind::Rollback, _) => "a rollback",
+                        (Kind::Apply, State::Reverted) => "an apply that failed and was put back",
+                        (Kind::Apply, State::RolledBack) => "an apply that was already rolled back",
+                        (Kind::Apply, _) => "an apply that is not in effect",
                     }
                 )));
             }
             Ok(records
                 .iter()
                 .rev()
-                .filter(|record| record.id >= id && record.is_undoable())
+                .filter(|record| record.id >= id)
+                .filter(undoable)
                 .cloned()
                 .collect())
         }
@@ -418,6 +474,8 @@ pub struct RollbackPlan {
     pub file_after: Option<Vec<u8>>,
     /// Changes made after tcptune's that the rollback would overwrite.
     pub conflicts: Vec<String>,
+    /// Keys the operator chose to leave as they are (`--skip`).
+    pub skip: Vec<Key>,
 }
 
 /// What the planner needs to know besides the records.
@@ -436,13 +494,22 @@ impl RollbackPlan {
     /// must still hold what tcptune set (or already its old value), and the
     /// file what tcptune wrote, or the rollback would destroy someone else's
     /// change; such cases are conflicts.
-    pub fn new(targets: Vec<Record>, file: AbsolutePath, facts: &RollbackFacts) -> RollbackPlan {
+    pub fn new(
+        targets: Vec<Record>,
+        file: AbsolutePath,
+        facts: &RollbackFacts,
+        skip: &[Key],
+    ) -> RollbackPlan {
         let mut live: BTreeMap<&Key, Option<Value>> = BTreeMap::new();
         let mut keys: Vec<Restore> = Vec::new();
         let mut conflicts = Vec::new();
         let mut file_state = facts.file_now.clone();
         for record in &targets {
-            for change in &record.keys {
+            for change in record
+                .keys
+                .iter()
+                .filter(|change| !skip.contains(&change.key))
+            {
                 let current = live
                     .entry(&change.key)
                     .or_insert_with(|| facts.live.get(&change.key).cloned().flatten());
@@ -498,6 +565,7 @@ impl RollbackPlan {
             file_now: facts.file_now.clone(),
             file_after: file_state,
             conflicts,
+            skip: skip.to_vec(),
         }
     }
 
@@ -524,13 +592,27 @@ impl RollbackPlan {
 /// later one) needs, and plans it. None when nothing is left to undo.
 pub fn plan_rollback(
     system: &System,
+    records: &[Record],
     journal: &Journal,
-    sysctl_dir: &Path,
+    scope: &Scope,
     to: Option<u64>,
+    skip: &[Key],
 ) -> Result<Option<RollbackPlan>> {
-    let targets = targets(&journal.records()?, to)?;
+    let sysctl_dir = scope.target.sysctl_dir.as_path();
+    let targets = targets(records, to, scope)?;
     if targets.is_empty() {
         return Ok(None);
+    }
+    if !scope.live
+        && let Some(live) = targets
+            .iter()
+            .find(|record| record.live && !record.keys.is_empty())
+    {
+        return Err(Error::Usage(format!(
+            "transaction {} changed live values, and --root {} is handled as an offline image: pass --live to restore this kernel's values too",
+            live.id,
+            scope.target.root.display()
+        )));
     }
     // A record names the file it wrote; rollback writes back only to
     // tcptune's own file in the sysctl.d directory, whatever a record says,
@@ -576,12 +658,22 @@ pub fn plan_rollback(
             }
         }
     }
-    Ok(Some(RollbackPlan::new(targets, file, &facts)))
+    Ok(Some(RollbackPlan::new(targets, file, &facts, skip)))
 }
 
 /// Carries out a rollback plan. The caller holds the lock and has refused
-/// conflicts unless forced.
-pub fn rollback(system: &System, journal: &Journal, plan: &RollbackPlan) -> Result<Outcome> {
+/// conflicts unless forced. Every key is tried: one the kernel refuses (an
+/// interface that is gone, a port range below a raised
+/// `ip_unprivileged_port_start`) is reported with the kernel's reason and
+/// recorded, the rollback is marked partial, and the transactions it
+/// belongs to stay in effect so that `rollback` can finish them later, or
+/// `rollback --skip KEY` leave that key as it is.
+pub fn rollback(
+    system: &System,
+    journal: &Journal,
+    plan: &RollbackPlan,
+    scope: &Scope,
+) -> Result<Outcome> {
     let Some(newest) = plan.targets.first() else {
         return Ok(Outcome::nothing());
     };
@@ -608,6 +700,7 @@ pub fn rollback(system: &System, journal: &Journal, plan: &RollbackPlan) -> Resu
         },
         keys: plan
             .changing()
+            .filter(|_| scope.live)
             .map(|restore| KeyRecord {
                 key: restore.key.clone(),
                 previous: restore.current.clone().unwrap_or_else(|| Value::parse("")),
@@ -617,33 +710,103 @@ pub fn rollback(system: &System, journal: &Journal, plan: &RollbackPlan) -> Resu
         rolls_back: plan.targets.iter().map(|target| target.id).collect(),
         rolled_back_by: None,
         failure: None,
+        target: Some(scope.target.clone()),
+        live: scope.live,
+        unrestored: Vec::new(),
+        skipped: plan.skip.clone(),
     };
     journal.write(&record)?;
     checkpoint("rollback-journal");
 
+    let mut unrestored: Vec<Unrestored> = Vec::new();
+    let mut undone = Vec::new();
+    let mut file_failure = None;
     for target in &plan.targets {
         if target.file.changed {
-            restore_file(journal, target)?;
+            if let Err(error) = restore_file(journal, target) {
+                file_failure = Some(error.to_string());
+                break;
+            }
             checkpoint("rollback-file");
         }
+        let mut complete = true;
         for (index, change) in target.keys.iter().enumerate() {
-            if system.read_sysctl(&change.key).value() != Some(&change.previous) {
-                write_verified(system, &change.key, &change.previous).map_err(|error| {
-                    Error::Failed(format!(
-                        "rollback stopped: {error}; run `tcptune rollback` again to finish"
-                    ))
-                })?;
+            if !scope.live || plan.skip.contains(&change.key) {
+                continue;
+            }
+            if let Err(error) = restore_key(system, &change.key, &change.previous) {
+                complete = false;
+                unrestored.retain(|earlier| earlier.key != change.key);
+                unrestored.push(Unrestored {
+                    key: change.key.clone(),
+                    value: change.previous.clone(),
+                    reason: error.to_string(),
+                });
+            } else {
+                unrestored.retain(|earlier| earlier.key != change.key);
             }
             checkpoint(&format!("rollback-key-{}", index + 1));
         }
-        let mut undone = target.clone();
-        undone.state = State::RolledBack;
-        undone.rolled_back_by = Some(id);
-        journal.write(&undone)?;
+        if complete {
+            let mut done = target.clone();
+            done.state = State::RolledBack;
+            done.rolled_back_by = Some(id);
+            journal.write(&done)?;
+            undone.push(target.id);
+        }
     }
-    checkpoint("rollback-commit");
-    record.state = State::Committed;
-    journal.write(&record)?;
+    if unrestored.is_empty() && file_failure.is_none() {
+        checkpoint("rollback-commit");
+        record.state = State::Committed;
+        journal.write(&record)?;
+    } else {
+        record.state = State::Partial;
+        record.failure = file_failure.clone();
+        record.unrestored = unrestored.clone();
+        let unrecorded = journal
+            .write(&record)
+            .err()
+            .map(|error| format!(" (recording that failed too: {error})"))
+            .unwrap_or_default();
+        let mut parts = Vec::new();
+        if let Some(failure) = file_failure {
+            parts.push(format!("restoring the file failed: {failure}"));
+        }
+        for key in &unrestored {
+            parts.push(format!(
+                "{} could not be set back to {}: {}",
+                key.key, key.value, key.reason
+            ));
+        }
+        let skip: Vec<String> = unrestored
+            .iter()
+            .map(|key| format!("--skip {}", key.key))
+            .collect();
+        return Err(Error::Failed(format!(
+            "rollback {id} is partial: {}; every other key and the file were restored{}. Run `tcptune rollback` again once the cause is fixed{}{unrecorded}",
+            parts.join("; "),
+            if undone.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    " (transactions {} are fully undone)",
+                    undone
+                        .iter()
+                        .map(ToString::to_string)
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )
+            },
+            if skip.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    ", or `tcptune rollback {}` to leave those keys as they are",
+                    skip.join(" ")
+                )
+            }
+        )));
+    }
 
     Ok(Outcome {
         changed: true,
@@ -651,6 +814,7 @@ pub fn rollback(system: &System, journal: &Journal, plan: &RollbackPlan) -> Resu
         file: plan.file.to_path_buf(),
         changes: plan
             .changing()
+            .filter(|_| scope.live)
             .map(|restore| KeyOutcome {
                 key: restore.key.clone(),
                 from: restore.current.clone(),
@@ -663,5 +827,7 @@ pub fn rollback(system: &System, journal: &Journal, plan: &RollbackPlan) -> Resu
             .iter()
             .map(|target| target.id.to_string())
             .collect(),
+        file_written: plan.file_now != plan.file_after,
+        profile: newest.profile.clone(),
     })
 }

@@ -494,11 +494,24 @@ impl System {
         Ok(())
     }
 
+    /// Whether the root is this machine's `/` (however it is spelt), not an
+    /// image.
+    pub fn root_is_host(&self) -> bool {
+        std::fs::canonicalize(&self.root).is_ok_and(|root| root == Path::new("/"))
+    }
+
+    /// Whether `--proc` is the kernel's own proc filesystem (however it is
+    /// spelt: `/proc/../proc` too), not a tree of plain files.
+    pub fn is_kernel_proc(&self) -> bool {
+        nix::sys::statfs::statfs(&self.proc)
+            .is_ok_and(|fs| fs.filesystem_type() == nix::sys::statfs::PROC_SUPER_MAGIC)
+    }
+
     /// Changing the live kernel needs root; say so plainly instead of
-    /// failing half-way on a permission error. (With `--proc` pointing
-    /// elsewhere, as in tests, the files decide.)
+    /// failing half-way on a permission error. (With `--proc` pointing at
+    /// plain files, as in tests, the files decide.)
     pub fn require_root(&self, command: &str) -> Result<()> {
-        if self.proc == Path::new("/proc") && !nix::unistd::geteuid().is_root() {
+        if self.is_kernel_proc() && !nix::unistd::geteuid().is_root() {
             return Err(Error::Failed(format!(
                 "tcptune {command} changes kernel settings and files under /etc and /var/lib: it needs root (try sudo)"
             )));
@@ -538,6 +551,26 @@ impl System {
             Err(error) => Err(error),
         }
     }
+}
+
+/// The network namespace this process is in now (after `--netns`), by the
+/// device and inode of `/proc/self/ns/net`.
+/// Returns (device, inode).
+pub fn netns_id() -> Option<(u64, u64)> {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata("/proc/self/ns/net")
+        .ok()
+        .map(|meta| (meta.dev(), meta.ino()))
+}
+
+/// Whether this process is in another network namespace than init (pid 1):
+/// a container's or one `--netns` entered. None when init's namespace
+/// cannot be looked at (no root).
+pub fn in_child_netns() -> Option<bool> {
+    use std::os::unix::fs::MetadataExt;
+    let init = std::fs::metadata("/proc/1/ns/net").ok()?;
+    let own = std::fs::metadata("/proc/self/ns/net").ok()?;
+    Some((init.dev(), init.ino()) != (own.dev(), own.ino()))
 }
 
 /// Where the journal lives under the root.
