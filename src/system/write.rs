@@ -104,14 +104,12 @@ pub fn read_owned(path: &Path) -> io::Result<Option<Vec<u8>>> {
     if !refuse_symlink(path)? {
         return Ok(None);
     }
-    let mut file = OpenOptions::new()
-        .read(true)
-        .custom_flags(nofollow())
-        .open(path)?;
-    let mut bytes = Vec::new();
-    io::Read::read_to_end(&mut file, &mut bytes)?;
-    Ok(Some(bytes))
+    crate::conf::input::read_optional(path, OWN_FILE_MAX, crate::conf::input::Links::Refuse)
 }
+
+/// Largest file of tcptune's own read back (its sysctl.d file, a journal
+/// record, a kept copy); real ones are a few KiB.
+const OWN_FILE_MAX: u64 = 16 * 1024 * 1024;
 
 /// Ownership and permission bits of a path, following links.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -166,14 +164,25 @@ pub enum LockError {
 /// through a symlink) without waiting.
 pub fn lock(path: &Path) -> Result<Lock, LockError> {
     refuse_symlink(path).map_err(LockError::Io)?;
+    // Non-blocking: a FIFO planted as the lock must not stall the open.
+    let flags = nofollow()
+        | nix::fcntl::OFlag::O_NONBLOCK.bits()
+        | nix::fcntl::OFlag::O_NOCTTY.bits()
+        | nix::fcntl::OFlag::O_CLOEXEC.bits();
     let file = OpenOptions::new()
         .create(true)
         .truncate(false)
         .write(true)
         .mode(0o600)
-        .custom_flags(nofollow())
+        .custom_flags(flags)
         .open(path)
         .map_err(LockError::Io)?;
+    if !file.metadata().map_err(LockError::Io)?.is_file() {
+        return Err(LockError::Io(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "not a regular file; tcptune locks only a regular file it created",
+        )));
+    }
     match file.try_lock() {
         Ok(()) => Ok(Lock { _file: file }),
         Err(fs::TryLockError::WouldBlock) => Err(LockError::Held),

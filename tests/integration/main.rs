@@ -19,6 +19,7 @@ mod profiles;
 mod prometheus;
 mod schema;
 mod sockets;
+mod special_files;
 mod transactions;
 
 use std::fs;
