@@ -104,6 +104,29 @@ pub fn run(cli: &Cli, printer: &mut Printer<'_>) -> Result<u8> {
     }
 }
 
+/// The exit code once a final document was printed: a reader that went
+/// away (`tcptune check | head -1`) still gets the verdict, any other output
+/// failure is one.
+fn deliver(printed: Result<()>, code: u8) -> Result<u8> {
+    match printed {
+        Err(Error::Output(error)) if error.kind() == std::io::ErrorKind::BrokenPipe => Ok(code),
+        Err(error) => Err(error),
+        Ok(()) => Ok(code),
+    }
+}
+
+/// After a transaction committed, the report failing changes nothing of
+/// what happened: the exit code stays 0 and stderr says it committed.
+fn report_committed(printed: Result<()>, outcome: &apply::Outcome) -> Result<u8> {
+    if let Err(error) = printed {
+        report::warn(&format!(
+            "transaction {} committed; its report could not be written ({error})",
+            outcome.transaction.as_deref().unwrap_or("-")
+        ));
+    }
+    Ok(exit::SUCCESS)
+}
+
 /// `path` made absolute against the working directory (not resolved:
 /// symlinks are judged where they are).
 fn absolute(path: &Path) -> Result<PathBuf> {
@@ -218,18 +241,21 @@ fn check(system: &System, args: &CheckArgs, printer: &mut Printer<'_>) -> Result
     let findings = rules::evaluate(&facts, &profile);
     let fail_on = Severity::from(args.fail_on);
     let failed = findings.iter().any(|finding| finding.severity >= fail_on);
-    printer.print(Document::Check(&CheckReport {
+    let printed = printer.print(Document::Check(&CheckReport {
         kernel: &facts.kernel_release,
         profile: &profile,
         summary: Summary::of(&findings),
         findings: &findings,
         facts: &facts,
-    }))?;
-    Ok(if failed {
-        exit::FINDINGS
-    } else {
-        exit::SUCCESS
-    })
+    }));
+    deliver(
+        printed,
+        if failed {
+            exit::FINDINGS
+        } else {
+            exit::SUCCESS
+        },
+    )
 }
 
 /// The limits `sockets` shows beside the counts.
@@ -261,12 +287,12 @@ fn sockets(system: &System, args: &SocketsArgs, printer: &mut Printer<'_>) -> Re
         args.sample,
     )?;
     warn_skipped(&facts);
-    printer.print(Document::Sockets(&SocketsReport {
+    let printed = printer.print(Document::Sockets(&SocketsReport {
         facts: &facts,
         processes: args.processes,
         by_destination: args.by_destination,
-    }))?;
-    Ok(exit::SUCCESS)
+    }));
+    deliver(printed, exit::SUCCESS)
 }
 
 fn profiles(system: &System, name: Option<&str>, printer: &mut Printer<'_>) -> Result<u8> {
@@ -351,12 +377,15 @@ fn diff(
     if let Some(why) = live_only_reason(system, &places_args, entered_netns) {
         plan = plan.live_only(why);
     }
-    printer.print(Document::Plan(&plan, PlanView::Diff))?;
-    Ok(if plan.is_empty() {
-        exit::SUCCESS
-    } else {
-        exit::FINDINGS
-    })
+    let printed = printer.print(Document::Plan(&plan, PlanView::Diff));
+    deliver(
+        printed,
+        if plan.is_empty() {
+            exit::SUCCESS
+        } else {
+            exit::FINDINGS
+        },
+    )
 }
 
 fn apply_command(
@@ -396,8 +425,10 @@ fn apply_command(
     printer.print(Document::Plan(&plan, PlanView::Preview))?;
     report::confirm(confirmation.yes, "Apply these changes?")?;
     let outcome = apply::apply(system, &journal, &plan, &scope)?;
-    printer.print(Document::Outcome(&outcome, OutcomeView::Apply))?;
-    Ok(exit::SUCCESS)
+    report_committed(
+        printer.print(Document::Outcome(&outcome, OutcomeView::Apply)),
+        &outcome,
+    )
 }
 
 fn rollback_command(
@@ -439,8 +470,10 @@ fn rollback_command(
     printer.print(Document::RollbackPreview(&plan.targets))?;
     report::confirm(confirmation.yes, "Roll back?")?;
     let outcome = apply::rollback(system, &journal, &plan, &scope)?;
-    printer.print(Document::Outcome(&outcome, OutcomeView::Rollback))?;
-    Ok(exit::SUCCESS)
+    report_committed(
+        printer.print(Document::Outcome(&outcome, OutcomeView::Rollback)),
+        &outcome,
+    )
 }
 
 fn history(system: &System, state_dir: Option<&Path>, printer: &mut Printer<'_>) -> Result<u8> {
@@ -480,8 +513,7 @@ fn history(system: &System, state_dir: Option<&Path>, printer: &mut Printer<'_>)
             "transactions recorded before records named their target are shown as belonging to this root's default target",
         );
     }
-    printer.print(Document::History(&own))?;
-    Ok(exit::SUCCESS)
+    deliver(printer.print(Document::History(&own)), exit::SUCCESS)
 }
 
 /// Largest sysctl file `lint` reads (real ones are a few KiB).
@@ -504,13 +536,16 @@ fn lint(
         .collect();
     let findings = crate::lint::lint(&inputs);
     let failed = findings.iter().any(|finding| finding.severity >= fail_on);
-    printer.print(Document::Lint(&LintReport {
+    let printed = printer.print(Document::Lint(&LintReport {
         files,
         findings: &findings,
-    }))?;
-    Ok(if failed {
-        exit::FINDINGS
-    } else {
-        exit::SUCCESS
-    })
+    }));
+    deliver(
+        printed,
+        if failed {
+            exit::FINDINGS
+        } else {
+            exit::SUCCESS
+        },
+    )
 }

@@ -7,11 +7,36 @@ use std::process::ExitCode;
 use clap::Parser;
 use tcptune::cli::{Cli, ColorWhen};
 use tcptune::commands;
-use tcptune::error::{Error, exit};
+use tcptune::error::exit;
 use tcptune::report::Printer;
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(error) => {
+            // --help and --version print to stdout; a usage error to stderr
+            // (exit 2). Output that cannot be written is not success.
+            let code = match error.kind() {
+                clap::error::ErrorKind::DisplayHelp
+                | clap::error::ErrorKind::DisplayVersion
+                | clap::error::ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
+                    if error.kind()
+                        == clap::error::ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+                    {
+                        exit::INVALID_INPUT
+                    } else {
+                        exit::SUCCESS
+                    }
+                }
+                _ => exit::INVALID_INPUT,
+            };
+            let printed = error.print().and_then(|()| io::stdout().flush());
+            return ExitCode::from(match printed {
+                Ok(()) => code,
+                Err(_) => exit::SYSTEM,
+            });
+        }
+    };
     tcptune::log::set_verbose(cli.verbose);
     let choice = match cli.color {
         ColorWhen::Auto => anstream::ColorChoice::Auto,
@@ -36,13 +61,16 @@ fn main() -> ExitCode {
     let result = entered.and_then(|()| commands::run(&cli, &mut printer));
     let code = match result {
         Ok(code) => code,
-        // A reader that went away (`tcptune check | head`) is not a failure.
-        Err(Error::Output(error)) if error.kind() == io::ErrorKind::BrokenPipe => exit::SUCCESS,
+        // A reader that went away after the verdict was known is handled by
+        // the command (it returns the verdict); here any output failure is
+        // one: nothing it was asked for was delivered.
         Err(error) => {
             tcptune::report::error(&error);
             error.exit_code()
         }
     };
+    // Every document was flushed as it was printed, and its failure
+    // decided the code already (after a commit it must not change it).
     let _ = stdout.flush();
     ExitCode::from(code)
 }

@@ -15,6 +15,7 @@ mod manual;
 mod netns;
 mod netns_apply;
 mod netns_enter;
+mod output;
 mod profiles;
 mod prometheus;
 mod schema;
