@@ -214,6 +214,14 @@ pub fn ensure_dir(dir: &Path, mode: u32) -> io::Result<()> {
 /// could have planted records that rollback would trust.
 pub fn ensure_private_dir(dir: &Path) -> io::Result<()> {
     use std::os::unix::fs::MetadataExt;
+    // Only the state directory is private; parents it creates (`var`,
+    // `var/lib` of a fresh root) are ordinary directories.
+    if let Some(parent) = dir.parent()
+        && !parent.as_os_str().is_empty()
+        && !parent.exists()
+    {
+        ensure_dir(parent, 0o755)?;
+    }
     ensure_dir(dir, 0o700)?;
     let meta = fs::metadata(dir)?;
     let me = nix::unistd::geteuid().as_raw();
@@ -372,6 +380,17 @@ mod tests {
         assert!(read_owned(&link).is_err());
         assert!(remove_durably(&link).is_err());
         assert_eq!(fs::read(&victim).unwrap(), b"keep");
+    }
+
+    #[test]
+    fn only_the_state_directory_is_private_not_its_parents() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = dir.path().join("var/lib/tcptune");
+        ensure_private_dir(&state).unwrap();
+        let mode = |path: &Path| fs::metadata(path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&state), 0o700);
+        assert_eq!(mode(&dir.path().join("var/lib")), 0o755);
+        assert_eq!(mode(&dir.path().join("var")), 0o755);
     }
 
     #[test]
