@@ -40,9 +40,9 @@ pub fn open(path: &Path, links: Links) -> io::Result<File> {
         return Ok(file);
     }
     let what = if kind.is_dir() {
-        return Err(io::Error::new(
-            io::ErrorKind::IsADirectory,
-            "a directory, not a file",
+        // EISDIR, as reading a directory would say.
+        return Err(io::Error::from_raw_os_error(
+            nix::errno::Errno::EISDIR as i32,
         ));
     } else if kind.is_fifo() {
         "a FIFO"
