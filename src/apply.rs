@@ -20,7 +20,8 @@ use serde::Serialize;
 
 use crate::error::{Error, Result};
 use crate::journal::{
-    self, AbsolutePath, FileRecord, Journal, KeyRecord, Kind, Record, Side, State,
+    self, AbsolutePath, FileRecord, Journal, KeyRecord, Kind, Record, Side, State, Target,
+    Unrestored,
 };
 use crate::key::{Key, Value};
 use crate::plan::{self, Plan};
@@ -32,10 +33,37 @@ use crate::system::write::{ensure_dir, file_mode, read_owned, remove_durably, wr
 /// `file`, `key-N`, `commit`, and the same prefixed with `rollback-`.
 pub const CRASH_AT: &str = "TCPTUNE_CRASH_AT";
 
+/// Environment variable naming steps (comma-separated) at which tcptune
+/// fails as if the disk were full: `key-N` (the Nth live write),
+/// `journal-commit`, `journal-revert`. Used by the fault tests.
+pub const FAIL_AT: &str = "TCPTUNE_FAIL_AT";
+
+/// Aborts at `step` when the crash tests ask for it. Only in debug builds:
+/// a release binary never reads the variable.
+#[cfg(debug_assertions)]
 fn checkpoint(step: &str) {
     if std::env::var_os(CRASH_AT).is_some_and(|wanted| wanted == step) {
         std::process::abort();
     }
+}
+
+#[cfg(not(debug_assertions))]
+fn checkpoint(_step: &str) {}
+
+/// An injected failure at `step` (debug builds only, see [`FAIL_AT`]).
+#[cfg(debug_assertions)]
+fn injected(step: &str) -> std::io::Result<()> {
+    match std::env::var(FAIL_AT) {
+        Ok(steps) if steps.split(',').any(|wanted| wanted == step) => {
+            Err(std::io::Error::from_raw_os_error(28))
+        }
+        _ => Ok(()),
+    }
+}
+
+#[cfg(not(debug_assertions))]
+fn injected(_step: &str) -> std::io::Result<()> {
+    Ok(())
 }
 
 /// What happened to one key.
@@ -51,6 +79,9 @@ pub enum KeyStatus {
     SkippedUnreadable,
     /// A rollback put the value back.
     Restored,
+    /// Persisted in the file only; the live value was left alone (an
+    /// offline `--root` without `--live`).
+    FileOnly,
 }
 
 impl From<plan::Status> for KeyStatus {
@@ -83,6 +114,11 @@ pub struct Outcome {
     /// For a rollback: the transactions undone, newest first.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub rolled_back: Vec<String>,
+    /// Whether tcptune's file was written (or, for a rollback, restored).
+    pub file_written: bool,
+    /// The profile applied.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub profile: Option<String>,
 }
 
 impl Outcome {
@@ -94,18 +130,50 @@ impl Outcome {
             file: PathBuf::new(),
             changes: Vec::new(),
             rolled_back: Vec::new(),
+            file_written: false,
+            profile: None,
+        }
+    }
+}
+
+/// Which system a transaction acts on, and whether it may write live
+/// values there.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Scope {
+    pub target: Target,
+    /// False for an offline `--root` image: files only.
+    pub live: bool,
+}
+
+impl Scope {
+    /// Whether `record` belongs to this target. A record written before
+    /// records named their target belongs to the default target of its
+    /// root: this state directory's.
+    pub fn owns(&self, record: &Record) -> bool {
+        record
+            .target
+            .as_ref()
+            .is_none_or(|target| target.same_system(&self.target))
+    }
+
+    /// Refuses (exit 2) a record of another target, naming both.
+    pub fn refuse_foreign(&self, record: &Record) -> Result<()> {
+        match &record.target {
+            Some(target) if !target.same_system(&self.target) => Err(Error::Usage(format!(
+                "transaction {} belongs to {target}, not to this target ({}); run tcptune with that target's --root, --proc and --netns",
+                record.id, self.target
+            ))),
+            _ => Ok(()),
         }
     }
 }
 
 /// Refuses a new apply while an earlier one was interrupted: its record
 /// holds what `rollback` needs to restore.
-pub fn refuse_interrupted(journal: &Journal) -> Result<()> {
-    match journal
-        .records()?
-        .into_iter()
-        .find(|record| record.kind == Kind::Apply && record.state == State::Prepared)
-    {
+pub fn refuse_interrupted(records: &[Record], scope: &Scope) -> Result<()> {
+    match records.iter().find(|record| {
+        record.kind == Kind::Apply && record.state == State::Prepared && scope.owns(record)
+    }) {
         Some(interrupted) => Err(Error::Refused(format!(
             "transaction {} was interrupted before it finished; run `tcptune rollback` to restore what was there, then apply again",
             interrupted.id
@@ -132,10 +200,11 @@ pub fn lock(state_dir: &Path) -> Result<crate::system::write::Lock> {
 }
 
 /// Carries out a plan as one transaction. The caller holds the lock.
-pub fn apply(system: &System, journal: &Journal, plan: &Plan) -> Result<Outcome> {
+pub fn apply(system: &System, journal: &Journal, plan: &Plan, scope: &Scope) -> Result<Outcome> {
     let id = journal.next_id()?;
     let keys: Vec<KeyRecord> = plan
         .live_changes()
+        .filter(|_| scope.live)
         .filter_map(|change| {
             Some(KeyRecord {
                 key: change.key.clone(),
@@ -169,6 +238,10 @@ pub fn apply(system: &System, journal: &Journal, plan: &Plan) -> Result<Outcome>
         rolls_back: Vec::new(),
         rolled_back_by: None,
         failure: None,
+        target: Some(scope.target.clone()),
+        live: scope.live,
+        unrestored: Vec::new(),
+        skipped: Vec::new(),
     };
     if let Some(old) = &plan.old_file {
         journal.keep_bytes(id, Side::Before, old)?;
@@ -178,7 +251,10 @@ pub fn apply(system: &System, journal: &Journal, plan: &Plan) -> Result<Outcome>
     checkpoint("journal");
 
     let mut file_written = false;
-    let mut keys_written = 0usize;
+    // Every key whose write was attempted, the failed one included: the
+    // kernel may have stored a value and then printed it back differently
+    // (`010` read as octal), so a failed read-back still changed the key.
+    let mut attempted = 0usize;
     let result = (|| -> Result<()> {
         if file_changed {
             let dir = plan.file.parent().unwrap_or(Path::new("/"));
@@ -194,17 +270,23 @@ pub fn apply(system: &System, journal: &Journal, plan: &Plan) -> Result<Outcome>
             checkpoint("file");
         }
         for record in &entry.keys {
+            attempted += 1;
+            injected(&format!("key-{attempted}")).map_err(|source| {
+                Error::Failed(format!(
+                    "writing {} = {}: {source}",
+                    record.key, record.applied
+                ))
+            })?;
             write_verified(system, &record.key, &record.applied)?;
-            keys_written += 1;
-            checkpoint(&format!("key-{keys_written}"));
+            checkpoint(&format!("key-{attempted}"));
         }
         Ok(())
     })();
 
     if let Err(error) = result {
         let mut problems = Vec::new();
-        for record in entry.keys[..keys_written].iter().rev() {
-            if let Err(undo) = write_verified(system, &record.key, &record.previous) {
+        for record in entry.keys[..attempted].iter().rev() {
+            if let Err(undo) = revert_key(system, &record.key, &record.previous) {
                 problems.push(undo.to_string());
             }
         }
@@ -214,21 +296,54 @@ pub fn apply(system: &System, journal: &Journal, plan: &Plan) -> Result<Outcome>
         entry.failure = Some(error.to_string());
         if problems.is_empty() {
             entry.state = State::Reverted;
-            journal.write(&entry)?;
+            if let Err(unrecorded) = injected("journal-revert")
+                .map_err(|source| Error::Write {
+                    path: journal.record_path(id),
+                    source,
+                })
+                .and_then(|()| journal.write(&entry))
+            {
+                return Err(Error::Failed(format!(
+                    "apply failed: {error}; everything it had changed was put back, but transaction {id} could not be marked reverted ({unrecorded}): its record still says prepared, and `tcptune rollback` will clear it with nothing left to restore"
+                )));
+            }
             return Err(Error::Failed(format!(
                 "apply failed: {error}; everything it had changed was put back (transaction {id} is marked reverted)"
             )));
         }
-        // The record stays `prepared`, so `rollback` can finish the job.
-        journal.write(&entry)?;
+        // The record stays `prepared`, so `rollback` can finish the job;
+        // if even that rewrite fails, the record written before any change
+        // already says `prepared`.
+        let unrecorded = journal
+            .write(&entry)
+            .err()
+            .map(|unrecorded| {
+                format!(" (the failure could not be added to its record: {unrecorded})")
+            })
+            .unwrap_or_default();
         return Err(Error::Failed(format!(
-            "apply failed: {error}; putting things back also failed ({}); run `tcptune rollback` to restore transaction {id}",
+            "apply failed: {error}; putting things back also failed ({}); run `tcptune rollback` to restore transaction {id}{unrecorded}",
             problems.join("; ")
         )));
     }
     checkpoint("commit");
     entry.state = State::Committed;
-    journal.write(&entry)?;
+    if let Err(unrecorded) = injected("journal-commit")
+        .map_err(|source| Error::Write {
+            path: journal.record_path(id),
+            source,
+        })
+        .and_then(|()| journal.write(&entry))
+    {
+        return Err(Error::Failed(format!(
+            "every change of transaction {id} is live{}, but its record could not be marked committed ({unrecorded}); it still says prepared: `tcptune rollback` undoes the transaction, and `tcptune apply` refuses until then",
+            if file_changed {
+                format!(" and {} is written", plan.file.display())
+            } else {
+                String::new()
+            }
+        )));
+    }
 
     Ok(Outcome {
         changed: true,
@@ -241,10 +356,15 @@ pub fn apply(system: &System, journal: &Journal, plan: &Plan) -> Result<Outcome>
                 key: change.key.clone(),
                 from: change.from.clone(),
                 to: change.to.clone(),
-                status: change.status.into(),
+                status: match change.status {
+                    plan::Status::Change if !scope.live => KeyStatus::FileOnly,
+                    status => status.into(),
+                },
             })
             .collect(),
         rolled_back: Vec::new(),
+        file_written: file_changed,
+        profile: Some(plan.profile.clone()),
     })
 }
 
@@ -264,6 +384,25 @@ fn write_verified(system: &System, key: &Key, value: &Value) -> Result<()> {
     }
 }
 
+/// Puts a key back to `previous`, unless it already holds it.
+fn restore_key(system: &System, key: &Key, previous: &Value) -> Result<()> {
+    if system.read_sysctl(key).value() == Some(previous) {
+        return Ok(());
+    }
+    write_verified(system, key, previous)
+}
+
+/// Puts back a key apply attempted to write. A key that is not there at
+/// all was not changed by this apply (its write failed with ENOENT), so
+/// there is nothing to put back; anything else is restored like in a
+/// rollback.
+fn revert_key(system: &System, key: &Key, previous: &Value) -> Result<()> {
+    match system.read_sysctl(key) {
+        crate::facts::Reading::Absent => Ok(()),
+        _ => restore_key(system, key, previous),
+    }
+}
+
 /// Puts the file back as the record says it was before.
 fn restore_file(journal: &Journal, entry: &Record) -> Result<()> {
     let path = &entry.file.path;
@@ -279,13 +418,15 @@ fn restore_file(journal: &Journal, entry: &Record) -> Result<()> {
     })
 }
 
-/// Which transactions a rollback undoes, newest first.
-fn targets(records: &[Record], to: Option<u64>) -> Result<Vec<Record>> {
+/// Which transactions a rollback undoes, newest first: the current
+/// target's only.
+fn targets(records: &[Record], to: Option<u64>, scope: &Scope) -> Result<Vec<Record>> {
+    let undoable = |record: &&Record| record.is_undoable() && scope.owns(record);
     match to {
         None => Ok(records
             .iter()
             .rev()
-            .find(|record| record.is_undoable())
+            .find(undoable)
             .cloned()
             .into_iter()
             .collect()),
@@ -295,25 +436,23 @@ fn targets(records: &[Record], to: Option<u64>) -> Result<Vec<Record>> {
                     "there is no transaction {id} (see `tcptune history`)"
                 )));
             };
+            scope.refuse_foreign(record)?;
             if !record.is_undoable() {
                 return Err(Error::Usage(format!(
-                    "transaction {id} is {} {}; only applied transactions can be rolled back",
-                    match record.kind {
-                        Kind::Apply => "an apply",
-                        Kind::Rollback => "a rollback",
-                    },
-                    match record.state {
-                        State::Prepared => "that was interrupted",
-                        State::Committed => "that committed",
-                        State::Reverted => "that failed and was reverted",
-                        State::RolledBack => "that was already rolled back",
+                    "transaction {id} is {}; only applied transactions that are in effect can be rolled back",
+                    match (record.kind, record.state) {
+                        (Kind::Rollback, _) => "a rollback",
+                        (Kind::Apply, State::Reverted) => "an apply that failed and was put back",
+                        (Kind::Apply, State::RolledBack) => "an apply that was already rolled back",
+                        (Kind::Apply, _) => "an apply that is not in effect",
                     }
                 )));
             }
             Ok(records
                 .iter()
                 .rev()
-                .filter(|record| record.id >= id && record.is_undoable())
+                .filter(|record| record.id >= id)
+                .filter(undoable)
                 .cloned()
                 .collect())
         }
@@ -346,6 +485,8 @@ pub struct RollbackPlan {
     pub file_after: Option<Vec<u8>>,
     /// Changes made after tcptune's that the rollback would overwrite.
     pub conflicts: Vec<String>,
+    /// Keys the operator chose to leave as they are (`--skip`).
+    pub skip: Vec<Key>,
 }
 
 /// What the planner needs to know besides the records.
@@ -364,13 +505,22 @@ impl RollbackPlan {
     /// must still hold what tcptune set (or already its old value), and the
     /// file what tcptune wrote, or the rollback would destroy someone else's
     /// change; such cases are conflicts.
-    pub fn new(targets: Vec<Record>, file: AbsolutePath, facts: &RollbackFacts) -> RollbackPlan {
+    pub fn new(
+        targets: Vec<Record>,
+        file: AbsolutePath,
+        facts: &RollbackFacts,
+        skip: &[Key],
+    ) -> RollbackPlan {
         let mut live: BTreeMap<&Key, Option<Value>> = BTreeMap::new();
         let mut keys: Vec<Restore> = Vec::new();
         let mut conflicts = Vec::new();
         let mut file_state = facts.file_now.clone();
         for record in &targets {
-            for change in &record.keys {
+            for change in record
+                .keys
+                .iter()
+                .filter(|change| !skip.contains(&change.key))
+            {
                 let current = live
                     .entry(&change.key)
                     .or_insert_with(|| facts.live.get(&change.key).cloned().flatten());
@@ -426,6 +576,7 @@ impl RollbackPlan {
             file_now: facts.file_now.clone(),
             file_after: file_state,
             conflicts,
+            skip: skip.to_vec(),
         }
     }
 
@@ -452,13 +603,27 @@ impl RollbackPlan {
 /// later one) needs, and plans it. None when nothing is left to undo.
 pub fn plan_rollback(
     system: &System,
+    records: &[Record],
     journal: &Journal,
-    sysctl_dir: &Path,
+    scope: &Scope,
     to: Option<u64>,
+    skip: &[Key],
 ) -> Result<Option<RollbackPlan>> {
-    let targets = targets(&journal.records()?, to)?;
+    let sysctl_dir = scope.target.sysctl_dir.as_path();
+    let targets = targets(records, to, scope)?;
     if targets.is_empty() {
         return Ok(None);
+    }
+    if !scope.live
+        && let Some(live) = targets
+            .iter()
+            .find(|record| record.live && !record.keys.is_empty())
+    {
+        return Err(Error::Usage(format!(
+            "transaction {} changed live values, and --root {} is handled as an offline image: pass --live to restore this kernel's values too",
+            live.id,
+            scope.target.root.display()
+        )));
     }
     // A record names the file it wrote; rollback writes back only to
     // tcptune's own file in the sysctl.d directory, whatever a record says,
@@ -504,12 +669,22 @@ pub fn plan_rollback(
             }
         }
     }
-    Ok(Some(RollbackPlan::new(targets, file, &facts)))
+    Ok(Some(RollbackPlan::new(targets, file, &facts, skip)))
 }
 
 /// Carries out a rollback plan. The caller holds the lock and has refused
-/// conflicts unless forced.
-pub fn rollback(system: &System, journal: &Journal, plan: &RollbackPlan) -> Result<Outcome> {
+/// conflicts unless forced. Every key is tried: one the kernel refuses (an
+/// interface that is gone, a port range below a raised
+/// `ip_unprivileged_port_start`) is reported with the kernel's reason and
+/// recorded, the rollback is marked partial, and the transactions it
+/// belongs to stay in effect so that `rollback` can finish them later, or
+/// `rollback --skip KEY` leave that key as it is.
+pub fn rollback(
+    system: &System,
+    journal: &Journal,
+    plan: &RollbackPlan,
+    scope: &Scope,
+) -> Result<Outcome> {
     let Some(newest) = plan.targets.first() else {
         return Ok(Outcome::nothing());
     };
@@ -536,6 +711,7 @@ pub fn rollback(system: &System, journal: &Journal, plan: &RollbackPlan) -> Resu
         },
         keys: plan
             .changing()
+            .filter(|_| scope.live)
             .map(|restore| KeyRecord {
                 key: restore.key.clone(),
                 previous: restore.current.clone().unwrap_or_else(|| Value::parse("")),
@@ -545,33 +721,103 @@ pub fn rollback(system: &System, journal: &Journal, plan: &RollbackPlan) -> Resu
         rolls_back: plan.targets.iter().map(|target| target.id).collect(),
         rolled_back_by: None,
         failure: None,
+        target: Some(scope.target.clone()),
+        live: scope.live,
+        unrestored: Vec::new(),
+        skipped: plan.skip.clone(),
     };
     journal.write(&record)?;
     checkpoint("rollback-journal");
 
+    let mut unrestored: Vec<Unrestored> = Vec::new();
+    let mut undone = Vec::new();
+    let mut file_failure = None;
     for target in &plan.targets {
         if target.file.changed {
-            restore_file(journal, target)?;
+            if let Err(error) = restore_file(journal, target) {
+                file_failure = Some(error.to_string());
+                break;
+            }
             checkpoint("rollback-file");
         }
+        let mut complete = true;
         for (index, change) in target.keys.iter().enumerate() {
-            if system.read_sysctl(&change.key).value() != Some(&change.previous) {
-                write_verified(system, &change.key, &change.previous).map_err(|error| {
-                    Error::Failed(format!(
-                        "rollback stopped: {error}; run `tcptune rollback` again to finish"
-                    ))
-                })?;
+            if !scope.live || plan.skip.contains(&change.key) {
+                continue;
+            }
+            if let Err(error) = restore_key(system, &change.key, &change.previous) {
+                complete = false;
+                unrestored.retain(|earlier| earlier.key != change.key);
+                unrestored.push(Unrestored {
+                    key: change.key.clone(),
+                    value: change.previous.clone(),
+                    reason: error.to_string(),
+                });
+            } else {
+                unrestored.retain(|earlier| earlier.key != change.key);
             }
             checkpoint(&format!("rollback-key-{}", index + 1));
         }
-        let mut undone = target.clone();
-        undone.state = State::RolledBack;
-        undone.rolled_back_by = Some(id);
-        journal.write(&undone)?;
+        if complete {
+            let mut done = target.clone();
+            done.state = State::RolledBack;
+            done.rolled_back_by = Some(id);
+            journal.write(&done)?;
+            undone.push(target.id);
+        }
     }
-    checkpoint("rollback-commit");
-    record.state = State::Committed;
-    journal.write(&record)?;
+    if unrestored.is_empty() && file_failure.is_none() {
+        checkpoint("rollback-commit");
+        record.state = State::Committed;
+        journal.write(&record)?;
+    } else {
+        record.state = State::Partial;
+        record.failure = file_failure.clone();
+        record.unrestored = unrestored.clone();
+        let unrecorded = journal
+            .write(&record)
+            .err()
+            .map(|error| format!(" (recording that failed too: {error})"))
+            .unwrap_or_default();
+        let mut parts = Vec::new();
+        if let Some(failure) = file_failure {
+            parts.push(format!("restoring the file failed: {failure}"));
+        }
+        for key in &unrestored {
+            parts.push(format!(
+                "{} could not be set back to {}: {}",
+                key.key, key.value, key.reason
+            ));
+        }
+        let skip: Vec<String> = unrestored
+            .iter()
+            .map(|key| format!("--skip {}", key.key))
+            .collect();
+        return Err(Error::Failed(format!(
+            "rollback {id} is partial: {}; every other key and the file were restored{}. Run `tcptune rollback` again once the cause is fixed{}{unrecorded}",
+            parts.join("; "),
+            if undone.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    " (transactions {} are fully undone)",
+                    undone
+                        .iter()
+                        .map(ToString::to_string)
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )
+            },
+            if skip.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    ", or `tcptune rollback {}` to leave those keys as they are",
+                    skip.join(" ")
+                )
+            }
+        )));
+    }
 
     Ok(Outcome {
         changed: true,
@@ -579,6 +825,7 @@ pub fn rollback(system: &System, journal: &Journal, plan: &RollbackPlan) -> Resu
         file: plan.file.to_path_buf(),
         changes: plan
             .changing()
+            .filter(|_| scope.live)
             .map(|restore| KeyOutcome {
                 key: restore.key.clone(),
                 from: restore.current.clone(),
@@ -591,6 +838,8 @@ pub fn rollback(system: &System, journal: &Journal, plan: &RollbackPlan) -> Resu
             .iter()
             .map(|target| target.id.to_string())
             .collect(),
+        file_written: plan.file_now != plan.file_after,
+        profile: newest.profile.clone(),
     })
 }
 
@@ -637,6 +886,23 @@ mod tests {
             rolls_back: Vec::new(),
             rolled_back_by: None,
             failure: None,
+            target: None,
+            live: true,
+            unrestored: Vec::new(),
+            skipped: Vec::new(),
+        }
+    }
+
+    /// The default target of a root, writing live values.
+    fn scope(root: &Path, proc: &Path, sysctl_dir: &Path) -> Scope {
+        Scope {
+            target: crate::journal::Target {
+                netns: None,
+                root: AbsolutePath::new(root).unwrap(),
+                proc: AbsolutePath::new(proc).unwrap(),
+                sysctl_dir: AbsolutePath::new(sysctl_dir).unwrap(),
+            },
+            live: true,
         }
     }
 
@@ -656,7 +922,7 @@ mod tests {
         let target = applied(1, &[("net.ipv4.tcp_fin_timeout", "60", "30")], false);
         let mut facts = facts(&[("net.ipv4.tcp_fin_timeout", "30")], Some("new"));
         facts.kept.insert((1, Side::After), b"new".to_vec());
-        let plan = RollbackPlan::new(vec![target], AbsolutePath::new(FILE).unwrap(), &facts);
+        let plan = RollbackPlan::new(vec![target], AbsolutePath::new(FILE).unwrap(), &facts, &[]);
         assert!(plan.conflicts.is_empty(), "{:?}", plan.conflicts);
         assert!(plan.refuse_conflicts(false).is_ok());
         let restores: Vec<(String, Option<String>, String)> = plan
@@ -695,6 +961,7 @@ mod tests {
             vec![second, first],
             AbsolutePath::new(FILE).unwrap(),
             &facts,
+            &[],
         );
         assert!(plan.conflicts.is_empty(), "{:?}", plan.conflicts);
         let restore = plan.changing().next().unwrap();
@@ -709,7 +976,7 @@ mod tests {
         let mut facts = facts(&[("net.core.somaxconn", "1024")], Some("edited by hand"));
         facts.kept.insert((3, Side::After), b"ours".to_vec());
         facts.kept.insert((3, Side::Before), b"theirs".to_vec());
-        let plan = RollbackPlan::new(vec![target], AbsolutePath::new(FILE).unwrap(), &facts);
+        let plan = RollbackPlan::new(vec![target], AbsolutePath::new(FILE).unwrap(), &facts, &[]);
         assert_eq!(plan.conflicts.len(), 2, "{:?}", plan.conflicts);
         assert!(plan.conflicts[0].contains("net.core.somaxconn is 1024"));
         assert!(plan.conflicts[1].contains("was changed after transaction 3"));
@@ -724,7 +991,7 @@ mod tests {
         let mut facts = facts(&[("net.ipv4.tcp_sack", "1")], Some("ours"));
         facts.kept.insert((4, Side::After), b"ours".to_vec());
         facts.kept.insert((4, Side::Before), b"before".to_vec());
-        let plan = RollbackPlan::new(vec![target], AbsolutePath::new(FILE).unwrap(), &facts);
+        let plan = RollbackPlan::new(vec![target], AbsolutePath::new(FILE).unwrap(), &facts, &[]);
         assert!(plan.conflicts.is_empty());
         assert_eq!(plan.changing().count(), 0);
         assert_eq!(plan.keys.len(), 1);
@@ -735,24 +1002,29 @@ mod tests {
         let mut reverted = applied(2, &[], true);
         reverted.state = State::Reverted;
         let records = vec![applied(1, &[], true), reverted, applied(3, &[], true)];
-        let newest: Vec<u64> = targets(&records, None)
+        let scope = scope(
+            Path::new("/"),
+            Path::new("/proc"),
+            Path::new("/etc/sysctl.d"),
+        );
+        let newest: Vec<u64> = targets(&records, None, &scope)
             .unwrap()
             .iter()
             .map(|r| r.id)
             .collect();
         assert_eq!(newest, [3]);
-        let from_one: Vec<u64> = targets(&records, Some(1))
+        let from_one: Vec<u64> = targets(&records, Some(1), &scope)
             .unwrap()
             .iter()
             .map(|r| r.id)
             .collect();
         assert_eq!(from_one, [3, 1]);
-        let error = targets(&records, Some(2)).unwrap_err().to_string();
+        let error = targets(&records, Some(2), &scope).unwrap_err().to_string();
         assert!(
-            error.contains("transaction 2 is an apply that failed and was reverted"),
+            error.contains("transaction 2 is an apply that failed and was put back"),
             "{error}"
         );
-        assert!(targets(&records, Some(9)).is_err());
+        assert!(targets(&records, Some(9), &scope).is_err());
     }
 
     /// A writable stand-in for `<proc>/sys`: apply writes and reads back
@@ -786,6 +1058,8 @@ mod tests {
             new_file: b"net.ipv4.tcp_fin_timeout = 30\n".to_vec(),
             shadows: Vec::new(),
             dropped: Vec::new(),
+            not_persisted: None,
+            live: true,
         }
     }
 
@@ -797,7 +1071,8 @@ mod tests {
         let file = sysctl_dir.join(crate::conf::FILE_NAME);
         let system = System::new("/", proc.path());
         let journal = Journal::open(&state.path().join("state")).unwrap();
-        let outcome = apply(&system, &journal, &one_change_plan(&file)).unwrap();
+        let scope = scope(Path::new("/"), proc.path(), &sysctl_dir);
+        let outcome = apply(&system, &journal, &one_change_plan(&file), &scope).unwrap();
         assert_eq!(outcome.transaction.as_deref(), Some("1"));
         assert_eq!(outcome.changes[0].status, KeyStatus::Change);
         let key = key("net.ipv4.tcp_fin_timeout");
@@ -810,19 +1085,27 @@ mod tests {
         assert_eq!(record.state, State::Committed);
         assert_eq!(record.keys[0].previous, value("60"));
 
-        let plan = plan_rollback(&system, &journal, &sysctl_dir, None)
+        let records = journal.records().unwrap();
+        let plan = plan_rollback(&system, &records, &journal, &scope, None, &[])
             .unwrap()
             .unwrap();
-        let outcome = rollback(&system, &journal, &plan).unwrap();
+        let outcome = rollback(&system, &journal, &plan, &scope).unwrap();
         assert_eq!(outcome.rolled_back, ["1"]);
         assert_eq!(system.read_sysctl(&key).value(), Some(&value("60")));
         assert!(!file.exists(), "the file did not exist before");
         assert_eq!(journal.read(1).unwrap().state, State::RolledBack);
         assert_eq!(journal.read(2).unwrap().kind, Kind::Rollback);
         assert!(
-            plan_rollback(&system, &journal, &sysctl_dir, None)
-                .unwrap()
-                .is_none()
+            plan_rollback(
+                &system,
+                &journal.records().unwrap(),
+                &journal,
+                &scope,
+                None,
+                &[]
+            )
+            .unwrap()
+            .is_none()
         );
     }
 
@@ -835,7 +1118,8 @@ mod tests {
         let file = state.path().join("sysctl.d").join(crate::conf::FILE_NAME);
         let system = System::new("/", proc.path());
         let journal = Journal::open(&state.path().join("state")).unwrap();
-        let error = apply(&system, &journal, &one_change_plan(&file)).unwrap_err();
+        let scope = scope(Path::new("/"), proc.path(), file.parent().unwrap());
+        let error = apply(&system, &journal, &one_change_plan(&file), &scope).unwrap_err();
         assert!(error.to_string().contains("was put back"), "{error}");
         assert_eq!(error.exit_code(), crate::error::exit::SYSTEM);
         assert!(!file.exists());

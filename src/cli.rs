@@ -111,6 +111,11 @@ pub enum Command {
         #[arg(long)]
         dry_run: bool,
 
+        /// With --root other than /: also set this kernel's live values.
+        /// Without it, a --root is an offline image and only its files change.
+        #[arg(long)]
+        live: bool,
+
         #[command(flatten)]
         places: Places,
     },
@@ -128,6 +133,16 @@ pub enum Command {
         /// Restore even keys or files someone changed after tcptune set them.
         #[arg(long)]
         force: bool,
+
+        /// With --root other than /: also restore this kernel's live values.
+        #[arg(long)]
+        live: bool,
+
+        /// Leave this key as it is (one the kernel no longer accepts, such as
+        /// an interface that is gone); the transaction counts as undone.
+        /// Repeat for several keys.
+        #[arg(long, value_name = "KEY")]
+        skip: Vec<String>,
 
         /// The sysctl.d directory apply wrote to, if not the default
         /// (<root>/etc/sysctl.d): rollback restores files there only.

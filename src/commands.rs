@@ -23,7 +23,9 @@ use crate::system::{Owners, Request, System};
 
 /// Runs the parsed command line, printing through `printer`.
 pub fn run(cli: &Cli, printer: &mut Printer<'_>) -> Result<u8> {
-    let system = System::new(&cli.root, &cli.proc_dir);
+    // Every path a record names is absolute: a relative --root would make a
+    // record that no later run (from another directory) could trust.
+    let system = System::new(absolute(&cli.root)?, absolute(&cli.proc_dir)?);
     let name = cli.command.name();
     if let Some((_, kinds)) = report::COMMAND_DOCUMENTS
         .iter()
@@ -39,24 +41,51 @@ pub fn run(cli: &Cli, printer: &mut Printer<'_>) -> Result<u8> {
         Command::Diff {
             profiles,
             sysctl_dir,
-        } => diff(&system, profiles, sysctl_dir.as_deref(), printer),
+        } => diff(
+            &system,
+            profiles,
+            sysctl_dir.as_deref(),
+            cli.netns.is_some(),
+            printer,
+        ),
         Command::Apply {
             profiles,
             yes,
             dry_run,
+            live,
             places,
-        } => apply_command(&system, profiles, *yes, *dry_run, places, printer),
+        } => apply_command(
+            &system,
+            profiles,
+            &Confirmation {
+                yes: *yes,
+                entered_netns: cli.netns.is_some(),
+                live: *live,
+            },
+            *dry_run,
+            places,
+            printer,
+        ),
         Command::Rollback {
             to,
             yes,
             force,
+            live,
+            skip,
             sysctl_dir,
             state_dir,
         } => rollback_command(
             &system,
-            *to,
-            *yes,
-            *force,
+            &RollbackRequest {
+                to: *to,
+                force: *force,
+                skip,
+            },
+            &Confirmation {
+                yes: *yes,
+                entered_netns: cli.netns.is_some(),
+                live: *live,
+            },
             &Places {
                 sysctl_dir: sysctl_dir.clone(),
                 state_dir: state_dir.clone(),
@@ -73,6 +102,99 @@ pub fn run(cli: &Cli, printer: &mut Printer<'_>) -> Result<u8> {
             Ok(exit::SUCCESS)
         }
     }
+}
+
+/// The exit code once a final document was printed: a reader that went
+/// away (`tcptune check | head -1`) still gets the verdict, any other output
+/// failure is one.
+fn deliver(printed: Result<()>, code: u8) -> Result<u8> {
+    match printed {
+        Err(Error::Output(error)) if error.kind() == std::io::ErrorKind::BrokenPipe => Ok(code),
+        Err(error) => Err(error),
+        Ok(()) => Ok(code),
+    }
+}
+
+/// After a transaction committed, the report failing changes nothing of
+/// what happened: the exit code stays 0 and stderr says it committed.
+fn report_committed(printed: Result<()>, outcome: &apply::Outcome) -> Result<u8> {
+    if let Err(error) = printed {
+        report::warn(&format!(
+            "transaction {} committed; its report could not be written ({error})",
+            outcome.transaction.as_deref().unwrap_or("-")
+        ));
+    }
+    Ok(exit::SUCCESS)
+}
+
+/// `path` made absolute against the working directory (not resolved:
+/// symlinks are judged where they are).
+fn absolute(path: &Path) -> Result<PathBuf> {
+    std::path::absolute(path)
+        .map_err(|error| Error::Usage(format!("{}: not a usable path ({error})", path.display())))
+}
+
+/// What the operator said on the command line about a transaction.
+struct Confirmation {
+    yes: bool,
+    /// Whether `--netns` entered a namespace.
+    entered_netns: bool,
+    /// `--live`: with a --root other than /, change live values too.
+    live: bool,
+}
+
+struct RollbackRequest<'a> {
+    to: Option<u64>,
+    force: bool,
+    skip: &'a [String],
+}
+
+/// The target of a transaction and whether it may write live values: a
+/// `--root` other than `/` is an offline image unless `--live`, when the
+/// proc tree is the kernel's.
+fn scope(system: &System, sysctl_dir: &Path, live_flag: bool) -> Result<apply::Scope> {
+    let absolute_path = |path: &Path| {
+        crate::journal::AbsolutePath::new(path.to_path_buf())
+            .ok_or_else(|| Error::Usage(format!("{} is not an absolute path", path.display())))
+    };
+    let image = !system.root_is_host();
+    let kernel = system.is_kernel_proc();
+    let live = !(image && kernel) || live_flag;
+    if image && kernel {
+        if live_flag {
+            report::warn(&format!(
+                "--live: changing this kernel's live values as well as the files under {}",
+                system.root().display()
+            ));
+        } else {
+            report::warn(&format!(
+                "--root {} is handled as an offline image: only its files change, this kernel's live values are left alone (pass --live to change them too)",
+                system.root().display()
+            ));
+        }
+    }
+    Ok(apply::Scope {
+        target: crate::journal::Target {
+            netns: crate::system::netns_id()
+                .map(|(dev, inode)| crate::journal::NamespaceId { dev, inode }),
+            root: absolute_path(system.root())?,
+            proc: absolute_path(system.proc())?,
+            sysctl_dir: absolute_path(sysctl_dir)?,
+        },
+        live,
+    })
+}
+
+/// Why a child network namespace's values stay out of the host's boot
+/// configuration, when they do: the namespace is not the host's, the root
+/// is the host's, and no `--sysctl-dir` was named for them.
+/// When init's namespace cannot be looked at, `--netns` decides.
+fn live_only_reason(system: &System, places: &Places, entered_netns: bool) -> Option<String> {
+    let host_root = system.root_is_host();
+    let child = crate::system::in_child_netns().unwrap_or(entered_netns);
+    (host_root && child && places.sysctl_dir.is_none()).then(|| {
+        "this is a child network namespace, whose values do not belong in the host's boot configuration: set live only. To persist them, let the container runtime set them (Kubernetes: pod securityContext.sysctls; Docker: docker run --sysctl KEY=VALUE), or name a --sysctl-dir for them".to_owned()
+    })
 }
 
 /// Resolves the profiles once and shows their warnings once.
@@ -119,18 +241,21 @@ fn check(system: &System, args: &CheckArgs, printer: &mut Printer<'_>) -> Result
     let findings = rules::evaluate(&facts, &profile);
     let fail_on = Severity::from(args.fail_on);
     let failed = findings.iter().any(|finding| finding.severity >= fail_on);
-    printer.print(Document::Check(&CheckReport {
+    let printed = printer.print(Document::Check(&CheckReport {
         kernel: &facts.kernel_release,
         profile: &profile,
         summary: Summary::of(&findings),
         findings: &findings,
         facts: &facts,
-    }))?;
-    Ok(if failed {
-        exit::FINDINGS
-    } else {
-        exit::SUCCESS
-    })
+    }));
+    deliver(
+        printed,
+        if failed {
+            exit::FINDINGS
+        } else {
+            exit::SUCCESS
+        },
+    )
 }
 
 /// The limits `sockets` shows beside the counts.
@@ -162,12 +287,12 @@ fn sockets(system: &System, args: &SocketsArgs, printer: &mut Printer<'_>) -> Re
         args.sample,
     )?;
     warn_skipped(&facts);
-    printer.print(Document::Sockets(&SocketsReport {
+    let printed = printer.print(Document::Sockets(&SocketsReport {
         facts: &facts,
         processes: args.processes,
         by_destination: args.by_destination,
-    }))?;
-    Ok(exit::SUCCESS)
+    }));
+    deliver(printed, exit::SUCCESS)
 }
 
 fn profiles(system: &System, name: Option<&str>, printer: &mut Printer<'_>) -> Result<u8> {
@@ -208,18 +333,19 @@ fn explain(system: &System, subject: &str, printer: &mut Printer<'_>) -> Result<
     Ok(exit::SUCCESS)
 }
 
-/// The sysctl.d directory and state directory, defaulting under the root.
-fn places(system: &System, places: &Places) -> (PathBuf, PathBuf) {
-    (
-        places
-            .sysctl_dir
-            .clone()
-            .unwrap_or_else(|| system.default_sysctl_dir()),
-        places
-            .state_dir
-            .clone()
-            .unwrap_or_else(|| system.default_state_dir()),
-    )
+/// The sysctl.d directory and state directory, defaulting under the root,
+/// absolute.
+fn places(system: &System, places: &Places) -> Result<(PathBuf, PathBuf)> {
+    Ok((
+        match &places.sysctl_dir {
+            Some(dir) => absolute(dir)?,
+            None => system.default_sysctl_dir(),
+        },
+        match &places.state_dir {
+            Some(dir) => absolute(dir)?,
+            None => system.default_state_dir(),
+        },
+    ))
 }
 
 /// Reads what planning needs and plans.
@@ -243,38 +369,51 @@ fn diff(
     system: &System,
     profiles: &[String],
     sysctl_dir: Option<&Path>,
+    entered_netns: bool,
     printer: &mut Printer<'_>,
 ) -> Result<u8> {
     let profile = resolve_profiles(system, profiles)?;
-    let (sysctl_dir, _) = places(
-        system,
-        &Places {
-            sysctl_dir: sysctl_dir.map(Path::to_path_buf),
-            state_dir: None,
+    let places_args = Places {
+        sysctl_dir: sysctl_dir.map(Path::to_path_buf),
+        state_dir: None,
+    };
+    let (sysctl_dir, _) = places(system, &places_args)?;
+    let mut plan = make_plan(system, &profile, &sysctl_dir)?;
+    if let Some(why) = live_only_reason(system, &places_args, entered_netns) {
+        plan = plan.live_only(why);
+    }
+    let printed = printer.print(Document::Plan(&plan, PlanView::Diff));
+    deliver(
+        printed,
+        if plan.is_empty() {
+            exit::SUCCESS
+        } else {
+            exit::FINDINGS
         },
-    );
-    let plan = make_plan(system, &profile, &sysctl_dir)?;
-    printer.print(Document::Plan(&plan, PlanView::Diff))?;
-    Ok(if plan.is_empty() {
-        exit::SUCCESS
-    } else {
-        exit::FINDINGS
-    })
+    )
 }
 
 fn apply_command(
     system: &System,
     profiles: &[String],
-    yes: bool,
+    confirmation: &Confirmation,
     dry_run: bool,
     places_args: &Places,
     printer: &mut Printer<'_>,
 ) -> Result<u8> {
-    let (sysctl_dir, state_dir) = places(system, places_args);
+    let (sysctl_dir, state_dir) = places(system, places_args)?;
     // The profile must be valid before anything is locked or created.
     let profile = resolve_profiles(system, profiles)?;
+    let scope = scope(system, &sysctl_dir, confirmation.live)?;
+    let shape = |plan: Plan| {
+        let plan = if scope.live { plan } else { plan.offline() };
+        match live_only_reason(system, places_args, confirmation.entered_netns) {
+            Some(why) => plan.live_only(why),
+            None => plan,
+        }
+    };
     if dry_run {
-        let plan = make_plan(system, &profile, &sysctl_dir)?;
+        let plan = shape(make_plan(system, &profile, &sysctl_dir)?);
         printer.print(Document::Plan(&plan, PlanView::DryRun))?;
         return Ok(exit::SUCCESS);
     }
@@ -282,28 +421,34 @@ fn apply_command(
     system.refuse_redirects(&[&sysctl_dir, &state_dir])?;
     let _lock = apply::lock(&state_dir)?;
     let journal = Journal::open(&state_dir)?;
-    apply::refuse_interrupted(&journal)?;
-    let plan = make_plan(system, &profile, &sysctl_dir)?;
+    apply::refuse_interrupted(&journal.records()?, &scope)?;
+    let plan = shape(make_plan(system, &profile, &sysctl_dir)?);
     if plan.is_empty() {
         printer.print(Document::Plan(&plan, PlanView::NothingToDo))?;
         return Ok(exit::SUCCESS);
     }
     printer.print(Document::Plan(&plan, PlanView::Preview))?;
-    report::confirm(yes, "Apply these changes?")?;
-    let outcome = apply::apply(system, &journal, &plan)?;
-    printer.print(Document::Outcome(&outcome, OutcomeView::Apply))?;
-    Ok(exit::SUCCESS)
+    report::confirm(confirmation.yes, "Apply these changes?")?;
+    let outcome = apply::apply(system, &journal, &plan, &scope)?;
+    report_committed(
+        printer.print(Document::Outcome(&outcome, OutcomeView::Apply)),
+        &outcome,
+    )
 }
 
 fn rollback_command(
     system: &System,
-    to: Option<u64>,
-    yes: bool,
-    force: bool,
+    request: &RollbackRequest<'_>,
+    confirmation: &Confirmation,
     places_args: &Places,
     printer: &mut Printer<'_>,
 ) -> Result<u8> {
-    let (sysctl_dir, state_dir) = places(system, places_args);
+    let (sysctl_dir, state_dir) = places(system, places_args)?;
+    let skip = request
+        .skip
+        .iter()
+        .map(|key| Key::parse(key).map_err(|error| Error::Usage(format!("--skip {key}: {error}"))))
+        .collect::<Result<Vec<_>>>()?;
     let Some(_) = Journal::existing(&state_dir) else {
         printer.print(Document::Outcome(
             &apply::Outcome::nothing(),
@@ -313,32 +458,67 @@ fn rollback_command(
     };
     system.require_root("rollback")?;
     system.refuse_redirects(&[&state_dir])?;
+    let scope = scope(system, &sysctl_dir, confirmation.live)?;
     let _lock = apply::lock(&state_dir)?;
     let journal = Journal::open(&state_dir)?;
-    let Some(plan) = apply::plan_rollback(system, &journal, &sysctl_dir, to)? else {
+    let records = journal.records()?;
+    let Some(plan) = apply::plan_rollback(system, &records, &journal, &scope, request.to, &skip)?
+    else {
         printer.print(Document::Outcome(
             &apply::Outcome::nothing(),
             OutcomeView::Rollback,
         ))?;
         return Ok(exit::SUCCESS);
     };
-    plan.refuse_conflicts(force)?;
+    plan.refuse_conflicts(request.force)?;
     system.refuse_redirects(&[&sysctl_dir])?;
     printer.print(Document::RollbackPreview(&plan.targets))?;
-    report::confirm(yes, "Roll back?")?;
-    let outcome = apply::rollback(system, &journal, &plan)?;
-    printer.print(Document::Outcome(&outcome, OutcomeView::Rollback))?;
-    Ok(exit::SUCCESS)
+    report::confirm(confirmation.yes, "Roll back?")?;
+    let outcome = apply::rollback(system, &journal, &plan, &scope)?;
+    report_committed(
+        printer.print(Document::Outcome(&outcome, OutcomeView::Rollback)),
+        &outcome,
+    )
 }
 
 fn history(system: &System, state_dir: Option<&Path>, printer: &mut Printer<'_>) -> Result<u8> {
-    let state_dir = state_dir.map_or_else(|| system.default_state_dir(), Path::to_path_buf);
+    let state_dir = match state_dir {
+        Some(dir) => absolute(dir)?,
+        None => system.default_state_dir(),
+    };
     let records = match Journal::existing(&state_dir) {
         Some(journal) => journal.records()?,
         None => Vec::new(),
     };
-    printer.print(Document::History(&records))?;
-    Ok(exit::SUCCESS)
+    // This target's records only; the sysctl.d directory does not matter
+    // for which system a record belongs to.
+    let scope = apply::Scope {
+        target: crate::journal::Target {
+            netns: crate::system::netns_id()
+                .map(|(dev, inode)| crate::journal::NamespaceId { dev, inode }),
+            root: crate::journal::AbsolutePath::new(system.root().to_path_buf())
+                .ok_or_else(|| Error::Usage("--root is not absolute".into()))?,
+            proc: crate::journal::AbsolutePath::new(system.proc().to_path_buf())
+                .ok_or_else(|| Error::Usage("--proc is not absolute".into()))?,
+            sysctl_dir: crate::journal::AbsolutePath::new(system.default_sysctl_dir())
+                .ok_or_else(|| Error::Usage("--root is not absolute".into()))?,
+        },
+        live: true,
+    };
+    let (own, other): (Vec<_>, Vec<_>) = records.into_iter().partition(|record| scope.owns(record));
+    if !other.is_empty() {
+        report::warn(&format!(
+            "{} transactions in {} belong to other targets (another network namespace, root or proc) and are not shown",
+            other.len(),
+            state_dir.display()
+        ));
+    }
+    if own.iter().any(|record| record.target.is_none()) {
+        report::warn(
+            "transactions recorded before records named their target are shown as belonging to this root's default target",
+        );
+    }
+    deliver(printer.print(Document::History(&own)), exit::SUCCESS)
 }
 
 /// Largest sysctl file `lint` reads (real ones are a few KiB).
@@ -361,13 +541,16 @@ fn lint(
         .collect();
     let findings = crate::lint::lint(&inputs);
     let failed = findings.iter().any(|finding| finding.severity >= fail_on);
-    printer.print(Document::Lint(&LintReport {
+    let printed = printer.print(Document::Lint(&LintReport {
         files,
         findings: &findings,
-    }))?;
-    Ok(if failed {
-        exit::FINDINGS
-    } else {
-        exit::SUCCESS
-    })
+    }));
+    deliver(
+        printed,
+        if failed {
+            exit::FINDINGS
+        } else {
+            exit::SUCCESS
+        },
+    )
 }

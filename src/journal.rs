@@ -45,6 +45,9 @@ pub enum State {
     Reverted,
     /// Undone by a later rollback.
     RolledBack,
+    /// A rollback that restored everything it could; `unrestored` names
+    /// the keys the kernel refused.
+    Partial,
 }
 
 impl fmt::Display for State {
@@ -55,6 +58,7 @@ impl fmt::Display for State {
             State::Committed => "committed",
             State::Reverted => "reverted",
             State::RolledBack => "rolled_back",
+            State::Partial => "partial",
         })
     }
 }
@@ -119,6 +123,66 @@ pub struct FileRecord {
     pub changed: bool,
 }
 
+/// A network namespace, by the device and inode of its nsfs file
+/// (`/proc/self/ns/net`, or the file `--netns` named).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct NamespaceId {
+    pub dev: u64,
+    pub inode: u64,
+}
+
+impl fmt::Display for NamespaceId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "net:[{}] (device {})", self.inode, self.dev)
+    }
+}
+
+/// The system a transaction changed: its network namespace, the root whose
+/// files it wrote, the proc tree whose values it set and the sysctl.d
+/// directory of its file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Target {
+    /// None when the namespace could not be identified.
+    pub netns: Option<NamespaceId>,
+    pub root: AbsolutePath,
+    pub proc: AbsolutePath,
+    pub sysctl_dir: AbsolutePath,
+}
+
+impl Target {
+    /// Whether a record of `self` belongs to the system `current` names.
+    /// The sysctl.d directory is compared by the file check of rollback,
+    /// which says which `--sysctl-dir` to pass.
+    pub fn same_system(&self, current: &Target) -> bool {
+        self.netns == current.netns && self.root == current.root && self.proc == current.proc
+    }
+}
+
+impl fmt::Display for Target {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.netns {
+            Some(netns) => write!(f, "network namespace {netns}")?,
+            None => f.write_str("an unidentified network namespace")?,
+        }
+        write!(
+            f,
+            ", root {}, proc {}, sysctl.d {}",
+            self.root.display(),
+            self.proc.display(),
+            self.sysctl_dir.display()
+        )
+    }
+}
+
+/// A key a rollback could not put back, with the kernel's reason.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Unrestored {
+    pub key: Key,
+    /// The value it should have returned to.
+    pub value: Value,
+    pub reason: String,
+}
+
 /// Which copy of the file a record keeps beside it: `<id>.before` or
 /// `<id>.after`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -157,6 +221,25 @@ pub struct Record {
     /// What went wrong, for a reverted transaction.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub failure: Option<String>,
+    /// The system changed. None in records written before records named
+    /// their target: those belong to the default target of their root.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target: Option<Target>,
+    /// Whether the transaction wrote live values (false: files only, as
+    /// for an offline `--root` image).
+    #[serde(default = "yes")]
+    pub live: bool,
+    /// For a partial rollback: the keys the kernel refused.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unrestored: Vec<Unrestored>,
+    /// For a rollback: keys the operator chose to leave as they are
+    /// (`rollback --skip`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub skipped: Vec<Key>,
+}
+
+fn yes() -> bool {
+    true
 }
 
 impl Record {
@@ -427,6 +510,10 @@ mod tests {
             rolls_back: Vec::new(),
             rolled_back_by: None,
             failure: None,
+            target: None,
+            live: true,
+            unrestored: Vec::new(),
+            skipped: Vec::new(),
         };
         journal.write(&entry).unwrap();
         assert_eq!(journal.records().unwrap(), vec![entry]);

@@ -18,7 +18,12 @@ pub fn verbose() -> bool {
 macro_rules! note {
     ($($arg:tt)*) => {
         if $crate::log::verbose() {
-            eprintln!("tcptune: {}", format_args!($($arg)*));
+            // A note that cannot be written (stderr closed or full) is
+            // dropped: it must never end the command.
+            let _ = ::std::io::Write::write_fmt(
+                &mut ::std::io::stderr(),
+                format_args!("tcptune: {}\n", format_args!($($arg)*)),
+            );
         }
     };
 }

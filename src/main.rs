@@ -11,7 +11,32 @@ use tcptune::error::{Error, exit};
 use tcptune::report::Printer;
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(error) => {
+            // --help and --version print to stdout; a usage error to stderr
+            // (exit 2). Output that cannot be written is not success.
+            let code = match error.kind() {
+                clap::error::ErrorKind::DisplayHelp
+                | clap::error::ErrorKind::DisplayVersion
+                | clap::error::ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
+                    if error.kind()
+                        == clap::error::ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+                    {
+                        exit::INVALID_INPUT
+                    } else {
+                        exit::SUCCESS
+                    }
+                }
+                _ => exit::INVALID_INPUT,
+            };
+            let printed = error.print().and_then(|()| io::stdout().flush());
+            return ExitCode::from(match printed {
+                Ok(()) => code,
+                Err(_) => exit::SYSTEM,
+            });
+        }
+    };
     tcptune::log::set_verbose(cli.verbose);
     let choice = match cli.color {
         ColorWhen::Auto => anstream::ColorChoice::Auto,
@@ -61,8 +86,9 @@ fn main() -> ExitCode {
     });
     let code = match result {
         Ok(code) => code,
-        // A reader that went away (`tcptune check | head`) is not a failure.
-        Err(Error::Output(error)) if error.kind() == io::ErrorKind::BrokenPipe => exit::SUCCESS,
+        // A reader that went away after the verdict was known is handled by
+        // the command (it returns the verdict); here any output failure is
+        // one: nothing it was asked for was delivered.
         Err(error) => {
             tcptune::report::error(&error);
             // A plugin monitor reads stdout only; the exit code (2 or 3)
@@ -74,6 +100,8 @@ fn main() -> ExitCode {
             error.exit_code()
         }
     };
+    // Every document was flushed as it was printed, and its failure
+    // decided the code already (after a commit it must not change it).
     let _ = stdout.flush();
     ExitCode::from(code)
 }

@@ -82,6 +82,11 @@ pub struct Plan {
     /// Keys the current file persists that the new one no longer does (an
     /// earlier profile managed them): their live values stay until reboot.
     pub dropped: Vec<Dropped>,
+    /// Why the file is not written at all, when it is not (a child network
+    /// namespace's values do not belong in the host's boot configuration).
+    pub not_persisted: Option<String>,
+    /// Whether live values are written (false: an offline `--root` image).
+    pub live: bool,
 }
 
 /// A key that leaves tcptune's file.
@@ -92,14 +97,35 @@ pub struct Dropped {
 }
 
 impl Plan {
+    /// The live values the plan changes (none for an offline image).
     pub fn live_changes(&self) -> impl Iterator<Item = &Change> {
+        self.changes
+            .iter()
+            .filter(move |change| self.live && change.status == Status::Change)
+    }
+
+    /// The keys whose live value differs from what the profile wants, live
+    /// or not: what an offline plan persists without setting.
+    pub fn wanted_changes(&self) -> impl Iterator<Item = &Change> {
         self.changes
             .iter()
             .filter(|change| change.status == Status::Change)
     }
 
     pub fn file_changes(&self) -> bool {
-        self.old_file.as_deref() != Some(self.new_file.as_slice())
+        self.not_persisted.is_none() && self.old_file.as_deref() != Some(self.new_file.as_slice())
+    }
+
+    /// Files only: live values are left alone.
+    pub fn offline(mut self) -> Plan {
+        self.live = false;
+        self
+    }
+
+    /// Live values only: the file is neither written nor removed.
+    pub fn live_only(mut self, why: String) -> Plan {
+        self.not_persisted = Some(why);
+        self
     }
 
     /// True when applying would change nothing at all.
@@ -242,6 +268,8 @@ pub fn plan(facts: &Facts, profile: &Profile) -> Plan {
         new_file,
         shadows,
         dropped,
+        not_persisted: None,
+        live: true,
     }
 }
 

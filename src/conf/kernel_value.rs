@@ -142,7 +142,9 @@ fn strtoul_base0(text: &[u8]) -> (usize, bool) {
         .get(at)
         .and_then(|byte| (*byte as char).to_digit(radix))
     {
-        value = value.saturating_mul(u64::from(radix)) + u64::from(digit);
+        value = value
+            .saturating_mul(u64::from(radix))
+            .saturating_add(u64::from(digit));
         if value > i32::MAX as u64 + 1 {
             fits = false;
         }

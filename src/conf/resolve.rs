@@ -22,7 +22,6 @@
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::fmt;
-use std::fs;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
@@ -167,6 +166,10 @@ pub struct Resolution {
     glob_order: Vec<usize>,
 }
 
+/// Largest sysctl.d file read; a larger one is reported unreadable (real
+/// ones are a few KiB, and memory grows with the number of lines).
+pub const MAX_FILE_BYTES: u64 = 4 * 1024 * 1024;
+
 /// Reads every file `loader` would apply under `root` and resolves which
 /// assignment wins for each key.
 ///
@@ -180,15 +183,17 @@ pub fn resolve(root: &Path, loader: Loader) -> Result<Resolution, ResolveError> 
     let mut files = Vec::with_capacity(listed.files.len());
     for mut source in listed.files {
         let content = match &source.state {
-            FileState::Regular { resolved } => match fs::read(resolved) {
-                Ok(content) => Some(content),
-                Err(error) => {
-                    source.state = FileState::Unreadable {
-                        reason: error.to_string(),
-                    };
-                    None
+            FileState::Regular { resolved } => {
+                match super::input::read(resolved, MAX_FILE_BYTES, super::input::Links::Follow) {
+                    Ok(content) => Some(content),
+                    Err(error) => {
+                        source.state = FileState::Unreadable {
+                            reason: error.to_string(),
+                        };
+                        None
+                    }
                 }
-            },
+            }
             FileState::Masked | FileState::Unreadable { .. } => None,
         };
         let parsed = parse_for(&source.path, content.as_deref().unwrap_or_default(), loader);

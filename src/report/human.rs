@@ -613,9 +613,19 @@ fn plan(out: &mut dyn Write, plan: &Plan, view: PlanView) -> io::Result<()> {
         )?;
         return super::finish(out);
     }
-    let live: Vec<_> = plan.live_changes().collect();
+    let live: Vec<_> = plan.wanted_changes().collect();
     writeln!(out)?;
-    if live.is_empty() {
+    if !plan.live && !live.is_empty() {
+        wrapped(
+            out,
+            "",
+            2,
+            &format!(
+                "live values: left alone ({} differ from the profile): --root is an offline image; pass --live to change this kernel's values too",
+                live.len()
+            ),
+        )?;
+    } else if live.is_empty() {
         writeln!(out, "live values: all already as the profile wants")?;
     } else {
         let width = live
@@ -687,6 +697,8 @@ fn plan(out: &mut dyn Write, plan: &Plan, view: PlanView) -> io::Result<()> {
             };
             writeln!(out, "{style}{line}{style:#}")?;
         }
+    } else if let Some(why) = &plan.not_persisted {
+        wrapped(out, "", 2, &format!("file {file}: not written: {why}"))?;
     } else {
         writeln!(out, "file {}: unchanged", Shown(&file))?;
     }
@@ -750,11 +762,28 @@ fn outcome(out: &mut dyn Write, outcome: &Outcome, view: OutcomeView) -> io::Res
                 .iter()
                 .filter(|change| change.status == crate::apply::KeyStatus::Change)
                 .count();
-            writeln!(
-                out,
-                "applied transaction {id}: {count} live values changed, {} written",
-                Shown(&outcome.file.display().to_string())
-            )?;
+            let file_only = outcome
+                .changes
+                .iter()
+                .filter(|change| change.status == crate::apply::KeyStatus::FileOnly)
+                .count();
+            let file = Shown(&outcome.file.display().to_string()).to_string();
+            let file = if outcome.file_written {
+                format!("{file} written")
+            } else {
+                format!("{file} unchanged")
+            };
+            if file_only > 0 {
+                writeln!(
+                    out,
+                    "applied transaction {id}: files only, {file}; {file_only} live values left alone (offline --root)"
+                )?;
+            } else {
+                writeln!(
+                    out,
+                    "applied transaction {id}: {count} live values changed, {file}"
+                )?;
+            }
             writeln!(out, "undo with: tcptune rollback")?;
         }
         OutcomeView::Rollback => {
@@ -802,7 +831,7 @@ fn history(out: &mut dyn Write, entries: &[Record]) -> io::Result<()> {
     }
     writeln!(
         out,
-        "  {:>4}  {:<20}  {:<8}  {:<12}  {:<14}  keys",
+        "  {:>4}  {:<20}  {:<8}  {:<17}  {:<14}  keys",
         "id", "time", "kind", "state", "profile"
     )?;
     for entry in entries {
@@ -810,12 +839,11 @@ fn history(out: &mut dyn Write, entries: &[Record]) -> io::Result<()> {
             Kind::Apply => "apply",
             Kind::Rollback => "rollback",
         };
+        // The JSON contract's state names, so both outputs say the same.
         let state = match (entry.state, entry.rolled_back_by) {
-            (State::RolledBack, Some(by)) => format!("undone by {by}"),
-            (State::Prepared, _) => "interrupted".to_owned(),
-            (State::Committed, _) => "done".to_owned(),
-            (State::Reverted, _) => "failed, reverted".to_owned(),
-            (State::RolledBack, None) => "undone".to_owned(),
+            (State::RolledBack, Some(by)) => format!("rolled_back by {by}"),
+            (State::Prepared, _) => "prepared (interrupted)".to_owned(),
+            (state, _) => state.to_string(),
         };
         let mut keys = entry.keys.len().to_string();
         if !entry.rolls_back.is_empty() {
@@ -824,7 +852,7 @@ fn history(out: &mut dyn Write, entries: &[Record]) -> io::Result<()> {
         }
         writeln!(
             out,
-            "  {:>4}  {:<20}  {:<8}  {:<12}  {:<14}  {keys}",
+            "  {:>4}  {:<20}  {:<8}  {:<17}  {:<14}  {keys}",
             entry.id,
             format_time(entry.created),
             kind,

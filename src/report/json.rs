@@ -228,6 +228,7 @@ fn plan(plan: &Plan, view: PlanView) -> Value {
             "file": plan.file,
             "changes": changes,
             "profile": plan.profile,
+            "file_written": false,
         });
     }
     let mut document = json!({
@@ -236,6 +237,8 @@ fn plan(plan: &Plan, view: PlanView) -> Value {
         "profile": plan.profile,
         "file": plan.file,
         "changes": changes,
+        "live": plan.live,
+        "not_persisted": plan.not_persisted,
     });
     match view {
         PlanView::Diff => {
@@ -267,7 +270,11 @@ fn outcome(outcome: &Outcome, rollback: bool) -> Value {
         "transaction": outcome.transaction,
         "file": if outcome.file.as_os_str().is_empty() { Value::Null } else { json!(outcome.file) },
         "changes": outcome.changes,
+        "file_written": outcome.file_written,
     });
+    if let Some(profile) = &outcome.profile {
+        document["profile"] = json!(profile);
+    }
     if rollback {
         document["rolled_back"] = json!(outcome.rolled_back);
     }
@@ -289,6 +296,10 @@ fn history(entries: &[Record]) -> Value {
                 "rolls_back": entry.rolls_back.iter().map(ToString::to_string).collect::<Vec<_>>(),
                 "rolled_back_by": entry.rolled_back_by.map(|id| id.to_string()),
                 "failure": entry.failure,
+                "target": entry.target,
+                "live": entry.live,
+                "unrestored": entry.unrestored,
+                "skipped": entry.skipped,
             })
         })
         .collect();

@@ -18,6 +18,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 
 use crate::census::{Census, CloseWaitOwners};
+use crate::conf::input::{self, Links};
 use crate::error::{Error, Result};
 use crate::facts::{Counters, Reading, Sockstat};
 use crate::key::{Key, Value};
@@ -56,7 +57,7 @@ impl System {
     /// Reads one sysctl from `<proc>/sys`.
     pub fn read_sysctl(&self, key: &Key) -> Reading {
         let path = self.proc.join("sys").join(key.relative_path());
-        match std::fs::read(&path) {
+        match input::read(&path, SYSCTL_VALUE_MAX, Links::Follow) {
             Ok(bytes) => Reading::Present {
                 value: Value::parse(&String::from_utf8_lossy(&bytes)),
             },
@@ -107,7 +108,18 @@ impl System {
         let mut census = Census::default();
         for name in ["net/tcp", "net/tcp6"] {
             let path = self.proc.join(name);
-            match std::fs::File::open(&path) {
+            match input::open(&path, Links::Follow).and_then(|file| {
+                // A plain-file tree can hold a sparse file of any size; the
+                // kernel's own table reports 0 and is read as it streams.
+                let size = file.metadata()?.len();
+                if size > SOCKET_TABLE_MAX {
+                    return Err(io::Error::new(
+                        io::ErrorKind::InvalidData,
+                        format!("{size} bytes; tcptune reads socket tables of at most {SOCKET_TABLE_MAX} bytes"),
+                    ));
+                }
+                Ok(file)
+            }) {
                 Ok(file) => tcp_table::count(
                     io::BufReader::with_capacity(64 * 1024, file),
                     &path,
@@ -154,7 +166,7 @@ impl System {
 
     /// Reads a configuration file (a profile) under or outside the root.
     pub fn read_file(&self, path: &Path) -> Result<Vec<u8>> {
-        std::fs::read(path).map_err(|source| Error::Read {
+        input::read(path, FILE_MAX, Links::Follow).map_err(|source| Error::Read {
             path: path.to_owned(),
             source,
         })
@@ -164,7 +176,7 @@ impl System {
     /// the file is too large, without reading a huge (or endless) one.
     pub fn read_file_limited(&self, path: &Path, limit: u64) -> Result<Vec<u8>> {
         let read = || -> io::Result<Vec<u8>> {
-            let file = std::fs::File::open(path)?;
+            let file = input::open(path, Links::Follow)?;
             let mut bytes = Vec::new();
             io::Read::read_to_end(&mut io::Read::take(file, limit), &mut bytes)?;
             Ok(bytes)
@@ -204,7 +216,7 @@ impl System {
 }
 
 fn read_to_string(path: &Path) -> Result<String> {
-    std::fs::read(path)
+    input::read(path, FILE_MAX, Links::Follow)
         .map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
         .map_err(|source| Error::Read {
             path: path.to_owned(),
@@ -213,7 +225,7 @@ fn read_to_string(path: &Path) -> Result<String> {
 }
 
 fn read_optional(path: &Path) -> Result<Option<String>> {
-    match std::fs::read(path) {
+    match input::read(path, FILE_MAX, Links::Follow) {
         Ok(bytes) => Ok(Some(String::from_utf8_lossy(&bytes).into_owned())),
         Err(error) if error.kind() == io::ErrorKind::NotFound => Ok(None),
         Err(source) => Err(Error::Read {
@@ -369,6 +381,14 @@ impl System {
                 )),
             }
             if let Some(boot) = &facts.boot {
+                for file in &boot.resolution.files {
+                    if let crate::conf::FileState::Unreadable { reason } = &file.source.state {
+                        facts.skipped.push(format!(
+                            "{} could not be read ({reason}): what it sets at boot is left out",
+                            file.source.path.display()
+                        ));
+                    }
+                }
                 crate::note!(
                     "read {} sysctl files under {} as {} would, in {:.1?}",
                     boot.resolution.files.len(),
@@ -504,11 +524,24 @@ impl System {
         Ok(())
     }
 
+    /// Whether the root is this machine's `/` (however it is spelt), not an
+    /// image.
+    pub fn root_is_host(&self) -> bool {
+        std::fs::canonicalize(&self.root).is_ok_and(|root| root == Path::new("/"))
+    }
+
+    /// Whether `--proc` is the kernel's own proc filesystem (however it is
+    /// spelt: `/proc/../proc` too), not a tree of plain files.
+    pub fn is_kernel_proc(&self) -> bool {
+        nix::sys::statfs::statfs(&self.proc)
+            .is_ok_and(|fs| fs.filesystem_type() == nix::sys::statfs::PROC_SUPER_MAGIC)
+    }
+
     /// Changing the live kernel needs root; say so plainly instead of
-    /// failing half-way on a permission error. (With `--proc` pointing
-    /// elsewhere, as in tests, the files decide.)
+    /// failing half-way on a permission error. (With `--proc` pointing at
+    /// plain files, as in tests, the files decide.)
     pub fn require_root(&self, command: &str) -> Result<()> {
-        if self.proc == Path::new("/proc") && !nix::unistd::geteuid().is_root() {
+        if self.is_kernel_proc() && !nix::unistd::geteuid().is_root() {
             return Err(Error::Failed(format!(
                 "tcptune {command} changes kernel settings and files under /etc and /var/lib: it needs root (try sudo)"
             )));
@@ -549,6 +582,34 @@ impl System {
         }
     }
 }
+
+/// The network namespace this process is in now (after `--netns`), by the
+/// device and inode of `/proc/self/ns/net`.
+/// Returns (device, inode).
+pub fn netns_id() -> Option<(u64, u64)> {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata("/proc/self/ns/net")
+        .ok()
+        .map(|meta| (meta.dev(), meta.ino()))
+}
+
+/// Whether this process is in another network namespace than init (pid 1):
+/// a container's or one `--netns` entered. None when init's namespace
+/// cannot be looked at (no root).
+pub fn in_child_netns() -> Option<bool> {
+    use std::os::unix::fs::MetadataExt;
+    let init = std::fs::metadata("/proc/1/ns/net").ok()?;
+    let own = std::fs::metadata("/proc/self/ns/net").ok()?;
+    Some((init.dev(), init.ino()) != (own.dev(), own.ino()))
+}
+
+/// Largest sysctl value read (the biggest real ones are a few KiB).
+const SYSCTL_VALUE_MAX: u64 = 1024 * 1024;
+/// Largest plain-file socket table read (the kernel's report no size).
+const SOCKET_TABLE_MAX: u64 = 1 << 30;
+/// Largest other file read whole (proc counters, a kernel release, a
+/// profile named by path).
+const FILE_MAX: u64 = 16 * 1024 * 1024;
 
 /// Where the journal lives under the root.
 pub const STATE_DIR: &str = "var/lib/tcptune";

@@ -125,9 +125,19 @@ fn socket_inode(link: &str) -> Option<u64> {
 }
 
 fn read_comm(pid_dir: &Path) -> String {
-    std::fs::read_to_string(pid_dir.join("comm"))
-        .map(|comm| comm.trim_end_matches('\n').to_owned())
-        .unwrap_or_else(|_| "?".to_owned())
+    // A comm is at most 16 bytes; a FIFO planted in a --proc tree is
+    // refused instead of waited on.
+    crate::conf::input::read(
+        &pid_dir.join("comm"),
+        4096,
+        crate::conf::input::Links::Follow,
+    )
+    .map(|comm| {
+        String::from_utf8_lossy(&comm)
+            .trim_end_matches('\n')
+            .to_owned()
+    })
+    .unwrap_or_else(|_| "?".to_owned())
 }
 
 #[cfg(test)]

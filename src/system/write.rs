@@ -104,14 +104,12 @@ pub fn read_owned(path: &Path) -> io::Result<Option<Vec<u8>>> {
     if !refuse_symlink(path)? {
         return Ok(None);
     }
-    let mut file = OpenOptions::new()
-        .read(true)
-        .custom_flags(nofollow())
-        .open(path)?;
-    let mut bytes = Vec::new();
-    io::Read::read_to_end(&mut file, &mut bytes)?;
-    Ok(Some(bytes))
+    crate::conf::input::read_optional(path, OWN_FILE_MAX, crate::conf::input::Links::Refuse)
 }
+
+/// Largest file of tcptune's own read back (its sysctl.d file, a journal
+/// record, a kept copy); real ones are a few KiB.
+const OWN_FILE_MAX: u64 = 16 * 1024 * 1024;
 
 /// Ownership and permission bits of a path, following links.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -173,14 +171,25 @@ pub enum LockError {
 /// through a symlink) without waiting.
 pub fn lock(path: &Path) -> Result<Lock, LockError> {
     refuse_symlink(path).map_err(LockError::Io)?;
+    // Non-blocking: a FIFO planted as the lock must not stall the open.
+    let flags = nofollow()
+        | nix::fcntl::OFlag::O_NONBLOCK.bits()
+        | nix::fcntl::OFlag::O_NOCTTY.bits()
+        | nix::fcntl::OFlag::O_CLOEXEC.bits();
     let file = OpenOptions::new()
         .create(true)
         .truncate(false)
         .write(true)
         .mode(0o600)
-        .custom_flags(nofollow())
+        .custom_flags(flags)
         .open(path)
         .map_err(LockError::Io)?;
+    if !file.metadata().map_err(LockError::Io)?.is_file() {
+        return Err(LockError::Io(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "not a regular file; tcptune locks only a regular file it created",
+        )));
+    }
     match file.try_lock() {
         Ok(()) => Ok(Lock { _file: file }),
         Err(fs::TryLockError::WouldBlock) => Err(LockError::Held),
@@ -212,6 +221,14 @@ pub fn ensure_dir(dir: &Path, mode: u32) -> io::Result<()> {
 /// could have planted records that rollback would trust.
 pub fn ensure_private_dir(dir: &Path) -> io::Result<()> {
     use std::os::unix::fs::MetadataExt;
+    // Only the state directory is private; parents it creates (`var`,
+    // `var/lib` of a fresh root) are ordinary directories.
+    if let Some(parent) = dir.parent()
+        && !parent.as_os_str().is_empty()
+        && !parent.exists()
+    {
+        ensure_dir(parent, 0o755)?;
+    }
     ensure_dir(dir, 0o700)?;
     let meta = fs::metadata(dir)?;
     let me = nix::unistd::geteuid().as_raw();
@@ -383,6 +400,17 @@ mod tests {
         assert!(read_owned(&link).is_err());
         assert!(remove_durably(&link).is_err());
         assert_eq!(fs::read(&victim).unwrap(), b"keep");
+    }
+
+    #[test]
+    fn only_the_state_directory_is_private_not_its_parents() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = dir.path().join("var/lib/tcptune");
+        ensure_private_dir(&state).unwrap();
+        let mode = |path: &Path| fs::metadata(path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&state), 0o700);
+        assert_eq!(mode(&dir.path().join("var/lib")), 0o755);
+        assert_eq!(mode(&dir.path().join("var")), 0o755);
     }
 
     #[test]

@@ -16,10 +16,13 @@ mod netns;
 mod netns_apply;
 mod netns_enter;
 mod npd;
+mod output;
 mod profiles;
 mod prometheus;
 mod schema;
 mod sockets;
+mod special_files;
+mod transactions;
 mod views;
 
 use std::fs;

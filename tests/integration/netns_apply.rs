@@ -537,12 +537,12 @@ fn apply_sets_live_values_and_a_file_sysctl_accepts() {
         let before = snapshot();
 
         // No terminal and no --yes: asked, not done.
-        let unconfirmed = root.run(&["apply", "--profile", "webserver"]);
+        let unconfirmed = root.run(&["apply", "--live", "--profile", "webserver"]);
         assert_exit(&unconfirmed, 4, "apply without --yes or a terminal");
         assert_same_values(&before, &snapshot(), "after an unconfirmed apply");
         assert_eq!(root.file_bytes(), None, "no file without confirmation");
 
-        let applied = root.json(&["apply", "--profile", "webserver", "--yes"], 0);
+        let applied = root.json(&["apply", "--live", "--profile", "webserver", "--yes"], 0);
         assert_eq!(applied["schema_version"], 1);
         assert_eq!(applied["changed"], true);
         assert_eq!(applied["transaction"], "1");
@@ -630,7 +630,7 @@ fn apply_sets_live_values_and_a_file_sysctl_accepts() {
         // Again: nothing to do, and the file is not rewritten (a rename
         // would give a new inode, a rewrite a new mtime).
         let stat = fs::metadata(&file).expect("stat the file");
-        let again = root.json(&["apply", "--profile", "webserver", "--yes"], 0);
+        let again = root.json(&["apply", "--live", "--profile", "webserver", "--yes"], 0);
         assert_eq!(again["changed"], false, "{again:#}");
         assert_eq!(again["transaction"], Value::Null, "{again:#}");
         let restat = fs::metadata(&file).expect("stat the file");
@@ -665,7 +665,10 @@ fn rollback_restores_every_net_value_exactly() {
             let root = Root::new();
             let before = snapshot();
 
-            let first = root.json(&["apply", "--profile", "loadbalancer", "--yes"], 0);
+            let first = root.json(
+                &["apply", "--live", "--profile", "loadbalancer", "--yes"],
+                0,
+            );
             assert_eq!(first["transaction"], "1");
             assert_eq!(
                 words(&sysctl_read("net.ipv4.ip_local_port_range")),
@@ -673,7 +676,7 @@ fn rollback_restores_every_net_value_exactly() {
             );
             // Every key loadbalancer sets is already right for webserver, so
             // this transaction changes only the file.
-            let second = root.json(&["apply", "--profile", "webserver", "--yes"], 0);
+            let second = root.json(&["apply", "--live", "--profile", "webserver", "--yes"], 0);
             assert_eq!(second["transaction"], "2", "{second:#}");
             // A third moves a key the first already moved, and a new one:
             // rollback must restore the first transaction's `previous`, not
@@ -689,7 +692,7 @@ fn rollback_restores_every_net_value_exactly() {
             )
             .expect("write the stacked profile");
             let profile = profile.to_str().expect("UTF-8 path");
-            let third = root.json(&["apply", "--profile", profile, "--yes"], 0);
+            let third = root.json(&["apply", "--live", "--profile", profile, "--yes"], 0);
             assert_eq!(third["transaction"], "3", "{third:#}");
             assert_eq!(
                 changed_keys(&third),
@@ -697,7 +700,7 @@ fn rollback_restores_every_net_value_exactly() {
             );
             assert_eq!(sysctl_read("net.ipv4.tcp_fin_timeout"), "20");
 
-            let undone = root.json(&["rollback", "--yes", "--to", "1"], 0);
+            let undone = root.json(&["rollback", "--live", "--yes", "--to", "1"], 0);
             assert_eq!(undone["changed"], true, "{undone:#}");
             assert_eq!(ids(&undone["rolled_back"]), ["3", "2", "1"], "{undone:#}");
             assert_same_values(&before, &snapshot(), "after rollback --to 1");
@@ -723,7 +726,7 @@ fn rollback_restores_every_net_value_exactly() {
             assert_eq!(rollback["state"], "committed");
 
             // Nothing left to undo.
-            let nothing = root.json(&["rollback", "--yes"], 0);
+            let nothing = root.json(&["rollback", "--live", "--yes"], 0);
             assert_eq!(nothing["changed"], false, "{nothing:#}");
             assert_same_values(&before, &snapshot(), "after an empty rollback");
         },
@@ -766,7 +769,7 @@ fn live_write_refused_half_way_puts_everything_back() {
 
             let before = snapshot();
             let root = Root::new();
-            let failed = root.run(&["apply", "--profile", "webserver", "--yes"]);
+            let failed = root.run(&["apply", "--live", "--profile", "webserver", "--yes"]);
             assert_exit(&failed, 3, "apply with a read-only key");
             let stderr = String::from_utf8_lossy(&failed.stderr);
             assert!(stderr.contains("put back"), "stderr: {stderr}");
@@ -791,7 +794,7 @@ fn live_write_refused_half_way_puts_everything_back() {
             // With an earlier file: it comes back byte for byte.
             let earlier = b"# kept by hand\nnet.ipv4.tcp_fin_timeout = 45\n";
             let root = Root::with_file(earlier);
-            let failed = root.run(&["apply", "--profile", "webserver", "--yes"]);
+            let failed = root.run(&["apply", "--live", "--profile", "webserver", "--yes"]);
             assert_exit(
                 &failed,
                 3,
@@ -804,10 +807,10 @@ fn live_write_refused_half_way_puts_everything_back() {
             // A reverted transaction needs no rollback: once the key is
             // writable again, apply goes through.
             run(Command::new("umount").arg(format!("/proc/sys/{}", READ_ONLY.replace('.', "/"))));
-            let applied = root.json(&["apply", "--profile", "webserver", "--yes"], 0);
+            let applied = root.json(&["apply", "--live", "--profile", "webserver", "--yes"], 0);
             assert_eq!(applied["changed"], true, "{applied:#}");
             assert_eq!(sysctl_read(READ_ONLY), "1");
-            root.json(&["rollback", "--yes"], 0);
+            root.json(&["rollback", "--live", "--yes"], 0);
             assert_same_values(&before, &snapshot(), "after rolling back the retry");
             assert_eq!(root.file_bytes().as_deref(), Some(&earlier[..]));
         },
@@ -831,12 +834,13 @@ fn crash_at_every_step_then_rollback_restores_exactly() {
             // The complete new file and the write order, from an apply that
             // ran to the end (and is rolled back at once).
             let reference = Root::new();
-            let applied = reference.json(&["apply", "--profile", "webserver", "--yes"], 0);
+            let applied =
+                reference.json(&["apply", "--live", "--profile", "webserver", "--yes"], 0);
             let new_bytes = reference.file_bytes().expect("the reference file");
             let order = changed_keys(&applied);
             assert_eq!(order, WEBSERVER_CHANGES, "three keys, three key-N steps");
             let reported = changes(&applied);
-            reference.json(&["rollback", "--yes"], 0);
+            reference.json(&["rollback", "--live", "--yes"], 0);
             assert_same_values(&before, &snapshot(), "after the reference rollback");
 
             for step in STEPS {
@@ -849,7 +853,7 @@ fn crash_at_every_step_then_rollback_restores_exactly() {
 
                     let crashed = root
                         .command()
-                        .args(["apply", "--profile", "webserver", "--yes"])
+                        .args(["apply", "--live", "--profile", "webserver", "--yes"])
                         .env(CRASH_ENV, step)
                         .output()
                         .expect("run tcptune");
@@ -885,7 +889,7 @@ fn crash_at_every_step_then_rollback_restores_exactly() {
                     }
 
                     let crashed_state = snapshot();
-                    let blocked = root.run(&["apply", "--profile", "webserver", "--yes"]);
+                    let blocked = root.run(&["apply", "--live", "--profile", "webserver", "--yes"]);
                     assert_exit(&blocked, 3, &format!("{context}: apply after the crash"));
                     assert!(
                         String::from_utf8_lossy(&blocked.stderr).contains("interrupted"),
@@ -898,7 +902,7 @@ fn crash_at_every_step_then_rollback_restores_exactly() {
                         &format!("{context}: a refused apply changes nothing"),
                     );
 
-                    let undone = root.json(&["rollback", "--yes"], 0);
+                    let undone = root.json(&["rollback", "--live", "--yes"], 0);
                     assert_eq!(ids(&undone["rolled_back"]), ["1"], "{context}: {undone:#}");
                     assert_same_values(&before, &snapshot(), &format!("{context}: after rollback"));
                     assert_eq!(
@@ -929,14 +933,14 @@ fn rollback_refuses_to_clobber_a_later_change() {
         || {
             let root = Root::new();
             let before = snapshot();
-            root.json(&["apply", "--profile", "webserver", "--yes"], 0);
+            root.json(&["apply", "--live", "--profile", "webserver", "--yes"], 0);
             let written = root.file_bytes().expect("apply wrote the file");
 
             sysctl_set(FIN_TIMEOUT, "45");
             let mut expected = snapshot();
             assert_eq!(expected[FIN_TIMEOUT], "45");
 
-            let refused = root.run(&["rollback", "--yes"]);
+            let refused = root.run(&["rollback", "--live", "--yes"]);
             assert_exit(&refused, 3, "rollback over a later change");
             let stderr = String::from_utf8_lossy(&refused.stderr);
             assert!(
@@ -953,11 +957,155 @@ fn rollback_refuses_to_clobber_a_later_change() {
             );
             assert_eq!(history[0]["state"], "committed");
 
-            let forced = root.json(&["rollback", "--yes", "--force"], 0);
+            let forced = root.json(&["rollback", "--live", "--yes", "--force"], 0);
             assert_eq!(forced["changed"], true, "{forced:#}");
             expected = before;
             assert_same_values(&expected, &snapshot(), "after rollback --force");
             assert_eq!(root.file_bytes(), None);
+        },
+    );
+}
+
+/// A value the kernel accepts but prints back differently (`010` is read
+/// as octal 8) fails apply's read-back after the kernel stored it: that
+/// key, and every other key apply wrote, is put back, and the record says
+/// reverted only because it is true.
+#[test]
+fn a_value_the_kernel_prints_back_differently_is_still_put_back() {
+    in_namespace(
+        "a_value_the_kernel_prints_back_differently_is_still_put_back",
+        Isolation::Net,
+        || {
+            let root = Root::new();
+            let profile = root.path().join("octal.yaml");
+            fs::write(
+                &profile,
+                "description: octal\nsettings:\n  net.ipv4.tcp_fin_timeout:\n    value: \"010\"\n    why: a leading zero\n  net.ipv4.tcp_tw_reuse:\n    value: 1\n    why: written last\n",
+            )
+            .expect("write the profile");
+            let before = snapshot();
+            let failed = root.run(&[
+                "apply",
+                "--profile",
+                profile.to_str().expect("UTF-8 path"),
+                "--yes",
+                "--live",
+            ]);
+            let code = failed.status.code();
+            // Refused up front (a value model that knows octal) or failed
+            // and put back: never exit 0, and never a changed kernel.
+            assert!(
+                code == Some(2) || code == Some(3),
+                "exit {code:?}: {}",
+                String::from_utf8_lossy(&failed.stderr)
+            );
+            assert_same_values(&before, &snapshot(), "after the failed apply");
+            if code == Some(3) {
+                let history = root.history();
+                assert_eq!(history[0]["state"], "reverted", "{history:#?}");
+                let nothing = root.json(&["rollback", "--live", "--yes"], 0);
+                assert_eq!(nothing["changed"], false, "{nothing:#}");
+            }
+        },
+    );
+}
+
+/// `--root IMAGE` is an offline image: apply writes the image's file and
+/// leaves this kernel's values alone unless `--live`; a record in the image
+/// that changed live values is not restored onto this kernel without
+/// `--live` either.
+#[test]
+fn an_image_root_changes_files_only_unless_live() {
+    in_namespace(
+        "an_image_root_changes_files_only_unless_live",
+        Isolation::Net,
+        || {
+            let root = Root::new();
+            let before = snapshot();
+            let offline = root.run(&["apply", "--profile", "webserver", "--yes"]);
+            assert_exit(&offline, 0, "offline apply");
+            let stderr = String::from_utf8_lossy(&offline.stderr);
+            assert!(stderr.contains("offline image"), "stderr: {stderr}");
+            assert_same_values(&before, &snapshot(), "after an offline apply");
+            assert!(root.file_bytes().is_some(), "the image's file is written");
+            let history = root.history();
+            assert_eq!(history[0]["live"], false, "{history:#?}");
+            assert_eq!(history[0]["keys"], json!([]), "{history:#?}");
+            root.json(&["rollback", "--yes"], 0);
+            assert_eq!(root.file_bytes(), None);
+
+            root.json(&["apply", "--live", "--profile", "webserver", "--yes"], 0);
+            assert_eq!(sysctl_read("net.ipv4.tcp_fin_timeout"), "30");
+            let applied = snapshot();
+            let refused = root.run(&["rollback", "--yes"]);
+            assert_exit(&refused, 2, "offline rollback of a live transaction");
+            let stderr = String::from_utf8_lossy(&refused.stderr);
+            assert!(stderr.contains("--live"), "stderr: {stderr}");
+            assert_same_values(&applied, &snapshot(), "after the refused rollback");
+            root.json(&["rollback", "--live", "--yes"], 0);
+            assert_same_values(&before, &snapshot(), "after rollback --live");
+        },
+    );
+}
+
+/// In a child network namespace (a container's), apply on the host's root
+/// sets the values live only: the host's boot configuration is not the
+/// place for them, and tcptune says where it is. /etc/sysctl.d is a tmpfs
+/// in a private mount namespace here, so the host's directory is never at
+/// risk.
+#[test]
+fn a_child_namespace_is_not_persisted_into_the_hosts_boot_configuration() {
+    in_namespace(
+        "a_child_namespace_is_not_persisted_into_the_hosts_boot_configuration",
+        Isolation::NetAndMount,
+        || {
+            fs::create_dir_all("/etc/sysctl.d").expect("/etc/sysctl.d");
+            run(Command::new("mount").args(["-t", "tmpfs", "tmpfs", "/etc/sysctl.d"]));
+            let state = tempfile::tempdir().expect("state");
+            let state_arg = state.path().to_str().expect("UTF-8");
+            let before = snapshot();
+            // Init's namespace may be out of sight (a sandbox); --netns
+            // names the child namespace explicitly, as a container host does.
+            let own = format!("/proc/{}/ns/net", std::process::id());
+            let output = tcptune()
+                .args(["--netns", &own])
+                .args([
+                    "--color",
+                    "never",
+                    "apply",
+                    "--profile",
+                    "webserver",
+                    "--yes",
+                ])
+                .args(["--state-dir", state_arg])
+                .output()
+                .expect("run tcptune");
+            assert_exit(&output, 0, "apply in a child namespace");
+            let stdout = String::from_utf8_lossy(&output.stdout);
+            for words in ["securityContext.sysctls", "docker", "--sysctl"] {
+                assert!(stdout.contains(words), "stdout: {stdout}");
+            }
+            assert_eq!(sysctl_read("net.ipv4.tcp_fin_timeout"), "30");
+            let names: Vec<_> = fs::read_dir("/etc/sysctl.d")
+                .expect("list")
+                .map(|entry| entry.expect("entry").file_name())
+                .collect();
+            assert!(names.is_empty(), "nothing persisted: {names:?}");
+            let rolled = tcptune()
+                .args(["--netns", &own])
+                .args([
+                    "--color",
+                    "never",
+                    "rollback",
+                    "--yes",
+                    "--state-dir",
+                    state_arg,
+                ])
+                .output()
+                .expect("run tcptune");
+            assert_exit(&rolled, 0, "rollback in a child namespace");
+            assert_same_values(&before, &snapshot(), "after rollback");
+            run(Command::new("umount").arg("/etc/sysctl.d"));
         },
     );
 }

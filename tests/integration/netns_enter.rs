@@ -138,6 +138,7 @@ fn a_named_namespace_is_audited_and_tuned_from_the_host() {
         "--root",
         state.path().to_str().expect("utf-8"),
         "apply",
+        "--live",
         "--profile",
         "webserver",
         "--yes",
@@ -151,6 +152,7 @@ fn a_named_namespace_is_audited_and_tuned_from_the_host() {
         "--root",
         state.path().to_str().expect("utf-8"),
         "rollback",
+        "--live",
         "--yes",
     ]);
     assert_eq!(code, Some(0), "{rolled:#}");
