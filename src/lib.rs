@@ -18,6 +18,7 @@ pub mod conf;
 pub mod error;
 pub mod facts;
 pub mod finding;
+pub mod input;
 pub mod journal;
 pub mod kernel;
 pub mod key;

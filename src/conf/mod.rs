@@ -24,7 +24,7 @@
 pub const FILE_NAME: &str = "99-zz-tcptune.conf";
 
 mod glob;
-pub mod input;
+
 mod kernel_value;
 mod parse;
 mod resolve;

@@ -184,7 +184,7 @@ pub fn resolve(root: &Path, loader: Loader) -> Result<Resolution, ResolveError> 
     for mut source in listed.files {
         let content = match &source.state {
             FileState::Regular { resolved } => {
-                match super::input::read(resolved, MAX_FILE_BYTES, super::input::Links::Follow) {
+                match crate::input::read(resolved, MAX_FILE_BYTES, crate::input::Links::Follow) {
                     Ok(content) => Some(content),
                     Err(error) => {
                         source.state = FileState::Unreadable {

@@ -18,7 +18,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 
 use crate::census::{Census, CloseWaitOwners};
-use crate::conf::input::{self, Links};
+use crate::input::{self, Links};
 use crate::error::{Error, Result};
 use crate::facts::{Counters, Reading, Sockstat};
 use crate::key::{Key, Value};

@@ -127,10 +127,10 @@ fn socket_inode(link: &str) -> Option<u64> {
 fn read_comm(pid_dir: &Path) -> String {
     // A comm is at most 16 bytes; a FIFO planted in a --proc tree is
     // refused instead of waited on.
-    crate::conf::input::read(
+    crate::input::read(
         &pid_dir.join("comm"),
         4096,
-        crate::conf::input::Links::Follow,
+        crate::input::Links::Follow,
     )
     .map(|comm| {
         String::from_utf8_lossy(&comm)

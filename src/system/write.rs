@@ -104,7 +104,7 @@ pub fn read_owned(path: &Path) -> io::Result<Option<Vec<u8>>> {
     if !refuse_symlink(path)? {
         return Ok(None);
     }
-    crate::conf::input::read_optional(path, OWN_FILE_MAX, crate::conf::input::Links::Refuse)
+    crate::input::read_optional(path, OWN_FILE_MAX, crate::input::Links::Refuse)
 }
 
 /// Largest file of tcptune's own read back (its sysctl.d file, a journal

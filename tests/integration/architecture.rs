@@ -211,11 +211,13 @@ fn only_the_printers_write_to_the_terminal() {
 }
 
 #[test]
-fn only_system_and_conf_touch_the_machine() {
-    // conf reads sysctl files under the root (read-only); system reads the
-    // kernel's interface and writes tcptune's own files and live values.
+fn only_system_conf_and_input_touch_the_machine() {
+    // input opens every file tcptune reads, the one way (non-blocking,
+    // regular files only, bounded); conf reads sysctl files under the root
+    // through it; system reads the kernel's interface and writes tcptune's
+    // own files and live values.
     let found = offenders(
-        &["system", "conf"],
+        &["system", "conf", "input"],
         &[
             "std::fs",
             "fs::",
