@@ -168,6 +168,63 @@ impl Scope {
     }
 }
 
+/// The target of a transaction and whether it may write live values: a
+/// `--root` other than `/` is an offline image unless `--live`, when the
+/// proc tree is the kernel's. The warning, when there is one, says which.
+pub fn scope(
+    system: &System,
+    sysctl_dir: &Path,
+    live_flag: bool,
+) -> Result<(Scope, Option<String>)> {
+    let absolute_path = |path: &Path| {
+        AbsolutePath::new(path.to_path_buf())
+            .ok_or_else(|| Error::Usage(format!("{} is not an absolute path", path.display())))
+    };
+    let image = !system.root_is_host();
+    let kernel = system.is_kernel_proc();
+    let live = !(image && kernel) || live_flag;
+    let warning = (image && kernel).then(|| {
+        if live_flag {
+            format!(
+                "--live: changing this kernel's live values as well as the files under {}",
+                system.root().display()
+            )
+        } else {
+            format!(
+                "--root {} is handled as an offline image: only its files change, this kernel's live values are left alone (pass --live to change them too)",
+                system.root().display()
+            )
+        }
+    });
+    let scope = Scope {
+        target: crate::journal::Target {
+            netns: crate::system::netns_id()
+                .map(|(dev, inode)| crate::journal::NamespaceId { dev, inode }),
+            root: absolute_path(system.root())?,
+            proc: absolute_path(system.proc())?,
+            sysctl_dir: absolute_path(sysctl_dir)?,
+        },
+        live,
+    };
+    Ok((scope, warning))
+}
+
+/// Why a child network namespace's values stay out of the host's boot
+/// configuration, when they do: the namespace is not the host's, the root
+/// is the host's, and no `--sysctl-dir` was named for them. When init's
+/// namespace cannot be looked at, `--netns` decides.
+pub fn live_only_reason(
+    system: &System,
+    sysctl_dir_named: bool,
+    entered_netns: bool,
+) -> Option<String> {
+    let host_root = system.root_is_host();
+    let child = crate::system::in_child_netns().unwrap_or(entered_netns);
+    (host_root && child && !sysctl_dir_named).then(|| {
+        "this is a child network namespace, whose values do not belong in the host's boot configuration: set live only. To persist them, let the container runtime set them (Kubernetes: pod securityContext.sysctls; Docker: docker run --sysctl KEY=VALUE), or name a --sysctl-dir for them".to_owned()
+    })
+}
+
 /// Refuses a new apply while an earlier one was interrupted: its record
 /// holds what `rollback` needs to restore.
 pub fn refuse_interrupted(records: &[Record], scope: &Scope) -> Result<()> {

@@ -149,52 +149,17 @@ struct RollbackRequest<'a> {
     skip: &'a [String],
 }
 
-/// The target of a transaction and whether it may write live values: a
-/// `--root` other than `/` is an offline image unless `--live`, when the
-/// proc tree is the kernel's.
+/// The transaction's scope (see [`apply::scope`]), its warning shown.
 fn scope(system: &System, sysctl_dir: &Path, live_flag: bool) -> Result<apply::Scope> {
-    let absolute_path = |path: &Path| {
-        crate::journal::AbsolutePath::new(path.to_path_buf())
-            .ok_or_else(|| Error::Usage(format!("{} is not an absolute path", path.display())))
-    };
-    let image = !system.root_is_host();
-    let kernel = system.is_kernel_proc();
-    let live = !(image && kernel) || live_flag;
-    if image && kernel {
-        if live_flag {
-            report::warn(&format!(
-                "--live: changing this kernel's live values as well as the files under {}",
-                system.root().display()
-            ));
-        } else {
-            report::warn(&format!(
-                "--root {} is handled as an offline image: only its files change, this kernel's live values are left alone (pass --live to change them too)",
-                system.root().display()
-            ));
-        }
+    let (scope, warning) = apply::scope(system, sysctl_dir, live_flag)?;
+    if let Some(warning) = warning {
+        report::warn(&warning);
     }
-    Ok(apply::Scope {
-        target: crate::journal::Target {
-            netns: crate::system::netns_id()
-                .map(|(dev, inode)| crate::journal::NamespaceId { dev, inode }),
-            root: absolute_path(system.root())?,
-            proc: absolute_path(system.proc())?,
-            sysctl_dir: absolute_path(sysctl_dir)?,
-        },
-        live,
-    })
+    Ok(scope)
 }
 
-/// Why a child network namespace's values stay out of the host's boot
-/// configuration, when they do: the namespace is not the host's, the root
-/// is the host's, and no `--sysctl-dir` was named for them.
-/// When init's namespace cannot be looked at, `--netns` decides.
 fn live_only_reason(system: &System, places: &Places, entered_netns: bool) -> Option<String> {
-    let host_root = system.root_is_host();
-    let child = crate::system::in_child_netns().unwrap_or(entered_netns);
-    (host_root && child && places.sysctl_dir.is_none()).then(|| {
-        "this is a child network namespace, whose values do not belong in the host's boot configuration: set live only. To persist them, let the container runtime set them (Kubernetes: pod securityContext.sysctls; Docker: docker run --sysctl KEY=VALUE), or name a --sysctl-dir for them".to_owned()
-    })
+    apply::live_only_reason(system, places.sysctl_dir.is_some(), entered_netns)
 }
 
 /// Resolves the profiles once and shows their warnings once.

@@ -18,9 +18,9 @@ use std::io;
 use std::path::{Path, PathBuf};
 
 use crate::census::{Census, CloseWaitOwners};
-use crate::input::{self, Links};
 use crate::error::{Error, Result};
 use crate::facts::{Counters, Reading, Sockstat};
+use crate::input::{self, Links};
 use crate::key::{Key, Value};
 
 pub use tcp_table::{count as count_socket_table, parse_address, parse_row};

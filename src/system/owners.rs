@@ -127,17 +127,13 @@ fn socket_inode(link: &str) -> Option<u64> {
 fn read_comm(pid_dir: &Path) -> String {
     // A comm is at most 16 bytes; a FIFO planted in a --proc tree is
     // refused instead of waited on.
-    crate::input::read(
-        &pid_dir.join("comm"),
-        4096,
-        crate::input::Links::Follow,
-    )
-    .map(|comm| {
-        String::from_utf8_lossy(&comm)
-            .trim_end_matches('\n')
-            .to_owned()
-    })
-    .unwrap_or_else(|_| "?".to_owned())
+    crate::input::read(&pid_dir.join("comm"), 4096, crate::input::Links::Follow)
+        .map(|comm| {
+            String::from_utf8_lossy(&comm)
+                .trim_end_matches('\n')
+                .to_owned()
+        })
+        .unwrap_or_else(|_| "?".to_owned())
 }
 
 #[cfg(test)]
