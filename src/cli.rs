@@ -90,6 +90,12 @@ pub enum Command {
         /// Directory for tcptune's sysctl.d file (default: <root>/etc/sysctl.d).
         #[arg(long, value_name = "DIR")]
         sysctl_dir: Option<PathBuf>,
+
+        /// With --root other than /: show the live values `apply --live`
+        /// would change too. Without it, a --root is an offline image and
+        /// only its files are compared, as `apply` would change them.
+        #[arg(long)]
+        live: bool,
     },
 
     /// Set the profile's values live and persist them in a sysctl.d file.

@@ -41,11 +41,16 @@ pub fn run(cli: &Cli, printer: &mut Printer<'_>) -> Result<u8> {
         Command::Diff {
             profiles,
             sysctl_dir,
+            live,
         } => diff(
             &system,
             profiles,
             sysctl_dir.as_deref(),
-            cli.netns.is_some(),
+            &Confirmation {
+                yes: false,
+                entered_netns: cli.netns.is_some(),
+                live: *live,
+            },
             printer,
         ),
         Command::Apply {
@@ -334,7 +339,7 @@ fn diff(
     system: &System,
     profiles: &[String],
     sysctl_dir: Option<&Path>,
-    entered_netns: bool,
+    confirmation: &Confirmation,
     printer: &mut Printer<'_>,
 ) -> Result<u8> {
     let profile = resolve_profiles(system, profiles)?;
@@ -343,10 +348,13 @@ fn diff(
         state_dir: None,
     };
     let (sysctl_dir, _) = places(system, &places_args)?;
-    let mut plan = make_plan(system, &profile, &sysctl_dir)?;
-    if let Some(why) = live_only_reason(system, &places_args, entered_netns) {
-        plan = plan.live_only(why);
-    }
+    // The same plan `apply` would carry out with the same options.
+    let scope = scope(system, &sysctl_dir, confirmation.live)?;
+    let plan = shape(
+        make_plan(system, &profile, &sysctl_dir)?,
+        &scope,
+        live_only_reason(system, &places_args, confirmation.entered_netns),
+    );
     let printed = printer.print(Document::Plan(&plan, PlanView::Diff));
     deliver(
         printed,
@@ -356,6 +364,16 @@ fn diff(
             exit::FINDINGS
         },
     )
+}
+
+/// A plan as the transaction's scope allows it: files only for an offline
+/// image, live values only for a child namespace on the host's root.
+fn shape(plan: Plan, scope: &apply::Scope, live_only: Option<String>) -> Plan {
+    let plan = if scope.live { plan } else { plan.offline() };
+    match live_only {
+        Some(why) => plan.live_only(why),
+        None => plan,
+    }
 }
 
 fn apply_command(
@@ -371,11 +389,11 @@ fn apply_command(
     let profile = resolve_profiles(system, profiles)?;
     let scope = scope(system, &sysctl_dir, confirmation.live)?;
     let shape = |plan: Plan| {
-        let plan = if scope.live { plan } else { plan.offline() };
-        match live_only_reason(system, places_args, confirmation.entered_netns) {
-            Some(why) => plan.live_only(why),
-            None => plan,
-        }
+        shape(
+            plan,
+            &scope,
+            live_only_reason(system, places_args, confirmation.entered_netns),
+        )
     };
     if dry_run {
         let plan = shape(make_plan(system, &profile, &sysctl_dir)?);

@@ -1022,6 +1022,12 @@ fn an_image_root_changes_files_only_unless_live() {
         || {
             let root = Root::new();
             let before = snapshot();
+            // diff shows what apply would do with the same options: files
+            // only for an image, live values too with --live.
+            let files_only = root.json(&["diff", "--profile", "webserver"], 1);
+            assert_eq!(files_only["live"], false, "{files_only:#}");
+            let with_live = root.json(&["diff", "--live", "--profile", "webserver"], 1);
+            assert_eq!(with_live["live"], true, "{with_live:#}");
             let offline = root.run(&["apply", "--profile", "webserver", "--yes"]);
             assert_exit(&offline, 0, "offline apply");
             let stderr = String::from_utf8_lossy(&offline.stderr);
@@ -1031,6 +1037,10 @@ fn an_image_root_changes_files_only_unless_live() {
             let history = root.history();
             assert_eq!(history[0]["live"], false, "{history:#?}");
             assert_eq!(history[0]["keys"], json!([]), "{history:#?}");
+            // The image converged: nothing pending for it any more, while
+            // the kernel's own values still differ (a diff --live says so).
+            root.json(&["diff", "--profile", "webserver"], 0);
+            root.json(&["diff", "--live", "--profile", "webserver"], 1);
             root.json(&["rollback", "--yes"], 0);
             assert_eq!(root.file_bytes(), None);
 
