@@ -35,7 +35,7 @@ pub fn run(cli: &Cli, printer: &mut Printer<'_>) -> Result<u8> {
         Command::Check(args) => check(&system, args, printer),
         Command::Sockets(args) => sockets(&system, args, printer),
         Command::Profiles { name } => profiles(&system, name.as_deref(), printer),
-        Command::Explain { subject } => explain(&system, subject, printer),
+        Command::Explain { subject, kernel } => explain(&system, subject, *kernel, printer),
         Command::Diff {
             profiles,
             sysctl_dir,
@@ -64,7 +64,11 @@ pub fn run(cli: &Cli, printer: &mut Printer<'_>) -> Result<u8> {
             printer,
         ),
         Command::History { state_dir } => history(&system, state_dir.as_deref(), printer),
-        Command::Lint { files, fail_on } => lint(&system, files, Severity::from(*fail_on), printer),
+        Command::Lint {
+            files,
+            fail_on,
+            kernel,
+        } => lint(&system, files, Severity::from(*fail_on), *kernel, printer),
         Command::Generate { what } => {
             printer.raw(|out| match what {
                 Generate::Man => crate::manual::render_man(out),
@@ -181,18 +185,30 @@ fn profiles(system: &System, name: Option<&str>, printer: &mut Printer<'_>) -> R
     Ok(exit::SUCCESS)
 }
 
-fn explain(system: &System, subject: &str, printer: &mut Printer<'_>) -> Result<u8> {
+fn explain(
+    system: &System,
+    subject: &str,
+    kernel: Option<crate::kernel::KernelVersion>,
+    printer: &mut Printer<'_>,
+) -> Result<u8> {
     let explanation = match knowledge::find(subject) {
         Some(knowledge::Subject::Topic(topic)) => Explanation::Topic(topic),
         Some(knowledge::Subject::VendorOnly(key, why)) => Explanation::VendorOnly { key, why },
         Some(knowledge::Subject::Key(info)) => {
             let key = Key::parse(info.key).map_err(|error| Error::Usage(error.to_string()))?;
-            let kernel = system.kernel_release().ok();
+            let release = system.kernel_release().ok();
+            // --kernel wins; otherwise the running kernel's release.
+            let version = kernel.or_else(|| {
+                release
+                    .as_deref()
+                    .and_then(crate::kernel::KernelVersion::from_release)
+            });
             let reading = system.read_sysctl(&key);
+            let view = knowledge::KeyView::new(info, version);
             return printer
                 .print(Document::Explanation(&Explanation::Key {
-                    info,
-                    kernel: kernel.as_deref(),
+                    view: &view,
+                    kernel: release.as_deref(),
                     reading: &reading,
                 }))
                 .map(|()| exit::SUCCESS);
@@ -343,6 +359,7 @@ fn lint(
     system: &System,
     files: &[PathBuf],
     fail_on: Severity,
+    kernel: Option<crate::kernel::KernelVersion>,
     printer: &mut Printer<'_>,
 ) -> Result<u8> {
     let contents = files
@@ -354,7 +371,15 @@ fn lint(
         .zip(&contents)
         .map(|(path, content)| crate::lint::LintInput { path, content })
         .collect();
-    let findings = crate::lint::lint(&inputs);
+    // --kernel wins; otherwise the running kernel, when it can be read.
+    let kernel = kernel.or_else(|| {
+        system
+            .kernel_release()
+            .ok()
+            .as_deref()
+            .and_then(crate::kernel::KernelVersion::from_release)
+    });
+    let findings = crate::lint::lint(&inputs, kernel);
     let failed = findings.iter().any(|finding| finding.severity >= fail_on);
     printer.print(Document::Lint(&LintReport {
         files,

@@ -181,7 +181,10 @@ pub fn plan(facts: &Facts, profile: &Profile) -> Plan {
                 // A forbidden key is set back to the kernel default live and
                 // never written to the file: a file naming a removed key
                 // makes `sysctl --system` fail on newer kernels.
-                let default = Value::parse(info.and_then(|info| info.default_value).unwrap_or("0"));
+                let default = info
+                    .zip(facts.kernel)
+                    .and_then(|(info, version)| info.default_value(version))
+                    .unwrap_or_else(|| Value::parse("0"));
                 if *value == default {
                     continue;
                 }
@@ -285,18 +288,20 @@ fn dropped(file: &std::path::Path, old: &[u8], changes: &[Change]) -> Vec<Droppe
 
 fn absent_note(facts: &Facts, info: Option<&knowledge::KeyInfo>) -> String {
     if let (Some(info), Some(version)) = (info, facts.kernel) {
-        if let Some(removed) = info.removed
-            && version >= removed
-        {
-            return format!("removed in Linux {removed}");
+        match info.presence(version) {
+            knowledge::Presence::Removed(event) => {
+                return format!("removed from Linux {}", event.when.describe());
+            }
+            knowledge::Presence::NotYet(event) => {
+                return format!("added to Linux {}", event.when.describe());
+            }
+            _ => {}
         }
-        if let Some(added) = info.added
-            && version < added
+        if info
+            .scope(version)
+            .is_some_and(|scope| !scope.visible_in_child())
         {
-            return format!("added in Linux {added}");
-        }
-        if info.scope == knowledge::Scope::Global {
-            return "global key, not visible in this network namespace".into();
+            return format!("global key on Linux {version}: not visible in this network namespace");
         }
     }
     "not present on this kernel or in this namespace".into()
