@@ -240,6 +240,7 @@ fn make_plan(system: &System, profile: &Profile, sysctl_dir: &Path) -> Result<Pl
             .settings
             .iter()
             .map(|setting| setting.key.clone())
+            .chain(Key::parse(plan::AVAILABLE_CONGESTION_CONTROL).ok())
             .collect(),
         sockets: false,
         close_wait_owners: Owners::Never,
@@ -247,6 +248,10 @@ fn make_plan(system: &System, profile: &Profile, sysctl_dir: &Path) -> Result<Pl
         sysctl_dir: Some(sysctl_dir.to_path_buf()),
     })?;
     warn_skipped(&facts);
+    // Refused before anything changes: the kernel would answer ENOENT.
+    if let Some(message) = plan::unavailable_congestion_control(&facts, profile) {
+        return Err(Error::Usage(message));
+    }
     Ok(plan::plan(&facts, profile))
 }
 

@@ -476,9 +476,12 @@ pub fn evaluate(context: &dyn Context, kinds: &[Kind]) -> Vec<Verdict> {
         if version_note.is_some() {
             finding = finding.evidence("depends_on_kernel", judgement.releases());
         }
-        if let (Kind::Harmful, Predicate::Equals(_)) = (judgement.kind, judgement.predicate)
-            && let Some(default) =
-                info.and_then(|info| info.default_value(context.kernel().unwrap_or(v(6, 18))))
+        // The value to go back to, when the default is a constant.
+        if judgement.kind == Kind::Harmful
+            && let Some(default) = info
+                .zip(context.kernel())
+                .and_then(|(info, version)| info.default_value(version))
+                .filter(|default| *default != value)
         {
             finding = finding.expected(default);
         }

@@ -86,7 +86,7 @@ impl Handler {
                 }
             }
             Handler::U8 { min, max } => format!("integer {min}..{max}"),
-            Handler::Jiffies => "seconds (any integer; stored in jiffies)".into(),
+            Handler::Jiffies => "seconds, 0 or negative included, up to 2147483 (stored as jiffies, which must fit an int at any HZ)".into(),
             Handler::SockBuf { symbol, .. } => {
                 format!("integer >= {symbol} (about 2-5 KB, depends on the build)")
             }
@@ -172,7 +172,7 @@ impl Handler {
                     Outcome::Stored(Value::parse(name))
                 } else {
                     Outcome::Refused(format!(
-                        "`{name}` is not one name (the kernel looks the whole text up, so a comment or a second word makes it unknown: ENOENT)"
+                        "`{name}` is not one name: the kernel looks the whole text up, a comment or a second word included, and finds nothing (ENOENT)"
                     ))
                 }
             }

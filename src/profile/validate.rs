@@ -349,6 +349,16 @@ fn check_value(
         collector.error(position, format!("`{key}` = `{text}`: {problem}{releases}"));
         return;
     }
+    if let Some(number) = value.as_integer()
+        && number < 0
+        && info.all_handlers().contains(&knowledge::Handler::Jiffies)
+    {
+        collector.error(
+            position,
+            format!("`{key}` = `{text}`: a negative number of seconds has no meaning (the kernel would store it)"),
+        );
+        return;
+    }
     if let (Some(meaningful), Some(number)) = (info.meaningful, value.as_integer())
         && !meaningful.contains(&number)
     {
@@ -527,7 +537,7 @@ mod tests {
         assert_eq!(
             found,
             vec![
-                "p.yaml:3:12: `net.ipv4.tcp_fin_timeout` = `yes`: the kernel refuses it (`yes` is not a number); it accepts seconds (any integer; stored in jiffies)",
+                "p.yaml:3:12: `net.ipv4.tcp_fin_timeout` = `yes`: the kernel refuses it (`yes` is not a number); it accepts seconds, 0 or negative included, up to 2147483 (stored as jiffies, which must fit an int at any HZ)",
                 "p.yaml:5:3: `kernel.pid_max` is not under `net.`: tcptune manages network sysctls only",
                 "p.yaml:9:12: `net.ipv4.tcp_tw_reuse` = `3`: the kernel refuses it (3 is above the maximum 2); it accepts integer 0..2 (on Linux 4.18 and later)",
                 "p.yaml:11:3: the setting `net.ipv4.tcp_syncookies` has no `why`: every setting must say why",
