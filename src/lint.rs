@@ -352,15 +352,15 @@ fn not_there(
         Presence::NotYet(event) => (
             Code::UnknownKey,
             format!(
-                "{name} does not exist on Linux {version}: it was added {}",
-                event.when.describe()
+                "{name} does not exist on Linux {version}: it was added {} upstream (distribution kernels may carry it earlier)",
+                event.when.in_words()
             ),
         ),
         Presence::Removed(event) => (
             Code::ObsoleteKey,
             format!(
                 "{name} does not exist on Linux {version}: it was removed {}",
-                event.when.describe()
+                event.when.in_words()
             ),
         ),
     };
@@ -1409,5 +1409,210 @@ mod tests {
             findings[0].message.len()
         );
         assert!(findings[0].message.ends_with('…'));
+    }
+
+    fn lint_for(kernel: Option<KernelVersion>, text: &str) -> Vec<Finding> {
+        lint(
+            &[LintInput {
+                path: Path::new("a.conf"),
+                content: text.as_bytes(),
+            }],
+            kernel,
+        )
+    }
+
+    fn release(major: u32, minor: u32) -> Option<KernelVersion> {
+        Some(KernelVersion::new(major, minor, 0))
+    }
+
+    #[test]
+    fn the_new_checks_find_what_they_are_for() {
+        let text = [
+            "net.ipv4.ip_local_port_range = 1024 65000",
+            "net.core.somaxconn = 1024",
+            "net.ipv4.tcp_window_scaling = 0",
+            "net.ipv4.tcp_sack = 0",
+            "net.ipv4.tcp_congestion_control = bbr2",
+            "net.ipv4.tcp_low_latency = 1",
+            "net.ipv4.tcp_fack = 1",
+            "net.core.rmem_default = 16777216",
+            "net.core.wmem_default = 16777216",
+            "net.ipv4.tcp_rmem = 4096 87380 4194304",
+            "net.ipv4.tcp_wmem = 4096 65536 1048576",
+            "net.ipv4.tcp_max_orphans = 1024",
+            "net.ipv4.tcp_syn_retries = 1",
+            "net.ipv4.tcp_synack_retries = 1",
+        ]
+        .join("\n");
+        let findings = lint_for(NEW, &text);
+        let harmful = |key: &str, line: usize| {
+            expect("harmful-value", key, Warning, &format!("a.conf:{line}"))
+        };
+        assert_eq!(
+            rows(&findings),
+            vec![
+                expect(
+                    "harmful-value",
+                    "net.ipv4.ip_local_port_range",
+                    Info,
+                    "a.conf:1"
+                ),
+                harmful("net.core.somaxconn", 2),
+                harmful("net.ipv4.tcp_window_scaling", 3),
+                harmful("net.ipv4.tcp_sack", 4),
+                harmful("net.ipv4.tcp_congestion_control", 5),
+                expect("obsolete-key", "net.ipv4.tcp_low_latency", Info, "a.conf:6"),
+                expect("obsolete-key", "net.ipv4.tcp_fack", Info, "a.conf:7"),
+                harmful("net.core.rmem_default", 8),
+                harmful("net.core.wmem_default", 9),
+                harmful("net.ipv4.tcp_rmem", 10),
+                harmful("net.ipv4.tcp_wmem", 11),
+                harmful("net.ipv4.tcp_max_orphans", 12),
+                harmful("net.ipv4.tcp_syn_retries", 13),
+                harmful("net.ipv4.tcp_synack_retries", 14),
+            ]
+        );
+        assert_eq!(findings[1].evidence["compared_with"], "4096");
+    }
+
+    #[test]
+    fn version_dependent_checks_follow_the_kernel() {
+        let count = |kernel, text: &str| lint_for(kernel, text).len();
+        // somaxconn's default is 128 before 5.4.
+        assert_eq!(count(release(4, 19), "net.core.somaxconn = 1024\n"), 0);
+        assert_eq!(count(release(5, 4), "net.core.somaxconn = 1024\n"), 1);
+        // tcp_low_latency does nothing from 4.14, tcp_fack from 4.15.
+        assert_eq!(count(release(4, 13), "net.ipv4.tcp_low_latency = 1\n"), 0);
+        assert_eq!(count(release(4, 14), "net.ipv4.tcp_low_latency = 1\n"), 1);
+        assert_eq!(count(release(4, 14), "net.ipv4.tcp_fack = 1\n"), 0);
+        assert_eq!(count(release(4, 15), "net.ipv4.tcp_fack = 1\n"), 1);
+        // The parity preference came with 4.2.
+        assert_eq!(
+            count(release(4, 1), "net.ipv4.ip_local_port_range = 1024 65000\n"),
+            0
+        );
+        assert_eq!(
+            count(release(4, 2), "net.ipv4.ip_local_port_range = 1024 65000\n"),
+            1
+        );
+        // The low end must be >= ip_unprivileged_port_start from 4.11.
+        assert_eq!(
+            count(release(4, 10), "net.ipv4.ip_local_port_range = 500 65001\n"),
+            0
+        );
+        let refused = lint_for(release(4, 11), "net.ipv4.ip_local_port_range = 500 65001\n");
+        assert_eq!(
+            rows(&refused),
+            vec![expect(
+                "invalid-value",
+                "net.ipv4.ip_local_port_range",
+                Error,
+                "a.conf:1"
+            )]
+        );
+        // u8 knobs refuse more than 255 from 5.15; int before 5.13.
+        assert_eq!(
+            count(release(5, 10), "net.ipv4.tcp_keepalive_probes = 300\n"),
+            0
+        );
+        assert_eq!(count(NEW, "net.ipv4.tcp_keepalive_probes = 300\n"), 1);
+        // tcp_tw_reuse took 0..2 in 4.18.
+        assert_eq!(count(release(4, 17), "net.ipv4.tcp_tw_reuse = 5\n"), 0);
+        assert_eq!(count(release(4, 18), "net.ipv4.tcp_tw_reuse = 5\n"), 1);
+    }
+
+    #[test]
+    fn without_a_kernel_version_the_findings_say_what_depends_on_it() {
+        let findings = lint_for(None, "net.core.somaxconn = 1024\nnet.ipv4.tcp_fack = 1\n");
+        assert_eq!(
+            rows(&findings),
+            vec![
+                expect("harmful-value", "net.core.somaxconn", Warning, "a.conf:1"),
+                expect("obsolete-key", "net.ipv4.tcp_fack", Info, "a.conf:2"),
+            ]
+        );
+        assert_eq!(findings[0].evidence["depends_on_kernel"], "on every kernel");
+        assert!(
+            findings[0]
+                .rationale
+                .contains("holds on Linux 5.4 and later"),
+            "{}",
+            findings[0].rationale
+        );
+        assert_eq!(
+            findings[1].evidence["depends_on_kernel"],
+            "on Linux 4.15 and later"
+        );
+    }
+
+    #[test]
+    fn ranges_are_the_sysctls_not_setsockopts() {
+        for fine in [
+            "net.ipv4.tcp_keepalive_time = 0",
+            "net.ipv4.tcp_keepalive_time = 40000",
+            "net.ipv4.tcp_keepalive_intvl = 0",
+            "net.ipv4.tcp_keepalive_probes = 255",
+            "net.ipv4.tcp_fin_timeout = 0",
+            "net.ipv4.tcp_rmem = 8192 4096 16777216",
+            "net.ipv4.tcp_fastopen = 2051",
+            "net.ipv4.tcp_mem = 300000 200000 100000",
+        ] {
+            let findings = lint_for(NEW, &format!("{fine}\n"));
+            assert!(
+                findings
+                    .iter()
+                    .all(|finding| finding.code != Code::InvalidValue),
+                "{fine}: {:?}",
+                rows(&findings)
+            );
+        }
+        for refused in [
+            "net.ipv4.tcp_syn_retries = 0",
+            "net.ipv4.tcp_syn_retries = 128",
+            "net.ipv4.ip_local_reserved_ports = 8080, 8081",
+        ] {
+            let findings = lint_for(NEW, &format!("{refused}\n"));
+            assert!(
+                findings
+                    .iter()
+                    .any(|finding| finding.code == Code::InvalidValue && finding.severity == Error),
+                "{refused}: {:?}",
+                rows(&findings)
+            );
+        }
+    }
+
+    #[test]
+    fn trailing_text_and_other_bases_are_read_as_the_kernel_reads_them() {
+        // The kernel stores 4096: not below the default, not refused.
+        let comment = lint_for(NEW, "net.core.somaxconn = 4096 # was 128\n");
+        assert_eq!(
+            rows(&comment),
+            vec![
+                expect("invalid-line", "net.core.somaxconn", Warning, "a.conf:1"),
+                expect("invalid-value", "net.core.somaxconn", Warning, "a.conf:1"),
+            ]
+        );
+        assert!(comment[0].rationale.contains("stores the leading number"));
+        assert!(comment[1].message.contains("would store `4096`"));
+        assert!(
+            !comment
+                .iter()
+                .any(|finding| finding.message.contains("refuse"))
+        );
+        let octal = lint_for(NEW, "net.ipv4.tcp_fin_timeout = 010\n");
+        assert!(
+            octal[0].message.contains("would store `8`"),
+            "{}",
+            octal[0].message
+        );
+        let hex = lint_for(NEW, "net.ipv4.tcp_fin_timeout = 0x1e\n");
+        assert!(
+            hex[0].message.contains("would store `30`"),
+            "{}",
+            hex[0].message
+        );
+        let reserved = lint_for(NEW, "net.ipv4.ip_local_reserved_ports = 8081,8080\n");
+        assert!(reserved[0].message.contains("would store `8080-8081`"));
     }
 }

@@ -290,10 +290,10 @@ fn absent_note(facts: &Facts, info: Option<&knowledge::KeyInfo>) -> String {
     if let (Some(info), Some(version)) = (info, facts.kernel) {
         match info.presence(version) {
             knowledge::Presence::Removed(event) => {
-                return format!("removed from Linux {}", event.when.describe());
+                return format!("removed from Linux {}", event.when.in_words());
             }
             knowledge::Presence::NotYet(event) => {
-                return format!("added to Linux {}", event.when.describe());
+                return format!("added to Linux {}", event.when.in_words());
             }
             _ => {}
         }

@@ -72,7 +72,20 @@ impl When {
         }
     }
 
-    /// "since 4.18", "in a release between 5.12 and 5.15 (not pinned)".
+    /// "in 4.18", "in a release after 6.14, by 6.18 at the latest (not
+    /// pinned)": for "added in", "removed in".
+    pub fn in_words(self) -> String {
+        match self {
+            When::Baseline => format!("in {OLDEST} or earlier"),
+            When::In(release) => format!("in {release}"),
+            When::Between(after, by) => {
+                format!("in a release after {after}, by {by} at the latest (not pinned)")
+            }
+        }
+    }
+
+    /// "since 4.18", "from a release after 5.12, by 5.15 at the latest (not
+    /// pinned)".
     pub fn describe(self) -> String {
         match self {
             When::Baseline => format!("in {OLDEST}"),

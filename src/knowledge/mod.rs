@@ -330,10 +330,10 @@ impl KeyView {
                     (added, removed) => {
                         let mut parts = Vec::new();
                         if let Some(added) = added {
-                            parts.push(format!("added {}", added.when.describe()));
+                            parts.push(format!("added {}", added.when.in_words()));
                         }
                         if let Some(removed) = removed {
-                            parts.push(format!("removed {}", removed.when.describe()));
+                            parts.push(format!("removed {}", removed.when.in_words()));
                         }
                         parts.join("; ")
                     }
@@ -360,8 +360,8 @@ impl KeyView {
         }
         let exists = match info.presence(state.version) {
             Presence::Present => "yes".to_owned(),
-            Presence::NotYet(event) => format!("no: added {}", event.when.describe()),
-            Presence::Removed(event) => format!("no: removed {}", event.when.describe()),
+            Presence::NotYet(event) => format!("no: added {}", event.when.in_words()),
+            Presence::Removed(event) => format!("no: removed {}", event.when.in_words()),
             Presence::Unsure(event) => format!(
                 "not known: it changed in a release not pinned ({})",
                 event.when.describe()

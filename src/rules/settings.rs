@@ -109,7 +109,7 @@ fn absent(
     if let (Some(info), Some(version)) = (info, facts.kernel) {
         match info.presence(version) {
             Presence::Removed(event) => {
-                let removed = event.when.describe();
+                let removed = event.when.in_words();
                 let gate = info
                     .removed_in()
                     .map(|removed| format!(", or gate it with `below_kernel: \"{removed}\"`"))
@@ -148,7 +148,7 @@ fn absent(
                         Severity::Info,
                         format!(
                             "{key} was added to Linux {}; this kernel ({release}) does not have it",
-                            event.when.describe()
+                            event.when.in_words()
                         ),
                     )
                     .key(key)
@@ -319,7 +319,7 @@ mod tests {
                 .all(|f| f.code == Code::UnavailableKey && f.severity == Severity::Info)
         );
         assert!(
-            findings[0].message.contains("added to Linux since 6.14"),
+            findings[0].message.contains("added to Linux in 6.14"),
             "{}",
             findings[0].message
         );

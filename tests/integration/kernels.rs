@@ -208,7 +208,7 @@ fn explain_shows_each_releases_default_and_scope() {
     }
     // A key the release does not have, and what the fixture reads.
     let document = Tree::new("6.1").json(&["explain", "tcp_tw_reuse_delay"], 0);
-    assert_eq!(document["exists"], "no: added since 6.14");
+    assert_eq!(document["exists"], "no: added in 6.14");
     assert_eq!(document["live"]["status"], "absent");
     // --kernel overrides the running release.
     let document = Tree::new("6.18").json(&["explain", "somaxconn", "--kernel", "4.19"], 0);

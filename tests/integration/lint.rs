@@ -101,3 +101,63 @@ fn a_missing_file_is_invalid_input() {
     let output = tcptune().arg("lint").output().expect("run");
     assert_eq!(output.status.code(), Some(2), "FILE is required");
 }
+
+/// Distribution and cloud-image files: nothing at warning level or above,
+/// for any kernel from 3.10 to 6.18, nor without a known kernel.
+#[test]
+fn distribution_files_give_no_false_positive() {
+    let dir = fixture("lint/distro");
+    let mut files: Vec<std::path::PathBuf> = std::fs::read_dir(&dir)
+        .expect("corpus")
+        .map(|entry| entry.expect("entry").path())
+        .filter(|path| path.extension().is_some_and(|ext| ext == "conf"))
+        .collect();
+    files.sort();
+    assert!(files.len() >= 8);
+    let kernels = [
+        "3.10", "4.9", "4.14", "4.18", "5.4", "5.10", "5.15", "6.1", "6.6", "6.12", "6.18",
+    ];
+    for file in &files {
+        for kernel in kernels.iter().map(Some).chain([None]) {
+            let mut command = tcptune();
+            match kernel {
+                Some(kernel) => command.args(["lint", "--kernel", kernel]),
+                // No live system: --proc names nothing.
+                None => command.args(["--proc", "/nonexistent", "lint"]),
+            };
+            command.args(["--format", "json"]).arg(file);
+            let document = json_output(&mut command, 0);
+            for finding in document["findings"].as_array().expect("findings") {
+                assert_eq!(
+                    finding["severity"],
+                    "info",
+                    "{} on {kernel:?}: {finding}",
+                    file.display()
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn lint_takes_the_running_kernel_from_proc() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("90-old.conf");
+    std::fs::write(&file, "net.core.somaxconn = 1024\n").expect("write");
+    // 4.9: 1024 is above that kernel's default 128.
+    let mut old = tcptune();
+    old.arg("--proc")
+        .arg(fixture("kernels/4.9/proc"))
+        .args(["lint", "--format", "json"])
+        .arg(&file);
+    assert_eq!(json_output(&mut old, 0)["findings"], serde_json::json!([]));
+    // 6.18: below its default 4096.
+    let mut new = tcptune();
+    new.arg("--proc")
+        .arg(fixture("kernels/6.18/proc"))
+        .args(["lint", "--format", "json"])
+        .arg(&file);
+    let document = json_output(&mut new, 1);
+    assert_eq!(document["findings"][0]["code"], "harmful-value");
+    assert_eq!(document["findings"][0]["evidence"]["compared_with"], "4096");
+}
