@@ -973,7 +973,7 @@ pub static KEYS: &[KeyInfo] = &[
     },
     KeyInfo {
         key: "net.ipv4.tcp_fastopen",
-        summary: "TCP Fast Open, a bitmask: 0x1 client, 0x2 server for listeners that set TCP_FASTOPEN, 0x4 client without cookie, 0x200 server without cookie, 0x400 server for every listener without the socket option, 0x800 the same without cookie. Other bits are stored too.",
+        summary: "TCP Fast Open, a bitmask: 0x1 client, 0x2 server for listeners that set TCP_FASTOPEN, 0x4 client without cookie, 0x200 server without cookie, 0x400 Fast Open on every listener, without the TCP_FASTOPEN socket option (3.10 also had 0x800, the same with another queue length). Other bits are stored too.",
         myth: None,
         meaningful: None,
         history: &[

@@ -586,9 +586,9 @@ fn explain(out: &mut dyn Write, explanation: &Explanation<'_>) -> io::Result<()>
                 };
                 wrapped(
                     out,
-                    "  ",
-                    4,
-                    &format!("{when}: {} [{}]", line.text, line.cite.join(", ")),
+                    &format!("  {when}: "),
+                    6,
+                    &format!("{} [{}]", line.text, line.cite.join(", ")),
                 )?;
             }
         }
