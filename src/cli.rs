@@ -179,6 +179,12 @@ pub enum Command {
         /// Lowest severity that makes lint exit 1.
         #[arg(long, value_enum, default_value_t = FailOn::Warning)]
         fail_on: FailOn,
+
+        /// Judge the files for this kernel release (e.g. 5.4). Default: the
+        /// running kernel, from <PROC>/sys/kernel/osrelease; when that cannot
+        /// be read, findings that depend on the version say so.
+        #[arg(long, value_name = "VERSION")]
+        kernel: Option<crate::kernel::KernelVersion>,
     },
 
     /// Count TCP sockets by state; who holds CLOSE_WAIT, where TIME_WAIT points.
@@ -194,6 +200,11 @@ pub enum Command {
     Explain {
         /// A sysctl key (net.ipv4.tcp_tw_reuse, or just tcp_tw_reuse) or a topic.
         subject: String,
+
+        /// Explain the key for this kernel release (e.g. 4.14) instead of the
+        /// running kernel read from <PROC>/sys/kernel/osrelease.
+        #[arg(long, value_name = "VERSION")]
+        kernel: Option<crate::kernel::KernelVersion>,
     },
 
     /// Print the man page or shell completions (for packagers).

@@ -37,7 +37,7 @@ pub fn run(cli: &Cli, printer: &mut Printer<'_>) -> Result<u8> {
         Command::Check(args) => check(&system, args, printer),
         Command::Sockets(args) => sockets(&system, args, printer),
         Command::Profiles { name } => profiles(&system, name.as_deref(), printer),
-        Command::Explain { subject } => explain(&system, subject, printer),
+        Command::Explain { subject, kernel } => explain(&system, subject, *kernel, printer),
         Command::Diff {
             profiles,
             sysctl_dir,
@@ -98,7 +98,11 @@ pub fn run(cli: &Cli, printer: &mut Printer<'_>) -> Result<u8> {
             printer,
         ),
         Command::History { state_dir } => history(&system, state_dir.as_deref(), printer),
-        Command::Lint { files, fail_on } => lint(&system, files, Severity::from(*fail_on), printer),
+        Command::Lint {
+            files,
+            fail_on,
+            kernel,
+        } => lint(&system, files, Severity::from(*fail_on), *kernel, printer),
         Command::Generate { what } => {
             printer.raw(|out| match what {
                 Generate::Man => crate::manual::render_man(out),
@@ -276,7 +280,12 @@ fn profiles(system: &System, name: Option<&str>, printer: &mut Printer<'_>) -> R
     Ok(exit::SUCCESS)
 }
 
-fn explain(system: &System, subject: &str, printer: &mut Printer<'_>) -> Result<u8> {
+fn explain(
+    system: &System,
+    subject: &str,
+    kernel: Option<crate::kernel::KernelVersion>,
+    printer: &mut Printer<'_>,
+) -> Result<u8> {
     let explanation = match knowledge::find(subject) {
         Some(knowledge::Subject::Topic(topic)) => Explanation::Topic(topic),
         Some(knowledge::Subject::VendorOnly(key, why)) => Explanation::VendorOnly { key, why },
@@ -284,15 +293,22 @@ fn explain(system: &System, subject: &str, printer: &mut Printer<'_>) -> Result<
             let key = Key::parse(info.key).map_err(|error| Error::Usage(error.to_string()))?;
             // The key is explained without a kernel when the release cannot
             // be read; say why under -v.
-            let kernel = system
+            let release = system
                 .kernel_release()
                 .map_err(|error| crate::note!("not naming the kernel: {error}"))
                 .ok();
+            // --kernel wins; otherwise the running kernel's release.
+            let version = kernel.or_else(|| {
+                release
+                    .as_deref()
+                    .and_then(crate::kernel::KernelVersion::from_release)
+            });
             let reading = system.read_sysctl(&key);
+            let view = knowledge::KeyView::new(info, version);
             return printer
                 .print(Document::Explanation(&Explanation::Key {
-                    info,
-                    kernel: kernel.as_deref(),
+                    view: &view,
+                    kernel: release.as_deref(),
                     reading: &reading,
                 }))
                 .map(|()| exit::SUCCESS);
@@ -325,6 +341,7 @@ fn make_plan(system: &System, profile: &Profile, sysctl_dir: &Path) -> Result<Pl
             .settings
             .iter()
             .map(|setting| setting.key.clone())
+            .chain(Key::parse(plan::AVAILABLE_CONGESTION_CONTROL).ok())
             .collect(),
         sockets: false,
         close_wait_owners: Owners::Never,
@@ -332,6 +349,10 @@ fn make_plan(system: &System, profile: &Profile, sysctl_dir: &Path) -> Result<Pl
         sysctl_dir: Some(sysctl_dir.to_path_buf()),
     })?;
     warn_skipped(&facts);
+    // Refused before anything changes: the kernel would answer ENOENT.
+    if let Some(message) = plan::unavailable_congestion_control(&facts, profile) {
+        return Err(Error::Usage(message));
+    }
     Ok(plan::plan(&facts, profile))
 }
 
@@ -511,6 +532,7 @@ fn lint(
     system: &System,
     files: &[PathBuf],
     fail_on: Severity,
+    kernel: Option<crate::kernel::KernelVersion>,
     printer: &mut Printer<'_>,
 ) -> Result<u8> {
     let contents = files
@@ -522,7 +544,15 @@ fn lint(
         .zip(&contents)
         .map(|(path, content)| crate::lint::LintInput { path, content })
         .collect();
-    let findings = crate::lint::lint(&inputs);
+    // --kernel wins; otherwise the running kernel, when it can be read.
+    let kernel = kernel.or_else(|| {
+        system
+            .kernel_release()
+            .ok()
+            .as_deref()
+            .and_then(crate::kernel::KernelVersion::from_release)
+    });
+    let findings = crate::lint::lint(&inputs, kernel);
     let failed = findings.iter().any(|finding| finding.severity >= fail_on);
     let printed = printer.print(Document::Lint(&LintReport {
         files,

@@ -244,6 +244,12 @@ impl Finding {
         self
     }
 
+    /// Replaces the message.
+    pub fn message(mut self, message: impl Into<String>) -> Finding {
+        self.message = message.into();
+        self
+    }
+
     pub fn rationale(mut self, rationale: impl Into<String>) -> Finding {
         self.rationale = rationale.into();
         self

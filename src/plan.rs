@@ -207,7 +207,10 @@ pub fn plan(facts: &Facts, profile: &Profile) -> Plan {
                 // A forbidden key is set back to the kernel default live and
                 // never written to the file: a file naming a removed key
                 // makes `sysctl --system` fail on newer kernels.
-                let default = Value::parse(info.and_then(|info| info.default_value).unwrap_or("0"));
+                let default = info
+                    .zip(facts.kernel)
+                    .and_then(|(info, version)| info.default_value(version))
+                    .unwrap_or_else(|| Value::parse("0"));
                 if *value == default {
                     continue;
                 }
@@ -313,21 +316,62 @@ fn dropped(file: &std::path::Path, old: &[u8], changes: &[Change]) -> Vec<Droppe
 
 fn absent_note(facts: &Facts, info: Option<&knowledge::KeyInfo>) -> String {
     if let (Some(info), Some(version)) = (info, facts.kernel) {
-        if let Some(removed) = info.removed
-            && version >= removed
-        {
-            return format!("removed in Linux {removed}");
+        match info.presence(version) {
+            knowledge::Presence::Removed(event) => {
+                return format!("removed from Linux {}", event.when.in_words());
+            }
+            knowledge::Presence::NotYet(event) => {
+                return format!("added to Linux {}", event.when.in_words());
+            }
+            _ => {}
         }
-        if let Some(added) = info.added
-            && version < added
+        if info
+            .scope(version)
+            .is_some_and(|scope| !scope.visible_in_child())
         {
-            return format!("added in Linux {added}");
-        }
-        if info.scope == knowledge::Scope::Global {
-            return "global key, not visible in this network namespace".into();
+            return format!("global key on Linux {version}: not visible in this network namespace");
         }
     }
     "not present on this kernel or in this namespace".into()
+}
+
+/// The key listing the congestion control algorithms this kernel offers.
+pub const AVAILABLE_CONGESTION_CONTROL: &str = "net.ipv4.tcp_available_congestion_control";
+
+/// Why the profile cannot be applied here: it asks for a congestion control
+/// algorithm that `tcp_available_congestion_control` does not list (the
+/// kernel would refuse the write with ENOENT). `None` when every such
+/// setting names an available algorithm, or the list cannot be read.
+pub fn unavailable_congestion_control(facts: &Facts, profile: &Profile) -> Option<String> {
+    let available = facts
+        .sysctls
+        .get(&Key::parse(AVAILABLE_CONGESTION_CONTROL).ok()?)?
+        .value()?
+        .clone();
+    profile.settings.iter().find_map(|setting| {
+        if let Some(version) = facts.kernel
+            && !setting.gate.admits(version)
+        {
+            return None;
+        }
+        let info = knowledge::lookup_key(&setting.key)?;
+        if !info
+            .all_handlers()
+            .contains(&knowledge::Handler::CongestionControl)
+        {
+            return None;
+        }
+        let wanted = setting.expect.target()?;
+        let [name] = wanted.tokens() else {
+            return None;
+        };
+        (!available.tokens().contains(name)).then(|| {
+            format!(
+                "profile `{}` sets {} = {name}, which this kernel does not offer (tcp_available_congestion_control: {available}); load the module tcp_{name} first, or choose one of those",
+                profile.name, setting.key
+            )
+        })
+    })
 }
 
 /// The file: a header, then each persisted key with its reason as a comment.
@@ -585,5 +629,31 @@ mod tests {
                 .lines()
                 .any(|line| line.contains("tcp_tw_recycle ="))
         );
+    }
+
+    #[test]
+    fn a_congestion_control_the_kernel_lacks_is_refused_before_planning() {
+        let document = crate::profile::parse(
+            "p.yaml",
+            "p",
+            b"settings:\n  net.ipv4.tcp_congestion_control:\n    value: bbr\n    why: w\n",
+        )
+        .unwrap();
+        let mut profile = builtin("default");
+        profile.settings = document.settings;
+        let without = facts(
+            "6.1.0",
+            &[("net.ipv4.tcp_available_congestion_control", "reno cubic")],
+        );
+        let message = unavailable_congestion_control(&without, &profile).unwrap();
+        assert!(message.contains("does not offer"), "{message}");
+        let with = facts(
+            "6.1.0",
+            &[(
+                "net.ipv4.tcp_available_congestion_control",
+                "reno cubic bbr",
+            )],
+        );
+        assert_eq!(unavailable_congestion_control(&with, &profile), None);
     }
 }

@@ -45,7 +45,7 @@ pub use resolve::{
 };
 pub use sources::{
     DirState, Directory, FileState, HiddenFile, Place, Problem, SYSCTL_CONF, SYSCTL_D_DIRS,
-    SourceFile, Sources, sources,
+    SourceFile, Sources, boot_ranks, sources,
 };
 
 /// Which program applies the files at boot. They agree on name hiding and

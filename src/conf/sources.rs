@@ -571,6 +571,28 @@ pub(crate) fn chase(root: &Path, relative: &Path) -> io::Result<Chased> {
     Ok(Chased { relative, metadata })
 }
 
+/// Each file's position in the order the loaders apply files, for files
+/// given by path: sorted by file name alone, whatever the directory, with
+/// `sysctl.conf` last because procps reads `/etc/sysctl.conf` after every
+/// sysctl.d file. Same names keep the given order.
+pub fn boot_ranks(paths: &[&Path]) -> Vec<usize> {
+    use std::os::unix::ffi::OsStrExt;
+    let sort_key = |path: &Path| {
+        let name = path.file_name().unwrap_or(path.as_os_str());
+        (
+            name == std::ffi::OsStr::new("sysctl.conf"),
+            name.as_bytes().to_vec(),
+        )
+    };
+    let mut order: Vec<usize> = (0..paths.len()).collect();
+    order.sort_by_cached_key(|&index| (sort_key(paths[index]), index));
+    let mut ranks = vec![0; paths.len()];
+    for (rank, index) in order.into_iter().enumerate() {
+        ranks[index] = rank;
+    }
+    ranks
+}
+
 #[cfg(test)]
 mod tests {
 

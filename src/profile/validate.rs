@@ -221,20 +221,15 @@ fn setting(
     let mut why = None;
     let mut severity = Severity::Warning;
     let mut gate = KernelGate::default();
+    // Values as written, judged once the kernel gate is known.
+    let mut written: Vec<(Value, Position)> = Vec::new();
     for (field, field_key, value) in collector.mapping(body, &what) {
         match field {
             "value" | "at_least" | "at_most" => {
                 comparators.push(field_key.position);
                 let numeric = field != "value";
                 if let Some(parsed) = setting_value(collector, value, &key, numeric) {
-                    if let Some(info) = info
-                        && let Err(message) = info.range.check(&parsed)
-                    {
-                        collector.error(
-                            value.position,
-                            format!("`{key}` {message}; found `{parsed}`"),
-                        );
-                    }
+                    written.push((parsed.clone(), value.position));
                     let expectation = match field {
                         "value" => Expectation::Equal(parsed),
                         "at_least" => Expectation::AtLeast(parsed),
@@ -283,6 +278,11 @@ fn setting(
             format!("{what}: `min_kernel` {min} is not below `below_kernel` {below}"),
         );
     }
+    if let Some(info) = info {
+        for (value, position) in &written {
+            check_value(collector, &key, info, value, *position, gate);
+        }
+    }
     if why.is_none() && matches!(body.kind, NodeKind::Mapping(_)) {
         collector.error(
             key_node.position,
@@ -321,6 +321,56 @@ fn setting(
         gate,
         defined_in: profile.to_owned(),
     })
+}
+
+/// Refuses a value the kernel would refuse or store differently on a
+/// release the setting applies to: `apply` never writes a value whose
+/// read-back it cannot predict, and a profile says exactly what it gets.
+fn check_value(
+    collector: &mut Collector<'_>,
+    key: &Key,
+    info: &knowledge::KeyInfo,
+    value: &Value,
+    position: Position,
+    gate: KernelGate,
+) {
+    let text = value.to_string();
+    let admits = |first: KernelVersion, next: Option<KernelVersion>| {
+        gate.min_kernel
+            .is_none_or(|min| next.is_none_or(|next| min < next))
+            && gate.below_kernel.is_none_or(|below| first < below)
+    };
+    if let Some((since, problem)) = info.problems(&text, admits).into_iter().next() {
+        let releases = if since == crate::knowledge::history::OLDEST {
+            String::new()
+        } else {
+            format!(" (on Linux {since} and later)")
+        };
+        collector.error(position, format!("`{key}` = `{text}`: {problem}{releases}"));
+        return;
+    }
+    if let Some(number) = value.as_integer()
+        && number < 0
+        && info.all_handlers().contains(&knowledge::Handler::Jiffies)
+    {
+        collector.error(
+            position,
+            format!("`{key}` = `{text}`: a negative number of seconds has no meaning (the kernel would store it)"),
+        );
+        return;
+    }
+    if let (Some(meaningful), Some(number)) = (info.meaningful, value.as_integer())
+        && !meaningful.contains(&number)
+    {
+        let list: Vec<String> = meaningful.iter().map(i64::to_string).collect();
+        collector.error(
+            position,
+            format!(
+                "`{key}` = `{text}`: only {} have a meaning",
+                list.join(", ")
+            ),
+        );
+    }
 }
 
 /// A value: an integer, a string of whitespace-separated tokens, or a list.
@@ -487,12 +537,47 @@ mod tests {
         assert_eq!(
             found,
             vec![
-                "p.yaml:3:12: `net.ipv4.tcp_fin_timeout` must be an integer from 1 to 2147483647; found `yes`",
+                "p.yaml:3:12: `net.ipv4.tcp_fin_timeout` = `yes`: the kernel refuses it (`yes` is not a number); it accepts seconds, 0 or negative included, up to 2147483 (stored as jiffies, which must fit an int at any HZ)",
                 "p.yaml:5:3: `kernel.pid_max` is not under `net.`: tcptune manages network sysctls only",
-                "p.yaml:9:12: `net.ipv4.tcp_tw_reuse` must be one of 0, 1, 2; found `3`",
+                "p.yaml:9:12: `net.ipv4.tcp_tw_reuse` = `3`: the kernel refuses it (3 is above the maximum 2); it accepts integer 0..2 (on Linux 4.18 and later)",
                 "p.yaml:11:3: the setting `net.ipv4.tcp_syncookies` has no `why`: every setting must say why",
                 "p.yaml:13:1: unknown field `bogus` in a profile; expected one of: description, extends, settings, thresholds",
             ]
         );
+    }
+
+    #[test]
+    fn values_the_kernel_would_read_back_differently_are_refused() {
+        let text = "settings:\n  net.core.somaxconn:\n    value: \"010\"\n    why: w\n  net.ipv4.tcp_fin_timeout:\n    value: \"0x7\"\n    why: w\n  net.ipv4.tcp_keepalive_time:\n    value: \"5 6\"\n    why: w\n  net.ipv4.tcp_keepalive_intvl:\n    value: \"5 # five\"\n    why: w\n  net.ipv4.ip_local_reserved_ports:\n    value: \"8081,8080\"\n    why: w\n  net.ipv4.tcp_syncookies:\n    value: 3\n    why: w\n";
+        let found = errors(text);
+        assert_eq!(
+            found,
+            vec![
+                "p.yaml:3:12: `net.core.somaxconn` = `010`: the kernel would store `8`, not `010`",
+                "p.yaml:6:12: `net.ipv4.tcp_fin_timeout` = `0x7`: the kernel would store `7`, not `0x7`",
+                "p.yaml:9:12: `net.ipv4.tcp_keepalive_time` = `5 6`: the kernel would store `5`, not `5 6`",
+                "p.yaml:12:12: `net.ipv4.tcp_keepalive_intvl` = `5 # five`: the kernel would store `5`, not `5 # five`",
+                "p.yaml:15:12: `net.ipv4.ip_local_reserved_ports` = `8081,8080`: the kernel would store `8080-8081`, not `8081,8080`",
+                "p.yaml:18:12: `net.ipv4.tcp_syncookies` = `3`: only 0, 1, 2 have a meaning",
+            ]
+        );
+        let spaced = errors(
+            "settings:\n  net.ipv4.ip_local_reserved_ports:\n    value: \"8080, 8081\"\n    why: w\n",
+        );
+        assert!(spaced[0].contains("the kernel refuses it"), "{spaced:?}");
+    }
+
+    #[test]
+    fn the_kernel_gate_decides_which_releases_judge_a_value() {
+        // 2 is not a tcp_tw_reuse value before 4.18 (any non-zero meant
+        // on), but the kernel stores it there too; 3 is refused from 4.18.
+        let text = "settings:\n  net.ipv4.tcp_tw_reuse:\n    value: 3\n    below_kernel: \"4.18\"\n    why: w\n";
+        assert!(parse("p.yaml", "p", text.as_bytes()).is_ok());
+        let text = "settings:\n  net.ipv4.ip_local_port_range:\n    value: 500 65535\n    below_kernel: \"4.11\"\n    why: w\n";
+        assert!(parse("p.yaml", "p", text.as_bytes()).is_ok());
+        let text = "settings:\n  net.ipv4.ip_local_port_range:\n    value: 500 65535\n    why: w\n";
+        let found = errors(text);
+        assert!(found[0].contains("ip_unprivileged_port_start"), "{found:?}");
+        assert!(found[0].contains("on Linux 4.11 and later"), "{found:?}");
     }
 }

@@ -543,29 +543,23 @@ fn explain(out: &mut dyn Write, explanation: &Explanation<'_>) -> io::Result<()>
             }
         }
         Explanation::Key {
-            info,
+            view,
             kernel,
             reading,
         } => {
-            writeln!(out, "{BOLD}{}{BOLD:#}", info.key)?;
+            writeln!(out, "{BOLD}{}{BOLD:#}", view.key)?;
             writeln!(out)?;
-            wrapped(out, "", 0, info.summary)?;
+            wrapped(out, "", 0, &view.summary)?;
             writeln!(out)?;
-            wrapped(out, "default:  ", 10, info.default)?;
-            wrapped(out, "values:   ", 10, &info.range.describe())?;
-            wrapped(out, "scope:    ", 10, info.scope.describe())?;
-            let mut history = Vec::new();
-            if let Some(added) = info.added {
-                history.push(format!("added in Linux {added}"));
-            }
-            if let Some(removed) = info.removed {
-                history.push(format!(
-                    "removed in Linux {removed} (last present in the release before)"
-                ));
-            }
-            if !history.is_empty() {
-                wrapped(out, "history:  ", 10, &history.join("; "))?;
-            }
+            let evaluated = match view.kernel {
+                Some(version) => format!("Linux {version}"),
+                None => "no kernel version known: every statement below that depends on the version says so".to_owned(),
+            };
+            wrapped(out, "for:      ", 10, &evaluated)?;
+            wrapped(out, "exists:   ", 10, &view.exists)?;
+            wrapped(out, "default:  ", 10, &view.default)?;
+            wrapped(out, "values:   ", 10, &view.values)?;
+            wrapped(out, "scope:    ", 10, &view.scope)?;
             let live = match reading {
                 Reading::Present { value } => format!("{value}"),
                 Reading::Absent => "absent on this kernel or in this namespace".to_owned(),
@@ -576,9 +570,26 @@ fn explain(out: &mut dyn Write, explanation: &Explanation<'_>) -> io::Result<()>
                 None => "here:     ".to_owned(),
             };
             wrapped(out, &here, 10, &live)?;
-            if let Some(myth) = info.myth {
+            if let Some(myth) = view.folklore {
                 writeln!(out)?;
                 wrapped(out, "folklore: ", 10, myth)?;
+            }
+            writeln!(out)?;
+            writeln!(out, "history (3.10 to 6.18; sources in brackets):")?;
+            for line in &view.history {
+                let when = match line.version {
+                    crate::knowledge::When::Baseline => "3.10".to_owned(),
+                    crate::knowledge::When::In(version) => version.to_string(),
+                    crate::knowledge::When::Between(after, by) => {
+                        format!("{after}..{by} (not pinned)")
+                    }
+                };
+                wrapped(
+                    out,
+                    &format!("  {when}: "),
+                    6,
+                    &format!("{} [{}]", line.text, line.cite.join(", ")),
+                )?;
             }
         }
         Explanation::VendorOnly { key, why } => {

@@ -23,7 +23,7 @@ use crate::error::{Error, Result};
 use crate::facts::{Facts, Reading};
 use crate::finding::{Finding, Summary};
 use crate::journal::Record;
-use crate::knowledge::{KeyInfo, Topic};
+use crate::knowledge::{KeyView, Topic};
 use crate::plan::Plan;
 use crate::profile::{Listing, Profile};
 use crate::text::escape;
@@ -74,7 +74,7 @@ pub struct SocketsReport<'a> {
 pub enum Explanation<'a> {
     Topic(&'a Topic),
     Key {
-        info: &'a KeyInfo,
+        view: &'a KeyView,
         kernel: Option<&'a str>,
         reading: &'a Reading,
     },

@@ -1,8 +1,12 @@
-//! `harmful-value`: live values known to do harm, whatever the profile says.
+//! `harmful-value`: live values known to do harm or lowered below the
+//! kernel's default, whatever the profile says. The judgements themselves
+//! live in [`crate::knowledge::judgements`], which `lint` applies to files.
 
 use crate::facts::Facts;
-use crate::finding::{Code, Finding, Severity};
+use crate::finding::Finding;
 use crate::kernel::KernelVersion;
+use crate::key::Value;
+use crate::knowledge::judgements::{self, Kind};
 use crate::profile::Profile;
 
 /// The keys this family reads and its rules.
@@ -11,130 +15,74 @@ pub const FAMILY: super::Family = super::Family {
         "net.ipv4.tcp_tw_recycle",
         "net.ipv4.tcp_tw_reuse",
         "net.ipv4.tcp_timestamps",
+        "net.ipv4.tcp_sack",
+        "net.ipv4.tcp_window_scaling",
         "net.ipv4.tcp_max_tw_buckets",
         "net.ipv4.tcp_ehash_entries",
         "net.ipv4.tcp_max_orphans",
         "net.ipv4.tcp_syncookies",
+        "net.core.somaxconn",
+        "net.ipv4.tcp_rmem",
+        "net.ipv4.tcp_wmem",
+        "net.core.rmem_default",
+        "net.core.wmem_default",
+        "net.ipv4.tcp_syn_retries",
+        "net.ipv4.tcp_synack_retries",
+        "net.ipv4.tcp_congestion_control",
+        "net.ipv4.ip_local_port_range",
     ],
     evaluate,
 };
 
+/// Live values, as the judgements see them.
+struct Live<'a>(&'a Facts);
+
+impl judgements::Context for Live<'_> {
+    fn kernel(&self) -> Option<KernelVersion> {
+        self.0.kernel
+    }
+
+    fn value(&self, key: &str) -> Option<Value> {
+        self.0.value(key).cloned()
+    }
+
+    fn ehash_entries(&self) -> Option<i64> {
+        self.0.integer("net.ipv4.tcp_ehash_entries")
+    }
+
+    fn source(&self, _key: &str) -> String {
+        "live".into()
+    }
+}
+
 fn evaluate(facts: &Facts, _profile: &Profile) -> Vec<Finding> {
-    [
-        tw_recycle(facts),
-        timestamps_off_with_reuse(facts),
-        tw_buckets_lowered(facts),
-        syncookies_off(facts),
-    ]
-    .into_iter()
-    .flatten()
-    .collect()
-}
-
-fn tw_recycle(facts: &Facts) -> Option<Finding> {
-    const KEY: &str = "net.ipv4.tcp_tw_recycle";
-    if facts.integer(KEY)? != 1 {
-        return None;
-    }
-    let offsets = facts
-        .kernel
-        .is_some_and(|version| version >= KernelVersion::new(4, 10, 0));
-    let mut rationale = String::from(
-        "tcp_tw_recycle remembers the last TCP timestamp of each peer address and drops SYNs with an older one. Clients behind one NAT share an address but not a timestamp clock, so their new connections are silently dropped (counted as PAWSPassive).",
-    );
-    if offsets {
-        rationale.push_str(" Since 4.10 timestamps carry a random per-connection offset, so on this kernel it drops connections from ordinary clients too.");
-    }
-    rationale.push_str(" The key was removed in Linux 4.12.");
-    let mut finding = Finding::new(Code::HarmfulValue, Severity::Error, "tcp_tw_recycle is on: connections from clients behind NAT are silently dropped")
-        .key(KEY)
-        .current(1)
-        .expected(0)
-        .rationale(rationale)
-        .fix("set net.ipv4.tcp_tw_recycle = 0 now and remove it from every sysctl file; for outgoing connections use tcp_tw_reuse instead");
-    if let Some(dropped) = facts.counters.tcp_ext("PAWSPassive") {
-        finding = finding.evidence("PAWSPassive", dropped);
-    }
-    Some(finding)
-}
-
-fn timestamps_off_with_reuse(facts: &Facts) -> Option<Finding> {
-    const KEY: &str = "net.ipv4.tcp_timestamps";
-    if facts.integer(KEY)? != 0 {
-        return None;
-    }
-    let reuse = facts.integer("net.ipv4.tcp_tw_reuse")?;
-    if reuse == 0 {
-        return None;
-    }
-    Some(
-        Finding::new(
-            Code::HarmfulValue,
-            Severity::Warning,
-            format!("tcp_timestamps is off while tcp_tw_reuse is {reuse}: reuse cannot work and PAWS protection is gone"),
-        )
-        .key(KEY)
-        .current(0)
-        .expected(1)
-        .rationale("tcp_tw_reuse only takes over a TIME_WAIT port when TCP timestamps prove the old connection's segments cannot be confused with the new one's; with timestamps off it never does. Timestamps also protect long fast connections against wrapped sequence numbers (PAWS). Turning them off was advice for the NAT problem of tcp_tw_recycle, which no longer exists.")
-        .evidence("tcp_tw_reuse", reuse)
-        .fix("set net.ipv4.tcp_timestamps = 1"),
-    )
-}
-
-fn tw_buckets_lowered(facts: &Facts) -> Option<Finding> {
-    const KEY: &str = "net.ipv4.tcp_max_tw_buckets";
-    let current = facts.integer(KEY)?;
-    // The default is half the established hash table. tcp_ehash_entries shows
-    // that table (negative in a child namespace that shares the host's);
-    // older kernels lack it, and tcp_max_orphans has the same default.
-    let (default, basis) = match facts.integer("net.ipv4.tcp_ehash_entries") {
-        Some(entries) if entries != 0 => (entries.abs() / 2, "tcp_ehash_entries / 2"),
-        _ => (
-            facts.integer("net.ipv4.tcp_max_orphans")?,
-            "tcp_max_orphans (same default)",
-        ),
-    };
-    if current >= default {
-        return None;
-    }
-    Some(
-        Finding::new(
-            Code::HarmfulValue,
-            Severity::Warning,
-            format!("tcp_max_tw_buckets is {current}, below this kernel's default of {default}"),
-        )
-        .key(KEY)
-        .current(current)
-        .expected(default)
-        .rationale("Past tcp_max_tw_buckets a closing socket skips TIME_WAIT altogether (TcpExt TCPTimeWaitOverflow counts it). TIME_WAIT is what keeps a late segment of an old connection from being accepted by a new one on the same ports, so lowering the cap trades correctness for a number that looks smaller. TIME_WAIT sockets cost little memory.")
-        .evidence("default", default)
-        .evidence("default_from", basis)
-        .evidence("time_wait", facts.time_wait_count())
-        .fix(format!("set net.ipv4.tcp_max_tw_buckets = {default} (the default) or higher; to have fewer TIME_WAIT sockets, reuse connections")),
-    )
-}
-
-fn syncookies_off(facts: &Facts) -> Option<Finding> {
-    const KEY: &str = "net.ipv4.tcp_syncookies";
-    if facts.integer(KEY)? != 0 {
-        return None;
-    }
-    let mut finding = Finding::new(Code::HarmfulValue, Severity::Warning, "tcp_syncookies is off: a SYN flood can fill every listener's queue")
-        .key(KEY)
-        .current(0)
-        .expected(1)
-        .rationale("With SYN cookies off, once a listener's SYN queue is full the kernel drops new SYNs, so a flood of spoofed SYNs makes the service unreachable. With 1 (the default) cookies are sent only when the queue overflows, so normal traffic is unaffected.")
-        .fix("set net.ipv4.tcp_syncookies = 1");
-    if let Some(sent) = facts.counters.tcp_ext("SyncookiesSent") {
-        finding = finding.evidence("SyncookiesSent", sent);
-    }
-    Some(finding)
+    judgements::evaluate(&Live(facts), &[Kind::Harmful, Kind::Lowered])
+        .into_iter()
+        .map(|verdict| {
+            let mut finding = verdict.finding;
+            let counter = match verdict.judgement.key {
+                "net.ipv4.tcp_tw_recycle" => Some("PAWSPassive"),
+                "net.ipv4.tcp_syncookies" => Some("SyncookiesSent"),
+                "net.ipv4.tcp_max_tw_buckets" => Some("TCPTimeWaitOverflow"),
+                _ => None,
+            };
+            if let Some(name) = counter
+                && let Some(count) = facts.counters.tcp_ext(name)
+            {
+                finding = finding.evidence(name, count);
+            }
+            if verdict.judgement.key == "net.ipv4.tcp_max_tw_buckets" {
+                finding = finding.evidence("time_wait", facts.time_wait_count());
+            }
+            finding
+        })
+        .collect()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::finding::Severity;
     use crate::rules::testing::{builtin, facts};
 
     fn codes(facts: &Facts) -> Vec<(String, Severity)> {
@@ -152,7 +100,7 @@ mod tests {
                 ("net.ipv4.tcp_tw_recycle", "1"),
                 ("net.ipv4.tcp_timestamps", "0"),
                 ("net.ipv4.tcp_tw_reuse", "1"),
-                ("net.ipv4.tcp_max_tw_buckets", "5000"),
+                ("net.ipv4.tcp_max_tw_buckets", "2000"),
                 ("net.ipv4.tcp_max_orphans", "65536"),
                 ("net.ipv4.tcp_syncookies", "0"),
             ],
@@ -161,11 +109,25 @@ mod tests {
             codes(&facts),
             vec![
                 ("net.ipv4.tcp_tw_recycle".into(), Severity::Error),
+                ("net.ipv4.tcp_syncookies".into(), Severity::Warning),
                 ("net.ipv4.tcp_timestamps".into(), Severity::Warning),
                 ("net.ipv4.tcp_max_tw_buckets".into(), Severity::Warning),
-                ("net.ipv4.tcp_syncookies".into(), Severity::Warning),
             ]
         );
+    }
+
+    #[test]
+    fn a_raised_tcp_max_orphans_is_not_the_tw_default() {
+        // A 4.9 host whose admin raised tcp_max_orphans: the tw default is
+        // half the hash, not tcp_max_orphans, and 5000 is not provably low.
+        let facts = facts(
+            "4.9.0-19-amd64",
+            &[
+                ("net.ipv4.tcp_max_tw_buckets", "5000"),
+                ("net.ipv4.tcp_max_orphans", "3276800"),
+            ],
+        );
+        assert!(codes(&facts).is_empty(), "{:?}", codes(&facts));
     }
 
     #[test]
@@ -179,6 +141,9 @@ mod tests {
                 ("net.ipv4.tcp_max_tw_buckets", "131072"),
                 ("net.ipv4.tcp_ehash_entries", "-262144"),
                 ("net.ipv4.tcp_syncookies", "1"),
+                ("net.core.somaxconn", "4096"),
+                ("net.ipv4.tcp_rmem", "4096 131072 33554432"),
+                ("net.ipv4.tcp_wmem", "4096 16384 4194304"),
             ],
         );
         assert!(codes(&facts).is_empty());
@@ -194,11 +159,25 @@ mod tests {
             ],
         );
         let findings = evaluate(&facts, &builtin("default"));
-        assert_eq!(findings[0].expected.as_deref(), Some("131072"));
+        assert_eq!(
+            findings[0].evidence["compared_with"],
+            "this kernel's default 131072 (tcp_ehash_entries / 2)"
+        );
     }
 
     #[test]
-    fn timestamps_off_with_reuse_off_is_left_alone() {
+    fn somaxconn_is_judged_against_that_kernels_default() {
+        let old = facts("4.9.0", &[("net.core.somaxconn", "128")]);
+        assert!(codes(&old).is_empty());
+        let new = facts("5.4.0", &[("net.core.somaxconn", "1024")]);
+        assert_eq!(
+            codes(&new),
+            vec![("net.core.somaxconn".into(), Severity::Warning)]
+        );
+    }
+
+    #[test]
+    fn timestamps_off_says_what_reuse_loses() {
         let facts = facts(
             "6.18.44",
             &[
@@ -206,6 +185,8 @@ mod tests {
                 ("net.ipv4.tcp_tw_reuse", "0"),
             ],
         );
-        assert!(codes(&facts).is_empty());
+        let findings = evaluate(&facts, &builtin("default"));
+        assert_eq!(findings.len(), 1);
+        assert!(findings[0].rationale.contains("only PAWS is lost"));
     }
 }

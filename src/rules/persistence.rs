@@ -10,7 +10,7 @@ use crate::conf::{Assignment, Target};
 use crate::facts::Facts;
 use crate::finding::{Code, Finding, Severity};
 use crate::key::Value;
-use crate::knowledge;
+use crate::knowledge::{self, judgements, judgements::Kind};
 use crate::profile::{Expectation, Profile};
 
 /// The keys this family reads and its rules.
@@ -46,12 +46,15 @@ fn evaluate(facts: &Facts, profile: &Profile) -> Vec<Finding> {
         }
         let key = setting.key.to_string();
         let default = knowledge::lookup(&key)
-            .and_then(|info| info.default_value)
-            .map(Value::parse);
+            .zip(facts.kernel)
+            .and_then(|(info, version)| info.default_value(version));
         let at_boot = boot.resolution.lookup(&setting.key);
-        let boot_value = at_boot
-            .as_ref()
-            .and_then(|resolution| resolution.value().cloned());
+        // Compared as the kernel stores it: `4096 # comment` sets 4096.
+        let boot_value = at_boot.as_ref().and_then(|resolution| {
+            resolution.value()?;
+            let raw = resolution.winner.raw_value()?;
+            Some(knowledge::as_stored(&setting.key, raw, facts.kernel))
+        });
         match (&at_boot, &boot_value) {
             (Some(_), Some(value)) if setting.expect.is_met_by(value) => {}
             (Some(resolution), _) => {
@@ -88,11 +91,26 @@ fn evaluate(facts: &Facts, profile: &Profile) -> Vec<Finding> {
     }
 
     for resolution in boot.resolution.keys() {
-        let Some(winning) = resolution.value() else {
+        if resolution.value().is_none() {
+            continue;
+        }
+        let Some(winning) = resolution
+            .winner
+            .raw_value()
+            .map(|raw| knowledge::as_stored(&resolution.key, raw, facts.kernel))
+        else {
             continue;
         };
         for loser in resolution.shadowed() {
-            let Some(lost) = loser.value() else { continue };
+            if loser.value().is_none() {
+                continue;
+            }
+            let Some(lost) = loser
+                .raw_value()
+                .map(|raw| knowledge::as_stored(&resolution.key, raw, facts.kernel))
+            else {
+                continue;
+            };
             if lost == winning || !matches!(loser.target, Target::Key(_)) {
                 continue;
             }
@@ -111,7 +129,7 @@ fn evaluate(facts: &Facts, profile: &Profile) -> Vec<Finding> {
                     ),
                 )
                 .key(&key)
-                .current(winning)
+                .current(&winning)
                 .location(loser.boot_path.display().to_string(), loser.line)
                 .rationale(format!(
                     "{loader} applies files sorted by file name across all sysctl.d directories (procps reads /etc/sysctl.conf last of all), and for a key set twice the last assignment wins. A file named like 90-*.conf loses to 99-sysctl.conf, the usual link to /etc/sysctl.conf."
@@ -124,73 +142,76 @@ fn evaluate(facts: &Facts, profile: &Profile) -> Vec<Finding> {
         }
     }
 
-    if let Some(version) = facts.kernel {
-        let mut seen: Vec<(String, usize)> = Vec::new();
-        for assignment in boot.resolution.assignments() {
-            let Target::Key(key) = &assignment.target else {
-                continue;
-            };
-            let name = key.to_string();
-            let Some(info) = knowledge::lookup(&name) else {
-                continue;
-            };
-            let Some(removed) = info.removed.filter(|removed| version >= *removed) else {
-                continue;
-            };
-            let place = (assignment.source.display().to_string(), assignment.line);
-            if seen.contains(&place) || assignment.value().is_none() {
-                continue;
-            }
-            seen.push(place);
-            findings.push(obsolete_in_file(
-                assignment,
-                &name,
-                removed,
-                &facts.kernel_release,
-                info,
-            ));
+    let mut seen: Vec<(String, usize)> = Vec::new();
+    for assignment in boot.resolution.assignments() {
+        let Target::Key(key) = &assignment.target else {
+            continue;
+        };
+        let place = (assignment.source.display().to_string(), assignment.line);
+        if seen.contains(&place) || assignment.value().is_none() {
+            continue;
+        }
+        let line = FileLine {
+            assignment,
+            key,
+            kernel: facts.kernel,
+        };
+        let verdicts = judgements::evaluate(&line, &[Kind::Obsolete]);
+        if verdicts.is_empty() {
+            continue;
+        }
+        seen.push(place);
+        for verdict in verdicts {
+            findings.push(
+                verdict
+                    .finding
+                    .message(format!(
+                        "{}:{}: {}",
+                        assignment.boot_path.display(),
+                        assignment.line,
+                        verdict.judgement.message
+                    ))
+                    .location(assignment.boot_path.display().to_string(), assignment.line)
+                    .evidence("kernel", facts.kernel_release.as_str())
+                    .fix(format!(
+                        "delete the line from {}",
+                        assignment.boot_path.display()
+                    )),
+            );
         }
     }
     findings
 }
 
-fn obsolete_in_file(
-    assignment: &Assignment,
-    key: &str,
-    removed: crate::kernel::KernelVersion,
-    release: &str,
-    info: &knowledge::KeyInfo,
-) -> Finding {
-    let consequence = if assignment.ignore_failure {
-        "the line starts with `-`, so the loaders ignore the failure, but it does nothing"
-            .to_owned()
-    } else {
-        "procps `sysctl --system` and `sysctl -p` report an error for this line and exit 1 (the other lines still apply), and the line never does anything on this kernel".to_owned()
-    };
-    Finding::new(
-        Code::ObsoleteKey,
-        Severity::Warning,
+/// One file line, as the judgements see it.
+struct FileLine<'a> {
+    assignment: &'a Assignment,
+    key: &'a crate::key::Key,
+    kernel: Option<crate::kernel::KernelVersion>,
+}
+
+impl judgements::Context for FileLine<'_> {
+    fn kernel(&self) -> Option<crate::kernel::KernelVersion> {
+        self.kernel
+    }
+
+    fn value(&self, key: &str) -> Option<Value> {
+        if self.key.to_string() != key {
+            return None;
+        }
+        let raw = self.assignment.raw_value()?;
+        Some(knowledge::as_stored(self.key, raw, self.kernel))
+    }
+
+    fn ehash_entries(&self) -> Option<i64> {
+        None
+    }
+
+    fn source(&self, _key: &str) -> String {
         format!(
-            "{}:{} sets {key}, which Linux removed in {removed}; this kernel is {release}",
-            assignment.boot_path.display(),
-            assignment.line
-        ),
-    )
-    .key(key)
-    .current(
-        assignment
-            .value()
-            .map(ToString::to_string)
-            .unwrap_or_default(),
-    )
-    .location(assignment.boot_path.display().to_string(), assignment.line)
-    .rationale(format!(
-        "{consequence}. What it did on older kernels: {}",
-        info.summary
-    ))
-    .evidence("removed_in", removed.to_string())
-    .fix(format!(
-        "delete the line from {}",
-        assignment.boot_path.display()
-    ))
+            "set at {}:{}",
+            self.assignment.boot_path.display(),
+            self.assignment.line
+        )
+    }
 }

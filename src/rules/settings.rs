@@ -4,7 +4,7 @@
 use crate::facts::Facts;
 use crate::facts::Reading;
 use crate::finding::{Code, Finding, Severity};
-use crate::knowledge::{self, Scope};
+use crate::knowledge::{self, Presence};
 use crate::profile::{Expectation, Profile, Setting};
 
 /// The keys this family reads and its rules.
@@ -39,8 +39,11 @@ fn judge(facts: &Facts, profile: &Profile, setting: &Setting) -> Option<Finding>
         Reading::Present { value } => {
             let met = match &setting.expect {
                 Expectation::Forbidden => {
-                    let default = info.and_then(|info| info.default_value).unwrap_or("0");
-                    value == crate::key::Value::parse(default)
+                    let default = info
+                        .zip(facts.kernel)
+                        .and_then(|(info, version)| info.default_value(version))
+                        .unwrap_or_else(|| crate::key::Value::parse("0"));
+                    value == default
                 }
                 expectation => expectation.is_met_by(&value),
             };
@@ -104,54 +107,90 @@ fn absent(
     }
     let release = &facts.kernel_release;
     if let (Some(info), Some(version)) = (info, facts.kernel) {
-        if let Some(removed) = info.removed
-            && version >= removed
-        {
-            return Some(
-                Finding::new(Code::ObsoleteKey, Severity::Warning, format!("{key} was removed in Linux {removed}; this kernel is {release}"))
+        match info.presence(version) {
+            Presence::Removed(event) => {
+                let removed = event.when.in_words();
+                let gate = info
+                    .removed_in()
+                    .map(|removed| format!(", or gate it with `below_kernel: \"{removed}\"`"))
+                    .unwrap_or_default();
+                return Some(
+                    Finding::new(
+                        Code::ObsoleteKey,
+                        Severity::Warning,
+                        format!("{key} was removed from Linux {removed}; this kernel is {release}"),
+                    )
                     .key(key)
                     .expected(&setting.expect)
                     .rationale(info.myth.unwrap_or(info.summary))
-                    .evidence("removed_in", removed.to_string())
-                    .fix(format!("remove `{key}` from the profile and from every sysctl file, or gate it with `below_kernel: \"{removed}\"`")),
-            );
+                    .evidence(
+                        "removed_in",
+                        info.removed_in().map(|version| version.to_string()),
+                    )
+                    .evidence("cite", event.cite.join(", "))
+                    .fix(format!(
+                        "remove `{key}` from the profile and from every sysctl file{gate}"
+                    )),
+                );
+            }
+            Presence::NotYet(event) => {
+                let gate = info
+                    .added_in()
+                    .map(|added| {
+                        format!(
+                            "gate the setting with `min_kernel: \"{added}\"`, or upgrade the kernel"
+                        )
+                    })
+                    .unwrap_or_else(|| "upgrade the kernel, or remove the setting".to_owned());
+                return Some(
+                    Finding::new(
+                        Code::UnavailableKey,
+                        Severity::Info,
+                        format!(
+                            "{key} was added to Linux {}; this kernel ({release}) does not have it",
+                            event.when.in_words()
+                        ),
+                    )
+                    .key(key)
+                    .expected(&setting.expect)
+                    .rationale(info.summary)
+                    .evidence(
+                        "added_in",
+                        info.added_in().map(|version| version.to_string()),
+                    )
+                    .evidence("cite", event.cite.join(", "))
+                    .fix(gate),
+                );
+            }
+            Presence::Present | Presence::Unsure(_) => {}
         }
-        if let Some(added) = info.added
-            && version < added
+        // A key that is global on this release is missing in a child
+        // namespace, even when later releases made it per namespace.
+        if let Some(scope) = info.state(version).and_then(|state| state.scope)
+            && scope.both().iter().any(|scope| !scope.visible_in_child())
+            && facts.in_child_namespace()
         {
+            let later = info
+                .history
+                .iter()
+                .find(|event| matches!(event.change, knowledge::Change::Scope(scope) if scope.visible_in_child()) && event.when.in_force_at(version) != Some(true))
+                .map(|event| format!(" It became visible in child namespaces {}.", event.when.describe()))
+                .unwrap_or_default();
             return Some(
-                Finding::new(
-                    Code::UnavailableKey,
-                    Severity::Info,
-                    format!(
-                        "{key} arrived in Linux {added}; this kernel ({release}) does not have it"
-                    ),
-                )
-                .key(key)
-                .expected(&setting.expect)
-                .rationale(info.summary)
-                .evidence("added_in", added.to_string())
-                .fix(format!(
-                    "gate the setting with `min_kernel: \"{added}\"`, or upgrade the kernel"
-                )),
+                Finding::new(Code::UnavailableKey, Severity::Info, format!("{key} is global on Linux {version} and not visible inside this network namespace"))
+                    .key(key)
+                    .expected(&setting.expect)
+                    .rationale(format!("On this kernel the key exists only in the host's initial network namespace; a container cannot see or set it.{later}"))
+                    .evidence("scope", "global")
+                    .fix("check and set this key on the host"),
             );
         }
-    }
-    if info.is_some_and(|info| info.scope == Scope::Global) && facts.in_child_namespace() {
-        return Some(
-            Finding::new(Code::UnavailableKey, Severity::Info, format!("{key} is global and not visible inside this network namespace"))
-                .key(key)
-                .expected(&setting.expect)
-                .rationale("Global keys exist only in the host's initial network namespace; a container cannot see or set them.")
-                .evidence("scope", "global")
-                .fix("check and set this key on the host"),
-        );
     }
     Some(
         Finding::new(Code::UnavailableKey, Severity::Warning, format!("{key} does not exist on this kernel ({release})"))
             .key(key)
             .expected(&setting.expect)
-            .rationale("A setting for a key the kernel does not have cannot take effect, and sysctl files that set it make `sysctl --system` report an error.")
+            .rationale("A setting for a key the kernel does not have cannot take effect. A sysctl file line for it does nothing either: `sysctl --system` skips it silently, systemd-sysctl logs it.")
             .fix("check the key's spelling and the kernel version; remove it from the profile if it does not apply"),
     )
 }
@@ -279,7 +318,11 @@ mod tests {
                 .iter()
                 .all(|f| f.code == Code::UnavailableKey && f.severity == Severity::Info)
         );
-        assert!(findings[0].message.contains("arrived in Linux 6.14"));
+        assert!(
+            findings[0].message.contains("added to Linux in 6.14"),
+            "{}",
+            findings[0].message
+        );
         assert!(findings[1].message.contains("global"));
     }
 

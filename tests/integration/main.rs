@@ -9,6 +9,7 @@ mod check;
 mod explain;
 mod faults;
 mod hostile;
+mod kernels;
 mod lint;
 mod loader_fidelity;
 mod manual;

@@ -84,7 +84,8 @@ fn findings_make_the_condition_true_with_the_worst_first() {
     let (status, message) = run_rule(&base.join("proc"), &base.join("root"));
     assert_eq!(status, Status::NonOk, "{message}");
     assert!(
-        message.starts_with("tcptune: 2 warnings, 1 info: close-wait-leak"),
+        message
+            .starts_with("tcptune: 3 warnings: harmful-value net.core.somaxconn; close-wait-leak"),
         "{message}"
     );
     assert!(

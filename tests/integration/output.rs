@@ -53,6 +53,7 @@ fn a_reader_that_goes_away_does_not_turn_findings_into_success() {
     let files: Vec<_> = std::fs::read_dir(&lint)
         .expect("lint fixtures")
         .map(|entry| entry.expect("entry").path())
+        .filter(|path| path.is_file())
         .collect();
     let code = through_head(tcptune().arg("lint").args(&files));
     assert_eq!(code, 1, "lint | head -1 keeps the verdict");

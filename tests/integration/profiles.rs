@@ -156,7 +156,7 @@ const INVALID: &[(&str, &[&str])] = &[
     (
         "wrong-type.yaml",
         &[
-            "wrong-type.yaml:3:12: `net.ipv4.tcp_fin_timeout` must be an integer from 1 to 2147483647; found `thirty`",
+            "wrong-type.yaml:3:12: `net.ipv4.tcp_fin_timeout` = `thirty`: the kernel refuses it (`thirty` is not a number)",
         ],
     ),
     (
@@ -171,7 +171,9 @@ const INVALID: &[(&str, &[&str])] = &[
     ),
     (
         "out-of-range.yaml",
-        &["out-of-range.yaml:3:12: `net.ipv4.tcp_tw_reuse` must be one of 0, 1, 2; found `3`"],
+        &[
+            "out-of-range.yaml:3:12: `net.ipv4.tcp_tw_reuse` = `3`: the kernel refuses it (3 is above the maximum 2); it accepts integer 0..2 (on Linux 4.18 and later)",
+        ],
     ),
     (
         "missing-why.yaml",
@@ -246,8 +248,8 @@ const INVALID: &[(&str, &[&str])] = &[
     (
         "multi-errors.yaml",
         &[
-            "multi-errors.yaml:3:12: `net.ipv4.tcp_rmem` must be three integers",
-            "multi-errors.yaml:6:12: `net.ipv4.ip_local_port_range` must be two ports",
+            "multi-errors.yaml:3:12: `net.ipv4.tcp_rmem` = `4096 131072`: is incomplete: the key holds 3 integers",
+            "multi-errors.yaml:6:12: `net.ipv4.ip_local_port_range` = `60999 32768`: the kernel refuses it (the low port is above the high port)",
         ],
     ),
 ];

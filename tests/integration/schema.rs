@@ -471,6 +471,7 @@ fn lint_output_matches() {
     let mut files: Vec<PathBuf> = fs::read_dir(&dir)
         .expect("tests/fixtures/lint")
         .map(|entry| entry.expect("entry").path())
+        .filter(|path| path.is_file())
         .collect();
     files.sort();
     assert!(!files.is_empty());
