@@ -1049,13 +1049,14 @@ mod tests {
         let deadline = Instant::now() + Duration::from_secs(5);
         loop {
             let netlink = keys(netlink_rows(ALL_STATES), port);
+            let one_walk = keys(one_walk_rows(ALL_STATES), port);
             let procfs = keys(procfs_rows(), port);
-            if &histogram(&netlink) == expected && netlink == procfs {
+            if &histogram(&netlink) == expected && netlink == procfs && one_walk == procfs {
                 return netlink;
             }
             assert!(
                 Instant::now() < deadline,
-                "port {port}: netlink {netlink:?}\nprocfs {procfs:?}\nexpected {expected:?}"
+                "port {port}: netlink {netlink:?}\none walk {one_walk:?}\nprocfs {procfs:?}\nexpected {expected:?}"
             );
             std::thread::sleep(Duration::from_millis(20));
         }
@@ -1104,8 +1105,33 @@ mod tests {
             1
         );
 
+        // settle() proved the one legacy walk lists the very same sockets
+        // as the two v2 dumps; it filters by state the same way.
+        let only = one_walk_rows(state_bit(TcpState::CloseWait));
+        assert!(only.iter().all(|row| row.state == TcpState::CloseWait));
+
         let mut census = Census::default();
-        super::census(&mut census, ALL_STATES).unwrap();
+        let calls = std::sync::atomic::AtomicUsize::new(0);
+        let walk = super::census(
+            &mut census,
+            Query {
+                states: ALL_STATES,
+                time_wait_destinations: true,
+            },
+            &|| {
+                calls.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            },
+        )
+        .unwrap();
+        assert_eq!(walk.request, Request::OneWalk, "{walk:?}");
+        assert_eq!(
+            calls.into_inner() as u64,
+            census.states.get(TcpState::CloseWait),
+            "on_close_wait runs once per CLOSE_WAIT socket"
+        );
+        // The orphaned client of the CLOSE_WAIT pair sits in the timewait
+        // table as FIN_WAIT2, and is recognised by its timer.
+        assert!(walk.timewait_fin_wait2 >= 1, "{walk:?}");
         assert_eq!(census.source, Some(Source::Netlink));
         assert!(census.states.get(TcpState::Established) >= 6);
         assert!(
@@ -1120,6 +1146,71 @@ mod tests {
                 .iter()
                 .any(|socket| socket.local == address)
         );
+    }
+
+    #[test]
+    fn without_destinations_time_wait_is_only_counted() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let address = listener.local_addr().unwrap();
+        let (client, mut server) = pair(&listener, address);
+        drop(client);
+        assert_eq!(server.read(&mut [0; 1]).unwrap(), 0);
+        drop(server);
+        settle(
+            address.port(),
+            &BTreeMap::from([(TcpState::TimeWait, 1), (TcpState::Listen, 1)]),
+        );
+        let mut counted = Census::default();
+        let query = Query {
+            states: ALL_STATES,
+            time_wait_destinations: false,
+        };
+        super::census(&mut counted, query, &|| {}).unwrap();
+        assert!(counted.states.get(TcpState::TimeWait) >= 1);
+        assert!(counted.time_wait_by_destination.is_empty());
+        // Other processes' sockets may come and go between two dumps; this
+        // test's TIME_WAIT socket is in both.
+        let mut hashed = Census::default();
+        let query = Query {
+            time_wait_destinations: true,
+            ..query
+        };
+        super::census(&mut hashed, query, &|| {}).unwrap();
+        assert_eq!(hashed.time_wait_by_destination[&address], 1);
+    }
+
+    #[test]
+    fn the_legacy_request_asks_for_every_family() {
+        let bytes = legacy_request(
+            state_bit(TcpState::SynRecv) | state_bit(TcpState::Listen),
+            5,
+        );
+        assert_eq!(bytes.len(), 76);
+        assert_eq!(bytes[..4], 76u32.to_ne_bytes());
+        assert_eq!(bytes[4..6], 18u16.to_ne_bytes());
+        assert_eq!(bytes[6..8], 0x301u16.to_ne_bytes());
+        assert_eq!(bytes[8..12], 5u32.to_ne_bytes());
+        // Family, prefix lengths, extensions and the socket id: all zero.
+        assert!(bytes[16..68].iter().all(|&b| b == 0));
+        assert_eq!(bytes[68..72], (1u32 << 3 | 1 << 10 | 1 << 12).to_ne_bytes());
+        assert_eq!(bytes[72..76], [0; 4]);
+    }
+
+    #[test]
+    fn legacy_replies_and_timewait_entries_are_read() {
+        let mut datagram = reply(5, "127.0.0.1:40000", "127.0.0.1:80", 0, 0, false);
+        // The legacy dump echoes its request type 18.
+        datagram[4..6].copy_from_slice(&TCPDIAG_GETSOCK.to_ne_bytes());
+        // A timewait-table entry has timer 3; a full FIN_WAIT2 socket not.
+        datagram[NLMSG_HDRLEN + 2] = TIMEWAIT_TIMER;
+        datagram.extend(reply(5, "127.0.0.1:40001", "127.0.0.1:80", 0, 77, true));
+        let mut replies = Vec::new();
+        let result = parse_messages(&datagram, &mut |reply| replies.push(*reply));
+        assert_eq!(result, Ok(Progress::More));
+        assert_eq!(replies.len(), 2);
+        assert!(replies[0].in_timewait_table);
+        assert!(!replies[1].in_timewait_table);
+        assert_eq!(replies[1].row.inode, 77);
     }
 
     #[test]
