@@ -66,6 +66,7 @@ fn evaluate_rules(c: &mut Criterion) {
         .gather(&tcptune::system::Request {
             keys,
             sockets: true,
+            time_wait: tcptune::system::TimeWaitDetail::PerDestination,
             close_wait_owners: tcptune::system::Owners::IfCloseWait,
             boot: true,
             sysctl_dir: None,

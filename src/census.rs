@@ -166,11 +166,29 @@ pub struct Row {
     pub inode: u64,
 }
 
+/// How the TIME_WAIT count in [`Census::states`] was obtained.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[serde(tag = "method", rename_all = "snake_case")]
+pub enum TimeWaitCount {
+    /// One row or reply per TIME_WAIT socket, counted.
+    #[default]
+    PerSocket,
+    /// The kernel was asked not to send TIME_WAIT sockets (a command that
+    /// shows no destinations needs none of them). The count is
+    /// `/proc/net/sockstat`'s `tw`, every entry of this namespace's timewait
+    /// table for IPv4 and IPv6, minus the entries of that table still in
+    /// FIN_WAIT2 (orphaned sockets waiting for the peer's FIN), which the
+    /// same walk returned. Both numbers are kept to show the arithmetic.
+    SockstatTwMinusFinWait2 { tw: u64, fin_wait2: u64 },
+}
+
 /// Everything counted in one pass over the socket table.
 #[derive(Debug, Clone, Default)]
 pub struct Census {
     pub states: StateCounts,
     pub source: Option<Source>,
+    /// How `states.time_wait` was counted.
+    pub time_wait_count: TimeWaitCount,
     /// TIME_WAIT sockets per remote address and port.
     pub time_wait_by_destination: HashMap<SocketAddr, u64>,
     pub close_wait: Vec<CloseWaitSocket>,

@@ -19,7 +19,7 @@ use crate::report::{
     SocketsReport,
 };
 use crate::rules;
-use crate::system::{Owners, Request, System};
+use crate::system::{Owners, Request, System, TimeWaitDetail};
 
 /// Runs the parsed command line, printing through `printer`.
 pub fn run(cli: &Cli, printer: &mut Printer<'_>) -> Result<u8> {
@@ -205,6 +205,8 @@ fn check(system: &System, args: &CheckArgs, printer: &mut Printer<'_>) -> Result
         &Request {
             keys,
             sockets: true,
+            // port-exhaustion names destinations.
+            time_wait: TimeWaitDetail::PerDestination,
             close_wait_owners: Owners::IfCloseWait,
             boot: true,
             sysctl_dir: None,
@@ -250,6 +252,11 @@ fn sockets(system: &System, args: &SocketsArgs, printer: &mut Printer<'_>) -> Re
         &Request {
             keys,
             sockets: true,
+            time_wait: if args.by_destination || args.sample.is_some() {
+                TimeWaitDetail::PerDestination
+            } else {
+                TimeWaitDetail::Count
+            },
             close_wait_owners: if args.processes {
                 Owners::Always
             } else {
@@ -344,6 +351,7 @@ fn make_plan(system: &System, profile: &Profile, sysctl_dir: &Path) -> Result<Pl
             .chain(Key::parse(plan::AVAILABLE_CONGESTION_CONTROL).ok())
             .collect(),
         sockets: false,
+        time_wait: TimeWaitDetail::Count,
         close_wait_owners: Owners::Never,
         boot: false,
         sysctl_dir: Some(sysctl_dir.to_path_buf()),

@@ -345,6 +345,14 @@ fn sockets(out: &mut dyn Write, report: &SocketsReport<'_>, fancy: bool) -> io::
         "{BOLD}TCP sockets{BOLD:#} ({} in all, read from {source})",
         states.total()
     )?;
+    if let crate::census::TimeWaitCount::SockstatTwMinusFinWait2 { tw, fin_wait2 } =
+        facts.census.time_wait_count
+    {
+        writeln!(
+            out,
+            "  TIME_WAIT = /proc/net/sockstat tw {tw} minus {fin_wait2} FIN_WAIT2 in the timewait table"
+        )?;
+    }
     let max = DISPLAY_ORDER
         .iter()
         .map(|state| states.get(*state))

@@ -110,6 +110,7 @@ fn sockets(report: &SocketsReport<'_>) -> Value {
         "source": facts.census.source,
         "states": facts.census.states,
         "total": facts.census.states.total(),
+        "time_wait_count": facts.census.time_wait_count,
     });
     if let Some(sockstat) = facts.sockstat {
         document["sockstat"] = json!(sockstat);

@@ -89,18 +89,114 @@ impl System {
     /// Counts TCP sockets: through netlink on the live system (the kernel
     /// answers far faster than /proc/net/tcp, which walks the whole hash
     /// table), from the files when `--proc` points elsewhere or netlink is
-    /// not available.
+    /// not available. Every TIME_WAIT socket is counted with its destination.
     pub fn census(&self) -> Result<Census> {
+        self.census_with(TimeWaitDetail::PerDestination, None, &|| {})
+            .map(|(census, _)| census)
+    }
+
+    /// The census as a command needs it, and the sockstat reading it used
+    /// (so the report shows the very numbers the TIME_WAIT count came from).
+    ///
+    /// With [`TimeWaitDetail::Count`] on a kernel whose sockstat `tw` is
+    /// this namespace's own, the kernel is asked not to send TIME_WAIT
+    /// sockets at all (most of a busy table, and most of the dump's cost);
+    /// the count is then sockstat `tw`, which counts every entry of the
+    /// timewait table, minus the FIN_WAIT2 entries of that table, which the
+    /// walk still returns and recognises by their timer. `on_close_wait` is
+    /// called for each CLOSE_WAIT socket as the netlink dump streams in.
+    fn census_with(
+        &self,
+        detail: TimeWaitDetail,
+        kernel: Option<crate::kernel::KernelVersion>,
+        on_close_wait: &(dyn Fn() + Sync),
+    ) -> Result<(Census, Option<Sockstat>)> {
         if self.proc == Path::new("/proc") {
-            let mut census = Census::default();
-            match netlink::census(&mut census, netlink::ALL_STATES) {
-                Ok(()) => return Ok(census),
+            match self.census_netlink(detail, kernel, on_close_wait) {
+                Ok(counted) => return Ok(counted),
                 Err(error) => {
                     crate::note!("netlink census failed ({error}); reading /proc/net/tcp instead")
                 }
             }
         }
-        self.census_procfs()
+        Ok((self.census_procfs()?, None))
+    }
+
+    fn census_netlink(
+        &self,
+        detail: TimeWaitDetail,
+        kernel: Option<crate::kernel::KernelVersion>,
+        on_close_wait: &(dyn Fn() + Sync),
+    ) -> io::Result<(Census, Option<Sockstat>)> {
+        use crate::census::{TcpState, TimeWaitCount};
+        let from_sockstat = detail == TimeWaitDetail::Count
+            && kernel.is_some_and(|kernel| kernel >= SOCKSTAT_TW_PER_NAMESPACE);
+        let states = if from_sockstat {
+            netlink::ALL_STATES & !netlink::state_bit(TcpState::TimeWait)
+        } else {
+            netlink::ALL_STATES
+        };
+        let mut census = Census::default();
+        let walk = netlink::census(
+            &mut census,
+            netlink::Query {
+                states,
+                time_wait_destinations: detail == TimeWaitDetail::PerDestination,
+            },
+            on_close_wait,
+        )?;
+        match (&walk.request, &walk.refused) {
+            (netlink::Request::OneWalk, _) => {
+                crate::note!("one netlink dump (TCPDIAG_GETSOCK) walked both families")
+            }
+            (netlink::Request::PerFamily, Some(reason)) => crate::note!(
+                "the kernel refused the one-walk TCPDIAG_GETSOCK dump ({reason}); dumped IPv4 and IPv6 separately, walking the socket table twice"
+            ),
+            (netlink::Request::PerFamily, None) => {}
+        }
+        if !from_sockstat {
+            return Ok((census, None));
+        }
+        let sockstat = self.sockstat().ok().flatten();
+        match sockstat {
+            Some(sockstat) if sockstat.tw >= walk.timewait_fin_wait2 => {
+                let time_wait = sockstat.tw - walk.timewait_fin_wait2;
+                census.states.set(TcpState::TimeWait, time_wait);
+                census.time_wait_count = TimeWaitCount::SockstatTwMinusFinWait2 {
+                    tw: sockstat.tw,
+                    fin_wait2: walk.timewait_fin_wait2,
+                };
+                crate::note!(
+                    "TIME_WAIT {time_wait} = sockstat tw {} minus {} FIN_WAIT2 sockets in the timewait table; the kernel sent no TIME_WAIT sockets",
+                    sockstat.tw,
+                    walk.timewait_fin_wait2
+                );
+                Ok((census, Some(sockstat)))
+            }
+            other => {
+                crate::note!(
+                    "sockstat tw ({}) cannot give the TIME_WAIT count beside {} timewait FIN_WAIT2 sockets; counting TIME_WAIT sockets in a second dump",
+                    other.map_or_else(
+                        || "unreadable".to_owned(),
+                        |sockstat| sockstat.tw.to_string()
+                    ),
+                    walk.timewait_fin_wait2
+                );
+                let mut time_wait = Census::default();
+                netlink::census(
+                    &mut time_wait,
+                    netlink::Query {
+                        states: netlink::state_bit(TcpState::TimeWait),
+                        time_wait_destinations: false,
+                    },
+                    &|| {},
+                )?;
+                census
+                    .states
+                    .set(TcpState::TimeWait, time_wait.states.get(TcpState::TimeWait));
+                Ok((census, None))
+            }
+        }
     }
 
     /// Counts TCP sockets from `<proc>/net/tcp` and `tcp6`, streaming.
@@ -287,12 +383,35 @@ pub enum Owners {
     Always,
 }
 
+/// How much of the TIME_WAIT picture a command needs.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum TimeWaitDetail {
+    /// The number only (`sockets`, `sockets --processes`): the kernel need
+    /// not send one message per TIME_WAIT socket.
+    #[default]
+    Count,
+    /// Each TIME_WAIT socket's destination (`check`, `--by-destination`,
+    /// `--sample`).
+    PerDestination,
+}
+
+/// The oldest kernel on which sockstat's `tw` counts this network
+/// namespace's timewait table rather than the whole machine's. Older
+/// kernels print the global `tcp_death_row.tw_count`; the death row moved
+/// into `struct netns_ipv4` with the per-namespace `tcp_max_tw_buckets`
+/// between about 4.11 and 4.15 (KERNEL-FACTS), so the newest of those is
+/// taken. Before it the TIME_WAIT sockets are counted one by one.
+const SOCKSTAT_TW_PER_NAMESPACE: crate::kernel::KernelVersion =
+    crate::kernel::KernelVersion::new(4, 15, 0);
+
 /// What to gather.
 #[derive(Debug, Clone, Default)]
 pub struct Request {
     pub keys: Vec<Key>,
     /// Count sockets and read the counters (not needed for planning).
     pub sockets: bool,
+    /// Whether TIME_WAIT sockets are wanted one by one or only counted.
+    pub time_wait: TimeWaitDetail,
     /// Whether to look up who holds CLOSE_WAIT sockets (walks every
     /// process's fds).
     pub close_wait_owners: Owners,
@@ -331,12 +450,35 @@ impl System {
         if request.sockets {
             let counting = std::time::Instant::now();
             // The walk over /proc/PID/fd and the census are independent and
-            // both wait on the kernel: run them side by side. (The walk's
-            // thread needs no namespace: it reads /proc of every process.)
+            // both wait on the kernel: run them side by side. `Always` starts
+            // the walk at once; `IfCloseWait` starts it when the first
+            // CLOSE_WAIT socket streams in, so a host without any pays
+            // nothing. (The walk's thread needs no namespace: it reads /proc
+            // of every process.)
             let (census, holders) = std::thread::scope(|scope| {
-                let walk = (request.close_wait_owners == Owners::Always)
-                    .then(|| scope.spawn(|| owners::socket_holders(&self.proc)));
-                let census = self.census();
+                let (start, started) = std::sync::mpsc::channel::<()>();
+                let walk = (request.close_wait_owners != Owners::Never).then(|| {
+                    scope.spawn(move || {
+                        started
+                            .recv()
+                            .ok()
+                            .map(|()| owners::socket_holders(&self.proc))
+                    })
+                });
+                if request.close_wait_owners == Owners::Always {
+                    let _ = start.send(());
+                }
+                let census = {
+                    let signalled = std::sync::atomic::AtomicBool::new(false);
+                    let on_close_wait = || {
+                        if !signalled.swap(true, std::sync::atomic::Ordering::Relaxed) {
+                            let _ = start.send(());
+                        }
+                    };
+                    self.census_with(request.time_wait, facts.kernel, &on_close_wait)
+                };
+                // Dropping the sender tells a walk that never started to end.
+                drop(start);
                 // A walk that could not finish leaves every owner unknown,
                 // which the report shows as "process not readable".
                 let holders = walk
@@ -348,7 +490,8 @@ impl System {
                     .flatten();
                 (census, holders)
             });
-            facts.census = census?;
+            let (census, sockstat) = census?;
+            facts.census = census;
             crate::note!(
                 "counted {} sockets ({}) in {:.1?}",
                 facts.census.states.total(),
@@ -358,17 +501,22 @@ impl System {
                 },
                 counting.elapsed()
             );
-            facts.close_wait_owners = match request.close_wait_owners {
-                Owners::Never => None,
-                Owners::IfCloseWait if facts.census.close_wait.is_empty() => None,
-                Owners::IfCloseWait => Some(self.close_wait_owners(&facts.census)),
-                Owners::Always => Some(owners::attribute(
+            facts.close_wait_owners = match (request.close_wait_owners, holders) {
+                (Owners::Never, _) => None,
+                (Owners::IfCloseWait, _) if facts.census.close_wait.is_empty() => None,
+                (_, Some(holders)) => Some(owners::attribute(
                     &self.proc,
                     holders.as_ref(),
                     &facts.census.close_wait,
                 )),
+                // The census came from procfs, which streams no CLOSE_WAIT
+                // signal: walk now.
+                (_, None) => Some(self.close_wait_owners(&facts.census)),
             };
-            facts.sockstat = self.sockstat()?;
+            facts.sockstat = match sockstat {
+                Some(sockstat) => Some(sockstat),
+                None => self.sockstat()?,
+            };
             facts.counters = self.counters()?;
         }
         if request.boot {

@@ -93,49 +93,196 @@ impl From<ParseError> for io::Error {
     }
 }
 
-/// Adds every TCP socket (IPv4 and IPv6) whose state is in `states_mask`
-/// (bits `1 << state`, [`ALL_STATES`] for all) to `census`, and marks it as
-/// coming from netlink.
+/// What a census asks the kernel for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Query {
+    /// `idiag_states`: bits `1 << state`, [`ALL_STATES`] for all.
+    pub states: u32,
+    /// Remember each TIME_WAIT socket's destination (`check`,
+    /// `--by-destination`, `--sample`). Without it TIME_WAIT replies are only
+    /// counted: hashing a million destinations nobody reads costs time.
+    pub time_wait_destinations: bool,
+}
+
+/// Which request walked the socket table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Request {
+    /// One legacy `TCPDIAG_GETSOCK` dump: both families in one walk.
+    OneWalk,
+    /// One `SOCK_DIAG_BY_FAMILY` dump per family: two walks.
+    PerFamily,
+}
+
+/// What a census learned besides the counts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Walk {
+    pub request: Request,
+    /// Why the one-walk request was not used: the kernel refused it.
+    pub refused: Option<String>,
+    /// FIN_WAIT2 sockets that live in the timewait table (orphans whose
+    /// application closed them; `idiag_timer` 3). sockstat's `tw` counts them.
+    pub timewait_fin_wait2: u64,
+}
+
+/// Adds every TCP socket (IPv4 and IPv6) whose state is in `query.states`
+/// to `census`, marks it as coming from netlink, and calls `on_close_wait`
+/// for each CLOSE_WAIT socket as it arrives (so an owner lookup can start
+/// while the rest of the table streams in).
 ///
-/// The census counts the same sockets as `System::census_procfs`: an
-/// AF_INET6 dump returns the sockets whose family is AF_INET6, including
-/// dual-stack ones talking IPv4 through mapped addresses, exactly those
-/// `/proc/net/tcp6` lists. On error the census may hold part of the
+/// The census counts the same sockets as `System::census_procfs`: every
+/// socket of this namespace once, in its own family, so a dual-stack socket
+/// talking IPv4 through a mapped address counts as AF_INET6, exactly as
+/// `/proc/net/tcp6` lists it. On error the census may hold part of the
 /// sockets; discard it (and fall back to procfs).
-pub fn census(census: &mut Census, states_mask: u32) -> io::Result<()> {
-    // The kernel walks its whole hash table for each family's dump, so the
-    // two dumps run side by side, each on its own socket and census. (A
-    // thread starts in the network namespace of the thread that made it.)
+///
+/// One walk instead of two: the kernel walks its whole established hash
+/// table for every dump, whatever family the request names, so a
+/// `SOCK_DIAG_BY_FAMILY` dump per family walks it twice (at a million
+/// sockets the IPv6 walk over an IPv4-only table was about 30% of all CPU).
+/// The legacy request type `TCPDIAG_GETSOCK` (18) with `struct
+/// inet_diag_req` is answered by `inet_diag_rcv_msg_compat()`, whose dump
+/// `inet_diag_dump_compat()` sets `req.sdiag_family = AF_UNSPEC; /*
+/// compatibility */` and passes the states filter and the all-zero socket
+/// id through unchanged; `inet_diag_dump_icsk()` then skips a socket only
+/// when `r->sdiag_family != AF_UNSPEC && sk->sk_family != r->sdiag_family`,
+/// so one walk returns both families with the same per-socket replies
+/// (`sk_diag_fill()` for both request types, nlmsg_type echoing the
+/// request's). Read in the sources of v3.10 (3.10.49:
+/// net/ipv4/inet_diag.c, `inet_diag_dump_compat`, `inet_diag_dump_icsk`
+/// with separate `chain`/`twchain` walks and the same AF_UNSPEC test in the
+/// listening, established and timewait loops) and of v6.17-rc3
+/// (net/ipv4/inet_diag.c, `inet_diag_dump_compat` with
+/// `inet_diag_dump_start_compat`, registered through
+/// `sock_diag_register_inet_compat(&inet_diag_compat)`; the timewait
+/// substate is tested with `state = tw_substate`), and exercised on 6.18 by
+/// the tests below and tests/integration/netns.rs. What the legacy request
+/// cannot do is name a family or carry the newer attributes a v2 request
+/// can (`INET_DIAG_REQ_PROTOCOL`, BPF storage); this census needs neither.
+/// A kernel built without the compat handler answers EOPNOTSUPP (or
+/// EINVAL/ENOENT): then the two per-family dumps run side by side as before
+/// and `Walk::refused` says why.
+pub fn census(
+    census: &mut Census,
+    query: Query,
+    on_close_wait: &(dyn Fn() + Sync),
+) -> io::Result<Walk> {
+    let mut replies = 0u64;
+    let mut timewait_fin_wait2 = 0u64;
+    let one_walk = {
+        let mut count = counter(census, query, on_close_wait, &mut timewait_fin_wait2);
+        let mut sink = |reply: &Reply| {
+            replies += 1;
+            count(reply);
+        };
+        visit(Target::AllFamilies, query.states, 1, &mut sink)
+    };
+    let refused = match one_walk {
+        Ok(()) => {
+            census.source = Some(Source::Netlink);
+            return Ok(Walk {
+                request: Request::OneWalk,
+                refused: None,
+                timewait_fin_wait2,
+            });
+        }
+        // Refused outright: nothing was counted, ask the v2 way.
+        Err(error) if replies == 0 && error.raw_os_error().is_some() => error.to_string(),
+        Err(error) => return Err(error),
+    };
+    let timewait_fin_wait2 = per_family(census, query, on_close_wait)?;
+    census.source = Some(Source::Netlink);
+    Ok(Walk {
+        request: Request::PerFamily,
+        refused: Some(refused),
+        timewait_fin_wait2,
+    })
+}
+
+/// The two v2 dumps, side by side, each on its own socket and census (a
+/// thread starts in the network namespace of the thread that made it).
+fn per_family(
+    census: &mut Census,
+    query: Query,
+    on_close_wait: &(dyn Fn() + Sync),
+) -> io::Result<u64> {
     let (ipv4, ipv6) = std::thread::scope(|scope| {
         let ipv6 = scope.spawn(|| {
             let mut part = Census::default();
-            match visit_family(AF_INET6, states_mask, 2, &mut |row| part.record(row)) {
-                Ok(()) => Ok(part),
+            let mut fin_wait2 = 0;
+            let result = visit(
+                Target::Family(AF_INET6),
+                query.states,
+                2,
+                &mut counter(&mut part, query, on_close_wait, &mut fin_wait2),
+            );
+            match result {
+                Ok(()) => Ok((part, fin_wait2)),
                 // No handler for AF_INET6 (a kernel without IPv6): no tcp6
                 // sockets, as procfs has no tcp6 file then.
                 Err(error) if error.raw_os_error() == Some(Errno::ENOENT as i32) => {
-                    Ok(Census::default())
+                    Ok((Census::default(), 0))
                 }
                 Err(error) => Err(error),
             }
         });
-        let ipv4 = visit_family(AF_INET, states_mask, 1, &mut |row| census.record(row));
+        let mut fin_wait2 = 0;
+        let ipv4 = visit(
+            Target::Family(AF_INET),
+            query.states,
+            1,
+            &mut counter(census, query, on_close_wait, &mut fin_wait2),
+        );
+        let ipv4 = ipv4.map(|()| fin_wait2);
         let ipv6 = ipv6
             .join()
             .unwrap_or_else(|_| Err(io::Error::other("the IPv6 dump thread stopped")));
         (ipv4, ipv6)
     });
-    ipv4?;
-    census.absorb(ipv6?);
-    census.source = Some(Source::Netlink);
-    Ok(())
+    let ipv4_fin_wait2 = ipv4?;
+    let (ipv6, ipv6_fin_wait2) = ipv6?;
+    census.absorb(ipv6);
+    Ok(ipv4_fin_wait2 + ipv6_fin_wait2)
+}
+
+/// Counts replies into `census` as `query` asks.
+fn counter<'a>(
+    census: &'a mut Census,
+    query: Query,
+    on_close_wait: &'a (dyn Fn() + Sync),
+    timewait_fin_wait2: &'a mut u64,
+) -> impl FnMut(&Reply) + 'a {
+    move |reply: &Reply| match reply.row.state {
+        TcpState::TimeWait if !query.time_wait_destinations => {
+            census.states.add(TcpState::TimeWait);
+        }
+        TcpState::CloseWait => {
+            census.record(&reply.row);
+            on_close_wait();
+        }
+        TcpState::FinWait2 if reply.in_timewait_table => {
+            *timewait_fin_wait2 += 1;
+            census.record(&reply.row);
+        }
+        _ => census.record(&reply.row),
+    }
 }
 
 /// Reads one datagram of a sock_diag dump and adds its sockets to `census`.
 ///
 /// Pure and total: any byte string gives `Ok` or `Err`, never a panic.
 pub fn parse_datagram(bytes: &[u8], census: &mut Census) -> Result<Progress, ParseError> {
-    parse_messages(bytes, &mut |row| census.record(row))
+    parse_messages(bytes, &mut |reply| census.record(&reply.row))
+}
+
+/// One socket reply: the row, and whether the socket is an entry of the
+/// timewait table rather than a full socket.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Reply {
+    pub row: Row,
+    /// `idiag_timer` 3, which only `inet_twsk_diag_fill()` writes: a
+    /// TIME_WAIT socket, or an orphaned FIN_WAIT2 one the kernel moved into
+    /// the timewait table (a full FIN_WAIT2 socket reports timer 0 or 2).
+    pub in_timewait_table: bool,
 }
 
 // ───────────────────────── the wire format ─────────────────────────
@@ -150,6 +297,10 @@ const NLMSG_NOOP: u16 = 1;
 const NLMSG_ERROR: u16 = 2;
 const NLMSG_DONE: u16 = 3;
 const SOCK_DIAG_BY_FAMILY: u16 = 20;
+/// The legacy inet_diag request type; its replies carry the same type.
+const TCPDIAG_GETSOCK: u16 = 18;
+/// `idiag_timer` of a timewait-table entry.
+const TIMEWAIT_TIMER: u8 = 3;
 const NLM_F_REQUEST: u16 = 0x1;
 /// NLM_F_ROOT | NLM_F_MATCH.
 const NLM_F_DUMP: u16 = 0x300;
@@ -161,6 +312,10 @@ const IPPROTO_TCP: u8 = 6;
 const INET_DIAG_MSG_LEN: usize = 72;
 /// `nlmsghdr` plus `inet_diag_req_v2` (4 bytes, states, `inet_diag_sockid`).
 pub const REQUEST_LEN: usize = NLMSG_HDRLEN + 8 + 48;
+/// `nlmsghdr` plus the legacy `inet_diag_req`: family, source and
+/// destination prefix lengths, extensions (4 bytes), `inet_diag_sockid`
+/// (48), states (4) and `idiag_dbs` (4).
+pub const LEGACY_REQUEST_LEN: usize = NLMSG_HDRLEN + 4 + 48 + 8;
 /// SYN_RECV request sockets live in the hash table as NEW_SYN_RECV (12).
 /// Recent kernels add this bit themselves when SYN_RECV is asked for; we
 /// add it too so older ones list half-open connections as procfs does.
@@ -169,10 +324,7 @@ const NEW_SYN_RECV_BIT: u32 = 1 << 12;
 /// The dump request for one address family (public for the benchmark that
 /// measures a bare dump).
 pub fn request(family: u8, states_mask: u32, sequence: u32) -> [u8; REQUEST_LEN] {
-    let mut states = states_mask & ALL_STATES;
-    if states & state_bit(TcpState::SynRecv) != 0 {
-        states |= NEW_SYN_RECV_BIT;
-    }
+    let states = kernel_states(states_mask);
     let mut bytes = [0u8; REQUEST_LEN];
     let (header, body) = bytes.split_at_mut(NLMSG_HDRLEN);
     header[0..4].copy_from_slice(&(REQUEST_LEN as u32).to_ne_bytes());
@@ -190,6 +342,32 @@ pub fn request(family: u8, states_mask: u32, sequence: u32) -> [u8; REQUEST_LEN]
     bytes
 }
 
+/// The one-walk dump request for both families: legacy `TCPDIAG_GETSOCK`
+/// with `struct inet_diag_req` (public for the benchmark that measures a
+/// bare dump). The kernel dumps it as AF_UNSPEC whatever `idiag_family`
+/// says; 0 is written there.
+pub fn legacy_request(states_mask: u32, sequence: u32) -> [u8; LEGACY_REQUEST_LEN] {
+    let mut bytes = [0u8; LEGACY_REQUEST_LEN];
+    let (header, body) = bytes.split_at_mut(NLMSG_HDRLEN);
+    header[0..4].copy_from_slice(&(LEGACY_REQUEST_LEN as u32).to_ne_bytes());
+    header[4..6].copy_from_slice(&TCPDIAG_GETSOCK.to_ne_bytes());
+    header[6..8].copy_from_slice(&(NLM_F_REQUEST | NLM_F_DUMP).to_ne_bytes());
+    header[8..12].copy_from_slice(&sequence.to_ne_bytes());
+    // Family, prefix lengths and extensions 0; an all-zero socket id
+    // matches every socket.
+    body[52..56].copy_from_slice(&kernel_states(states_mask).to_ne_bytes());
+    bytes
+}
+
+/// The states mask as the kernel should see it.
+fn kernel_states(states_mask: u32) -> u32 {
+    let mut states = states_mask & ALL_STATES;
+    if states & state_bit(TcpState::SynRecv) != 0 {
+        states |= NEW_SYN_RECV_BIT;
+    }
+    states
+}
+
 /// Splits `N` bytes off the front of a cursor.
 fn take<const N: usize>(cursor: &mut &[u8]) -> Option<[u8; N]> {
     let (head, tail) = cursor.split_first_chunk::<N>()?;
@@ -198,7 +376,7 @@ fn take<const N: usize>(cursor: &mut &[u8]) -> Option<[u8; N]> {
 }
 
 /// Walks the netlink messages of one datagram, handing each socket to `sink`.
-fn parse_messages(bytes: &[u8], sink: &mut impl FnMut(&Row)) -> Result<Progress, ParseError> {
+fn parse_messages(bytes: &[u8], sink: &mut impl FnMut(&Reply)) -> Result<Progress, ParseError> {
     let mut offset = 0;
     while let Some(rest) = bytes.get(offset..).filter(|rest| !rest.is_empty()) {
         let truncated = |needed| ParseError::Truncated {
@@ -230,9 +408,10 @@ fn parse_messages(bytes: &[u8], sink: &mut impl FnMut(&Row)) -> Result<Progress,
             needed,
         };
         match kind {
-            SOCK_DIAG_BY_FAMILY => {
-                let row = parse_socket(payload, offset)?.ok_or_else(|| short(INET_DIAG_MSG_LEN))?;
-                sink(&row);
+            SOCK_DIAG_BY_FAMILY | TCPDIAG_GETSOCK => {
+                let reply =
+                    parse_socket(payload, offset)?.ok_or_else(|| short(INET_DIAG_MSG_LEN))?;
+                sink(&reply);
             }
             NLMSG_DONE => {
                 // A dump that failed part-way ends with DONE carrying the
@@ -270,6 +449,7 @@ fn parse_messages(bytes: &[u8], sink: &mut impl FnMut(&Row)) -> Result<Progress,
 struct DiagMessage {
     family: u8,
     state: u8,
+    timer: u8,
     source_port: u16,
     destination_port: u16,
     source: [u8; 16],
@@ -284,7 +464,7 @@ impl DiagMessage {
     /// to full sockets anyway.
     fn read(mut payload: &[u8]) -> Option<DiagMessage> {
         let cursor = &mut payload;
-        let [family, state, _timer, _retransmits] = take(cursor)?;
+        let [family, state, timer, _retransmits] = take(cursor)?;
         let source_port = u16::from_be_bytes(take(cursor)?);
         let destination_port = u16::from_be_bytes(take(cursor)?);
         let source = take(cursor)?;
@@ -298,6 +478,7 @@ impl DiagMessage {
         Some(DiagMessage {
             family,
             state,
+            timer,
             source_port,
             destination_port,
             source,
@@ -309,10 +490,11 @@ impl DiagMessage {
 }
 
 /// Reads one socket reply; `None` when the payload is too short.
-fn parse_socket(payload: &[u8], offset: usize) -> Result<Option<Row>, ParseError> {
+fn parse_socket(payload: &[u8], offset: usize) -> Result<Option<Reply>, ParseError> {
     let Some(DiagMessage {
         family,
         state: state_number,
+        timer,
         source_port,
         destination_port,
         source,
@@ -339,13 +521,16 @@ fn parse_socket(payload: &[u8], offset: usize) -> Result<Option<Row>, ParseError
         offset,
         state: state_number,
     })?;
-    Ok(Some(Row {
-        local,
-        remote,
-        state,
-        // For a listener this is the accept backlog, as in procfs.
-        rx_queue: u64::from(rx_queue),
-        inode: u64::from(inode),
+    Ok(Some(Reply {
+        row: Row {
+            local,
+            remote,
+            state,
+            // For a listener this is the accept backlog, as in procfs.
+            rx_queue: u64::from(rx_queue),
+            inode: u64::from(inode),
+        },
+        in_timewait_table: timer == TIMEWAIT_TIMER,
     }))
 }
 
@@ -356,12 +541,21 @@ fn parse_socket(payload: &[u8], offset: usize) -> Result<Option<Row>, ParseError
 /// example's 4 KiB does), a larger one costs nothing but memory.
 const RECEIVE_BUFFER: usize = 256 * 1024;
 
-/// Streams one family's dump through `sink`, on a socket of its own.
-fn visit_family(
-    family: u8,
+/// What one dump covers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Target {
+    /// The legacy request: every family in one walk.
+    AllFamilies,
+    /// A v2 request for one family.
+    Family(u8),
+}
+
+/// Streams one dump through `sink`, on a socket of its own.
+fn visit(
+    target: Target,
     states_mask: u32,
     sequence: u32,
-    sink: &mut impl FnMut(&Row),
+    sink: &mut impl FnMut(&Reply),
 ) -> io::Result<()> {
     let socket = socket(
         AddressFamily::Netlink,
@@ -371,22 +565,32 @@ fn visit_family(
     )?;
     // One buffer for the whole dump, zeroed once.
     let mut buffer = vec![0u8; RECEIVE_BUFFER];
-    dump(&socket, family, states_mask, sequence, &mut buffer, sink)
+    match target {
+        Target::AllFamilies => dump(
+            &socket,
+            &legacy_request(states_mask, sequence),
+            &mut buffer,
+            sink,
+        ),
+        Target::Family(family) => dump(
+            &socket,
+            &request(family, states_mask, sequence),
+            &mut buffer,
+            sink,
+        ),
+    }
 }
 
-/// Sends one family's dump request and reads the replies to their end.
+/// Sends one dump request and reads the replies to their end.
 fn dump(
     socket: &OwnedFd,
-    family: u8,
-    states_mask: u32,
-    sequence: u32,
+    request: &[u8],
     buffer: &mut [u8],
-    sink: &mut impl FnMut(&Row),
+    sink: &mut impl FnMut(&Reply),
 ) -> io::Result<()> {
-    let request = request(family, states_mask, sequence);
     let kernel = NetlinkAddr::new(0, 0);
     loop {
-        match sendto(socket.as_raw_fd(), &request, &kernel, MsgFlags::empty()) {
+        match sendto(socket.as_raw_fd(), request, &kernel, MsgFlags::empty()) {
             Ok(sent) if sent == request.len() => break,
             Ok(_) => {
                 return Err(io::Error::new(
@@ -509,7 +713,7 @@ mod tests {
 
     fn parse(bytes: &[u8]) -> (Result<Progress, ParseError>, Vec<Row>) {
         let mut rows = Vec::new();
-        let result = parse_messages(bytes, &mut |row| rows.push(*row));
+        let result = parse_messages(bytes, &mut |reply| rows.push(reply.row));
         (result, rows)
     }
 
@@ -792,10 +996,27 @@ mod tests {
         keys
     }
 
+    /// Rows of the two per-family v2 dumps.
     fn netlink_rows(states: u32) -> Vec<Row> {
         let mut rows = Vec::new();
-        visit_family(AF_INET, states, 1, &mut |row| rows.push(*row)).unwrap();
-        visit_family(AF_INET6, states, 2, &mut |row| rows.push(*row)).unwrap();
+        visit(Target::Family(AF_INET), states, 1, &mut |reply| {
+            rows.push(reply.row)
+        })
+        .unwrap();
+        visit(Target::Family(AF_INET6), states, 2, &mut |reply| {
+            rows.push(reply.row)
+        })
+        .unwrap();
+        rows
+    }
+
+    /// Rows of the one legacy dump.
+    fn one_walk_rows(states: u32) -> Vec<Row> {
+        let mut rows = Vec::new();
+        visit(Target::AllFamilies, states, 1, &mut |reply| {
+            rows.push(reply.row)
+        })
+        .unwrap();
         rows
     }
 
@@ -828,13 +1049,14 @@ mod tests {
         let deadline = Instant::now() + Duration::from_secs(5);
         loop {
             let netlink = keys(netlink_rows(ALL_STATES), port);
+            let one_walk = keys(one_walk_rows(ALL_STATES), port);
             let procfs = keys(procfs_rows(), port);
-            if &histogram(&netlink) == expected && netlink == procfs {
+            if &histogram(&netlink) == expected && netlink == procfs && one_walk == procfs {
                 return netlink;
             }
             assert!(
                 Instant::now() < deadline,
-                "port {port}: netlink {netlink:?}\nprocfs {procfs:?}\nexpected {expected:?}"
+                "port {port}: netlink {netlink:?}\none walk {one_walk:?}\nprocfs {procfs:?}\nexpected {expected:?}"
             );
             std::thread::sleep(Duration::from_millis(20));
         }
@@ -883,8 +1105,33 @@ mod tests {
             1
         );
 
+        // settle() proved the one legacy walk lists the very same sockets
+        // as the two v2 dumps; it filters by state the same way.
+        let only = one_walk_rows(state_bit(TcpState::CloseWait));
+        assert!(only.iter().all(|row| row.state == TcpState::CloseWait));
+
         let mut census = Census::default();
-        super::census(&mut census, ALL_STATES).unwrap();
+        let calls = std::sync::atomic::AtomicUsize::new(0);
+        let walk = super::census(
+            &mut census,
+            Query {
+                states: ALL_STATES,
+                time_wait_destinations: true,
+            },
+            &|| {
+                calls.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            },
+        )
+        .unwrap();
+        assert_eq!(walk.request, Request::OneWalk, "{walk:?}");
+        assert_eq!(
+            calls.into_inner() as u64,
+            census.states.get(TcpState::CloseWait),
+            "on_close_wait runs once per CLOSE_WAIT socket"
+        );
+        // The orphaned client of the CLOSE_WAIT pair sits in the timewait
+        // table as FIN_WAIT2, and is recognised by its timer.
+        assert!(walk.timewait_fin_wait2 >= 1, "{walk:?}");
         assert_eq!(census.source, Some(Source::Netlink));
         assert!(census.states.get(TcpState::Established) >= 6);
         assert!(
@@ -899,6 +1146,71 @@ mod tests {
                 .iter()
                 .any(|socket| socket.local == address)
         );
+    }
+
+    #[test]
+    fn without_destinations_time_wait_is_only_counted() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let address = listener.local_addr().unwrap();
+        let (client, mut server) = pair(&listener, address);
+        drop(client);
+        assert_eq!(server.read(&mut [0; 1]).unwrap(), 0);
+        drop(server);
+        settle(
+            address.port(),
+            &BTreeMap::from([(TcpState::TimeWait, 1), (TcpState::Listen, 1)]),
+        );
+        let mut counted = Census::default();
+        let query = Query {
+            states: ALL_STATES,
+            time_wait_destinations: false,
+        };
+        super::census(&mut counted, query, &|| {}).unwrap();
+        assert!(counted.states.get(TcpState::TimeWait) >= 1);
+        assert!(counted.time_wait_by_destination.is_empty());
+        // Other processes' sockets may come and go between two dumps; this
+        // test's TIME_WAIT socket is in both.
+        let mut hashed = Census::default();
+        let query = Query {
+            time_wait_destinations: true,
+            ..query
+        };
+        super::census(&mut hashed, query, &|| {}).unwrap();
+        assert_eq!(hashed.time_wait_by_destination[&address], 1);
+    }
+
+    #[test]
+    fn the_legacy_request_asks_for_every_family() {
+        let bytes = legacy_request(
+            state_bit(TcpState::SynRecv) | state_bit(TcpState::Listen),
+            5,
+        );
+        assert_eq!(bytes.len(), 76);
+        assert_eq!(bytes[..4], 76u32.to_ne_bytes());
+        assert_eq!(bytes[4..6], 18u16.to_ne_bytes());
+        assert_eq!(bytes[6..8], 0x301u16.to_ne_bytes());
+        assert_eq!(bytes[8..12], 5u32.to_ne_bytes());
+        // Family, prefix lengths, extensions and the socket id: all zero.
+        assert!(bytes[16..68].iter().all(|&b| b == 0));
+        assert_eq!(bytes[68..72], (1u32 << 3 | 1 << 10 | 1 << 12).to_ne_bytes());
+        assert_eq!(bytes[72..76], [0; 4]);
+    }
+
+    #[test]
+    fn legacy_replies_and_timewait_entries_are_read() {
+        let mut datagram = reply(5, "127.0.0.1:40000", "127.0.0.1:80", 0, 0, false);
+        // The legacy dump echoes its request type 18.
+        datagram[4..6].copy_from_slice(&TCPDIAG_GETSOCK.to_ne_bytes());
+        // A timewait-table entry has timer 3; a full FIN_WAIT2 socket not.
+        datagram[NLMSG_HDRLEN + 2] = TIMEWAIT_TIMER;
+        datagram.extend(reply(5, "127.0.0.1:40001", "127.0.0.1:80", 0, 77, true));
+        let mut replies = Vec::new();
+        let result = parse_messages(&datagram, &mut |reply| replies.push(*reply));
+        assert_eq!(result, Ok(Progress::More));
+        assert_eq!(replies.len(), 2);
+        assert!(replies[0].in_timewait_table);
+        assert!(!replies[1].in_timewait_table);
+        assert_eq!(replies[1].row.inode, 77);
     }
 
     #[test]
