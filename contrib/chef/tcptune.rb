@@ -9,7 +9,7 @@
 # same message, so the Chef run fails instead of skipping in silence.
 require 'shellwords'
 
-profile = node.dig('tcptune', 'profile') || 'webserver'
+profile = node.dig('tcptune', 'profile') || 'default'
 binary = node.dig('tcptune', 'binary') || '/usr/local/bin/tcptune'
 root = node.dig('tcptune', 'root') || '/'
 

@@ -1,6 +1,6 @@
 # Apply a tcptune profile with Puppet, idempotently.
 #
-#   class { 'tcptune': profile => 'webserver' }
+#   class { 'tcptune': profile => 'webserver' }   # default: 'default'
 #
 # `tcptune diff` is the guard: it exits 0 when the host already matches the
 # profile (live values and /etc/sysctl.d/99-zz-tcptune.conf), so Puppet does
@@ -9,7 +9,7 @@
 # apply run, which then fails with the same message: the resource shows up
 # as failed in the report instead of being skipped in silence.
 class tcptune (
-  String $profile = 'webserver',
+  String $profile = 'default',
   String $binary  = '/usr/local/bin/tcptune',
   String $root    = '/',
 ) {

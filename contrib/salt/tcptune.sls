@@ -13,7 +13,7 @@
 # as failed instead of silently passing.
 {% set tcptune = salt['pillar.get']('tcptune', {}) %}
 {% set binary = tcptune.get('binary', '/usr/local/bin/tcptune') %}
-{% set profile = tcptune.get('profile', 'webserver') %}
+{% set profile = tcptune.get('profile', 'default') %}
 {% set root = tcptune.get('root', '/') %}
 
 tcptune-apply:

@@ -10,10 +10,19 @@
 #      changed, the namespace's tcp_fin_timeout is 30, the file is written;
 #   3. a second run changes nothing (apply ok, recap changed=0);
 #   4. after `sysctl -w net.ipv4.tcp_fin_timeout=45` (in the namespace),
-#      --check predicts a change (tcptune diff exits 1) and applies nothing;
-#   5. the audit alone (--tags tcptune_audit) fails the play, naming the
-#      drift, and changes nothing;
-#   6. the host's tcp_fin_timeout and /etc/sysctl.d are as they were.
+#      --check --diff predicts the change, shows the live value that would
+#      change, passes, and applies nothing;
+#   5. --check --diff with another profile shows the sysctl.d file's diff;
+#   6. --check on a fresh host whose binary comes from the controller
+#      reports "would change" and passes, installing nothing;
+#   7. a custom profile from the controller is validated on the host,
+#      installed and applied; an invalid one fails the play naming
+#      line:column and installs nothing;
+#   8. with 120 CLOSE_WAIT sockets held by a process (an application's
+#      leak), the play passes and the audit reports close-wait-leak; with
+#      tcptune_audit_fail_on=warning the audit alone fails naming it;
+#   9. the local fact prints tcptune's check as JSON (ansible_local.tcptune);
+#  10. the host's tcp_fin_timeout and /etc/sysctl.d are as they were.
 #
 # Needs root (for unshare -n), python3 and the network to PyPI once:
 # ansible-core is installed into a virtualenv under target/. Prints
@@ -61,6 +70,8 @@ inside() {
   "tcptune_binary_src": "$target_dir/debug/tcptune",
   "tcptune_binary": "$work/bin/tcptune",
   "tcptune_root": "$work/root",
+  "tcptune_live": true,
+  "tcptune_fact_dir": "$work/facts.d",
   "tcptune_profile": "webserver"
 }
 EOF
@@ -121,30 +132,116 @@ EOF
     fi
 
     sysctl -q -w "$key=45"
-    play predict --check --skip-tags tcptune_audit
+    play predict --check --diff
     if [ "$(rc predict)" = 0 ] &&
-        [ "$(field predict task 'Predict tcptune profile')" = changed ] &&
-        [ "$(field predict task 'Apply tcptune profile')" = skipping ] &&
+        [ "$(field predict task 'Apply tcptune profile')" = changed ] &&
+        grep -q "$key: 45 -> 30" "$work/predict.out" &&
         [ "$(live)" = 45 ]; then
-        ok "--check after drift: predicts a change, applies nothing"
+        ok "--check --diff after drift: predicts and shows the change, passes, applies nothing"
     else
-        bad "--check after drift: predicts a change, applies nothing (live: $(live))"
+        bad "--check --diff after drift: predicts and shows the change, passes (live: $(live))"
         dump predict
     fi
 
-    play audit --tags tcptune_audit
+    play other --check --diff -e tcptune_profile=loadbalancer
+    if [ "$(rc other)" = 0 ] &&
+        grep -q '^+net.ipv4.ip_local_port_range = ' "$work/other.out" &&
+        [ "$(field other task 'Apply tcptune profile')" = changed ] &&
+        ! grep -q 'ip_local_port_range' "$work/root/etc/sysctl.d/99-zz-tcptune.conf"; then
+        ok "--check --diff with another profile: shows the sysctl.d file's diff, changes nothing"
+    else
+        bad "--check --diff with another profile: shows the file diff"
+        dump other
+    fi
+
+    play fresh --check -e "tcptune_binary=$work/fresh/bin/tcptune" -e "tcptune_root=$work/fresh/root"
+    if [ "$(rc fresh)" = 0 ] &&
+        [ "$(field fresh task 'Note that tcptune is installed by this run')" = changed ] &&
+        [ ! -e "$work/fresh/bin/tcptune" ]; then
+        ok "--check on a fresh host: would install tcptune, passes, installs nothing"
+    else
+        bad "--check on a fresh host passes"
+        dump fresh
+    fi
+
+    "$py" -c 'import json, sys
+key = sys.argv[1]
+good = {"tcptune_profile": "custom-fin", "tcptune_profile_content":
+        "description: shorter orphaned FIN_WAIT2\nextends: default\nsettings:\n  %s:\n"
+        "    value: 40\n    why: our load balancer drops idle connections after 40 s\n" % key}
+bad = {"tcptune_profile": "broken", "tcptune_profile_content":
+       "description: broken\nsettings:\n  %s:\n    value: 40\n    colour: blue\n" % key}
+json.dump(good, open(sys.argv[2], "w"))
+json.dump(bad, open(sys.argv[3], "w"))' "$key" "$work/custom.json" "$work/broken.json"
+    play custom -e "@$work/custom.json"
+    if [ "$(rc custom)" = 0 ] && [ "$(live)" = 40 ] &&
+        [ -f "$work/root/etc/tcptune/profiles/custom-fin.yaml" ] &&
+        [ "$(field custom task 'Validate the custom profile with tcptune')" = ok ]; then
+        ok "custom profile from the controller: validated, installed, applied ($key=40)"
+    else
+        bad "custom profile from the controller applied (live: $(live))"
+        dump custom
+    fi
+    play broken -e "@$work/broken.json"
+    if [ "$(rc broken)" != 0 ] &&
+        [ "$(field broken task 'Validate the custom profile with tcptune')" = failed ] &&
+        grep -q ':5:5: ' "$work/broken.out" &&
+        [ ! -e "$work/root/etc/tcptune/profiles/broken.yaml" ] && [ "$(live)" = 40 ]; then
+        ok "an invalid custom profile fails the play at line:column and installs nothing"
+    else
+        bad "an invalid custom profile fails the play and installs nothing"
+        dump broken
+    fi
+
+    # An application that never closes: 120 CLOSE_WAIT sockets, held by a
+    # process of their own while the plays run.
+    "$py" -c 'import socket, sys, time
+server = socket.socket()
+server.bind(("127.0.0.1", 0))
+server.listen(200)
+held, clients = [], []
+for _ in range(120):
+    client = socket.create_connection(server.getsockname())
+    conn, _ = server.accept()
+    held.append(conn)
+    clients.append(client)
+for client in clients:
+    client.close()
+open(sys.argv[1], "w").close()
+time.sleep(120)' "$work/leak.ready" &
+    local leak=$!
+    for _ in $(seq 100); do [ -e "$work/leak.ready" ] && break; sleep 0.1; done
+    sleep 0.5
+    play leak -e tcptune_profile=custom-fin
+    if [ "$(rc leak)" = 0 ] && grep -q 'close-wait-leak' "$work/leak.out"; then
+        ok "CLOSE_WAIT leak present: the play passes, the audit reports close-wait-leak"
+    else
+        bad "CLOSE_WAIT leak present: the play passes and the audit reports it"
+        dump leak
+    fi
+    play leakgate --tags tcptune_audit -e tcptune_profile=custom-fin -e tcptune_audit_fail_on=warning
     local message
-    message=$(field audit msg 'Fail on findings')
-    if [ "$(rc audit)" != 0 ] &&
-        [ "$(field audit task 'Fail on findings')" = failed ] &&
-        [[ $message == *"drift: $key is 45"* ]] &&
-        [ "$(field audit task 'Apply tcptune profile')" = absent ] &&
-        [ "$(live)" = 45 ]; then
-        ok "audit after drift: play fails (exit $(rc audit)) naming the drift, changes nothing"
+    message=$(field leakgate msg 'Fail on findings')
+    if [ "$(rc leakgate)" != 0 ] && [[ $message == *"close-wait-leak"* ]]; then
+        ok "audit with tcptune_audit_fail_on=warning fails naming the leak"
         echo "      $message"
     else
-        bad "audit after drift: play fails naming the drift (exit $(rc audit), msg: $message)"
-        dump audit
+        bad "audit with tcptune_audit_fail_on=warning fails naming the leak (msg: $message)"
+        dump leakgate
+    fi
+    kill "$leak" 2>/dev/null || true
+    wait "$leak" 2>/dev/null || true
+
+    local facts=0
+    "$venv/bin/ansible" localhost -i localhost, -c local -e "ansible_python_interpreter=$py" \
+        -m ansible.builtin.setup -a "fact_path=$work/facts.d filter=ansible_local" \
+        >"$work/fact.out" 2>&1 || facts=$?
+    if [ "$facts" = 0 ] && grep -q '"summary"' "$work/fact.out" &&
+        grep -q '"tcptune"' "$work/fact.out"; then
+        ok "local fact: ansible_local.tcptune holds tcptune's check"
+    else
+        bad "local fact: ansible_local.tcptune holds tcptune's check"
+        tail -c 2000 "$work/fact.out"
     fi
 }
 
@@ -212,4 +309,4 @@ passed=$(grep -c '^PASS' "$work/results" || true)
 failed=$(grep -c '^FAIL' "$work/results" || true)
 echo "($(($(date +%s) - started)) s)"
 echo "ansible: $passed passed, $failed failed"
-[ "$failed" = 0 ] && [ "$passed" -ge 8 ]
+[ "$failed" = 0 ] && [ "$passed" -ge 13 ]
