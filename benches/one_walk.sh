@@ -21,7 +21,8 @@
 #                that): (a) sockets vs BASE vs the one-walk bare dump,
 #                (b) ss -tan vs sockets; plus peak RSS
 #   check-100k   100k TIME_WAIT + 1,000 CLOSE_WAIT in 3 processes: check vs
-#                sockets vs sockets --by-destination vs BASE check
+#                sockets vs sockets --by-destination vs sockets --processes
+#                --by-destination (the same evidence check gathers) vs BASE check
 #   descriptors  200,000 descriptors in 2,000 processes + 1,000 CLOSE_WAIT:
 #                sockets --processes vs ss -tanp state close-wait vs BASE
 #
@@ -88,6 +89,7 @@ for case in ${CASES:-pinned-200k check-100k descriptors 1m}; do
                         "$bin/tcptune check --format json" \
                         "$bin/tcptune sockets --format json" \
                         "$bin/tcptune sockets --by-destination --format json" \
+                        "$bin/tcptune sockets --processes --by-destination --format json" \
                         "$base check --format json" \
                         "$base sockets --format json"
                 ' _ "$round"

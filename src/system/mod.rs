@@ -504,9 +504,9 @@ impl System {
             facts.close_wait_owners = match (request.close_wait_owners, holders) {
                 (Owners::Never, _) => None,
                 (Owners::IfCloseWait, _) if facts.census.close_wait.is_empty() => None,
-                (_, Some(holders)) => Some(owners::attribute(
+                (_, Some(mut holders)) => Some(owners::attribute(
                     &self.proc,
-                    holders.as_ref(),
+                    holders.as_mut(),
                     &facts.census.close_wait,
                 )),
                 // The census came from procfs, which streams no CLOSE_WAIT

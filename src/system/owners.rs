@@ -15,46 +15,99 @@ use crate::census::{AddressCount, CloseWaitOwner, CloseWaitOwners, CloseWaitSock
 /// How many local addresses to list per owner.
 const ADDRESSES_PER_OWNER: usize = 5;
 
-/// Which process holds each socket inode: one walk over `<proc>/PID/fd`.
-/// A socket shared by several processes (fork without close) is charged to
-/// the first holder found, so counts add up. `None` when `<proc>` itself
-/// cannot be listed.
+/// Which process holds each socket inode, from a walk over `<proc>/PID/fd`.
+///
+/// The walk goes in two parts. Processes in tcptune's own network
+/// namespace (their `<proc>/PID/ns/net` link equals `<proc>/self/ns/net`)
+/// are walked at once: a socket of this namespace is nearly always held by
+/// one of them, and on a container host they are a small share of all
+/// processes. The others are listed but walked only if a CLOSE_WAIT socket
+/// is still without an owner ([`Holders::complete`]), and then only until
+/// every such socket has one; so the answer is the same as a full walk's.
+/// A process whose namespace cannot be read is walked at once.
+#[derive(Debug, Default)]
+pub struct Holders {
+    /// Socket inode -> the first process found holding it.
+    found: HashMap<u64, u32>,
+    /// Processes of other namespaces not walked yet.
+    deferred: Vec<u32>,
+}
+
+impl Holders {
+    /// Walks the deferred processes until every inode of `needed` has a
+    /// holder (or none is left to walk).
+    pub fn complete(&mut self, proc: &Path, needed: &[u64]) {
+        let missing = |found: &HashMap<u64, u32>| {
+            needed
+                .iter()
+                .filter(|inode| **inode != 0 && !found.contains_key(inode))
+                .count()
+        };
+        if self.deferred.is_empty() || missing(&self.found) == 0 {
+            return;
+        }
+        crate::note!(
+            "{} CLOSE_WAIT sockets have no holder in this network namespace; walking the {} other processes",
+            missing(&self.found),
+            self.deferred.len()
+        );
+        while let Some(pid) = self.deferred.pop() {
+            walk_fds(proc, pid, &mut self.found);
+            if missing(&self.found) == 0 {
+                break;
+            }
+        }
+    }
+}
+
+/// Lists `<proc>` and walks the processes of this network namespace; `None`
+/// when `<proc>` itself cannot be listed.
 ///
 /// Each link is read relative to the open `fd` directory (`readlinkat`), so
 /// the kernel does not resolve `/proc/PID/fd/N` from the root for every
 /// descriptor and no path is built per descriptor; at 200k descriptors the
 /// links are nearly all of the walk's time.
-pub fn socket_holders(proc: &Path) -> Option<HashMap<u64, u32>> {
+pub fn socket_holders(proc: &Path) -> Option<Holders> {
     let entries = std::fs::read_dir(proc).ok()?;
-    let mut holders = HashMap::new();
+    let own = std::fs::read_link(proc.join("self/ns/net")).ok();
+    let mut holders = Holders::default();
     for entry in entries.flatten() {
         let file_name = entry.file_name();
         let Some(pid) = file_name.to_str().and_then(|name| name.parse::<u32>().ok()) else {
             continue;
         };
-        let fd_path = entry.path().join("fd");
-        // The listing and the directory handle the links are read through
-        // (std's listing does not lend its descriptor).
-        let (Ok(fds), Ok(fd_dir)) = (std::fs::read_dir(&fd_path), std::fs::File::open(&fd_path))
-        else {
-            continue;
-        };
-        for fd in fds.flatten() {
-            let Ok(target) = nix::fcntl::readlinkat(&fd_dir, fd.file_name().as_os_str()) else {
-                continue;
-            };
-            if let Some(inode) = socket_inode(target.as_bytes()) {
-                holders.entry(inode).or_insert(pid);
-            }
+        let theirs = std::fs::read_link(entry.path().join("ns/net")).ok();
+        match (&own, &theirs) {
+            (Some(own), Some(theirs)) if own != theirs => holders.deferred.push(pid),
+            _ => walk_fds(proc, pid, &mut holders.found),
         }
     }
     Some(holders)
 }
 
-/// Charges each CLOSE_WAIT socket to the process holding its inode.
+/// Records the socket inodes one process holds.
+fn walk_fds(proc: &Path, pid: u32, found: &mut HashMap<u64, u32>) {
+    let fd_path = proc.join(pid.to_string()).join("fd");
+    // The listing and the directory handle the links are read through
+    // (std's listing does not lend its descriptor).
+    let (Ok(fds), Ok(fd_dir)) = (std::fs::read_dir(&fd_path), std::fs::File::open(&fd_path)) else {
+        return;
+    };
+    for fd in fds.flatten() {
+        let Ok(target) = nix::fcntl::readlinkat(&fd_dir, fd.file_name().as_os_str()) else {
+            continue;
+        };
+        if let Some(inode) = socket_inode(target.as_bytes()) {
+            found.entry(inode).or_insert(pid);
+        }
+    }
+}
+
+/// Charges each CLOSE_WAIT socket to the process holding its inode, walking
+/// the deferred processes first when some socket has no holder yet.
 pub fn attribute(
     proc: &Path,
-    holders: Option<&HashMap<u64, u32>>,
+    holders: Option<&mut Holders>,
     sockets: &[CloseWaitSocket],
 ) -> CloseWaitOwners {
     let Some(holders) = holders else {
@@ -63,6 +116,9 @@ pub fn attribute(
             unknown: sockets.len() as u64,
         };
     };
+    let needed: Vec<u64> = sockets.iter().map(|socket| socket.inode).collect();
+    holders.complete(proc, &needed);
+    let holders = &holders.found;
     let mut found: BTreeMap<u32, Holder> = BTreeMap::new();
     let mut unknown = 0u64;
     for socket in sockets {
@@ -102,7 +158,7 @@ pub fn find(proc: &Path, sockets: &[CloseWaitSocket]) -> CloseWaitOwners {
     if sockets.is_empty() {
         return CloseWaitOwners::default();
     }
-    attribute(proc, socket_holders(proc).as_ref(), sockets)
+    attribute(proc, socket_holders(proc).as_mut(), sockets)
 }
 
 /// One process's share while walking.
@@ -153,6 +209,56 @@ fn read_comm(pid_dir: &Path) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A proc tree: `self` and each pid with a `ns/net` link, and `fd`
+    /// links to sockets.
+    fn tree(processes: &[(&str, &str, &[(u32, u64)])]) -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        for (name, netns, fds) in processes {
+            let base = dir.path().join(name);
+            std::fs::create_dir_all(base.join("ns")).unwrap();
+            std::fs::create_dir_all(base.join("fd")).unwrap();
+            std::os::unix::fs::symlink(netns, base.join("ns/net")).unwrap();
+            for (fd, inode) in *fds {
+                std::os::unix::fs::symlink(
+                    format!("socket:[{inode}]"),
+                    base.join(format!("fd/{fd}")),
+                )
+                .unwrap();
+            }
+        }
+        dir
+    }
+
+    #[test]
+    fn processes_of_other_namespaces_are_walked_only_when_needed() {
+        let proc = tree(&[
+            ("self", "net:[1]", &[]),
+            ("10", "net:[1]", &[(3, 100)]),
+            ("20", "net:[2]", &[(4, 200)]),
+        ]);
+        let mut holders = socket_holders(proc.path()).unwrap();
+        assert_eq!(holders.found.get(&100), Some(&10));
+        assert_eq!(holders.deferred, [20], "another namespace waits");
+        holders.complete(proc.path(), &[100]);
+        assert_eq!(holders.deferred, [20], "every needed socket had a holder");
+        holders.complete(proc.path(), &[100, 200]);
+        assert_eq!(holders.found.get(&200), Some(&20), "walked when needed");
+        assert!(holders.deferred.is_empty());
+    }
+
+    #[test]
+    fn without_namespace_links_every_process_is_walked_at_once() {
+        // A captured proc tree (`--proc DIR`) has no `self`.
+        let proc = tree(&[
+            ("10", "net:[1]", &[(3, 100)]),
+            ("20", "net:[2]", &[(4, 200)]),
+        ]);
+        std::fs::remove_dir_all(proc.path().join("self")).ok();
+        let holders = socket_holders(proc.path()).unwrap();
+        assert_eq!(holders.found.len(), 2);
+        assert!(holders.deferred.is_empty());
+    }
 
     #[test]
     fn socket_links_are_recognised() {

@@ -504,6 +504,56 @@ fn hostile_process_names_are_shown_escaped() {
     });
 }
 
+/// A process that opened its sockets here and then moved to another network
+/// namespace (unshare(CLONE_NEWNET), as a sandboxing helper might) still
+/// holds them: the owner walk, which walks this namespace's processes first,
+/// finds it among the others, and the owners equal `ss -p`'s.
+#[test]
+fn a_holder_in_another_namespace_is_still_found() {
+    in_netns("a_holder_in_another_namespace_is_still_found", || {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1");
+        let address = listener.local_addr().expect("listener address");
+        // The holder connects 3 times, then leaves for a namespace of its own.
+        let script = "import ctypes, socket, sys, time\n\
+             held = [socket.create_connection(('127.0.0.1', int(sys.argv[1]))) for _ in range(3)]\n\
+             if ctypes.CDLL(None, use_errno=True).unshare(0x40000000) != 0: sys.exit('unshare failed')\n\
+             print('moved', flush=True)\n\
+             time.sleep(30)\n";
+        let mut holder = Command::new("python3")
+            .args(["-c", script, &address.port().to_string()])
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("spawn the holder");
+        let mut line = String::new();
+        BufReader::new(holder.stdout.take().expect("holder stdout"))
+            .read_line(&mut line)
+            .expect("holder says it moved");
+        assert_eq!(line.trim(), "moved");
+        let moved = std::fs::read_link(format!("/proc/{}/ns/net", holder.id())).expect("its netns");
+        assert_ne!(moved.to_string_lossy(), current_netns(), "the holder left");
+        for _ in 0..3 {
+            let (server, _) = listener.accept().expect("accept the holder's connection");
+            drop(server);
+        }
+        settle(ss_close_wait_owners, |(owners, _)| {
+            owners.values().map(|(_, count)| count).sum::<u64>() == 3
+        });
+        let document = json_output(
+            tcptune().args(["sockets", "--processes", "--format", "json"]),
+            0,
+        );
+        let owners = document["close_wait_owners"].as_array().expect("owners");
+        let (from_ss, _) = ss_close_wait_owners();
+        assert_eq!(owners.len(), 1, "{owners:?}");
+        assert_eq!(owners[0]["pid"], holder.id(), "{owners:?}");
+        assert_eq!(owners[0]["count"], 3);
+        assert_eq!(from_ss.get(&holder.id()).map(|(_, count)| *count), Some(3));
+        assert_eq!(document["close_wait_unknown_owner"], 0);
+        holder.kill().expect("kill the holder");
+        holder.wait().expect("reap the holder");
+    });
+}
+
 #[test]
 fn the_control_detector_tells_colour_from_injection() {
     assert!(foreign_control(b"\x1b[1mbold\x1b[0m \x1b[31;1mred\x1b[0m\n").is_empty());
