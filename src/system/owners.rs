@@ -210,9 +210,13 @@ fn read_comm(pid_dir: &Path) -> String {
 mod tests {
     use super::*;
 
+    /// A process of a test tree: its name under proc, its `ns/net` link
+    /// and its (fd, socket inode) links.
+    type Process<'a> = (&'a str, &'a str, &'a [(u32, u64)]);
+
     /// A proc tree: `self` and each pid with a `ns/net` link, and `fd`
     /// links to sockets.
-    fn tree(processes: &[(&str, &str, &[(u32, u64)])]) -> tempfile::TempDir {
+    fn tree(processes: &[Process<'_>]) -> tempfile::TempDir {
         let dir = tempfile::tempdir().unwrap();
         for (name, netns, fds) in processes {
             let base = dir.path().join(name);
