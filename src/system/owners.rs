@@ -51,8 +51,14 @@ impl Holders {
             missing(&self.found),
             self.deferred.len()
         );
+        // Lowest pid first, as in the first part of the walk.
+        self.deferred.sort_unstable_by(|a, b| b.cmp(a));
         while let Some(pid) = self.deferred.pop() {
-            walk_fds(proc, pid, &mut self.found);
+            let mut part = HashMap::new();
+            walk_fds(proc, pid, &mut part);
+            for (inode, pid) in part {
+                self.found.entry(inode).or_insert(pid);
+            }
             if missing(&self.found) == 0 {
                 break;
             }
@@ -71,6 +77,7 @@ pub fn socket_holders(proc: &Path) -> Option<Holders> {
     let entries = std::fs::read_dir(proc).ok()?;
     let own = std::fs::read_link(proc.join("self/ns/net")).ok();
     let mut holders = Holders::default();
+    let mut now = Vec::new();
     for entry in entries.flatten() {
         let file_name = entry.file_name();
         let Some(pid) = file_name.to_str().and_then(|name| name.parse::<u32>().ok()) else {
@@ -79,10 +86,63 @@ pub fn socket_holders(proc: &Path) -> Option<Holders> {
         let theirs = std::fs::read_link(entry.path().join("ns/net")).ok();
         match (&own, &theirs) {
             (Some(own), Some(theirs)) if own != theirs => holders.deferred.push(pid),
-            _ => walk_fds(proc, pid, &mut holders.found),
+            _ => now.push(pid),
         }
     }
+    holders.found = walk_in_parallel(proc, &now);
     Some(holders)
+}
+
+/// Walks the processes on every CPU: the walk is one `readlinkat` per
+/// descriptor, each independent, and with 200k descriptors it is most of
+/// `sockets --processes`. Processes are dealt round-robin so that a few
+/// large ones do not all land on one thread. A socket held by several
+/// processes is charged to the lowest pid, whichever thread saw it first.
+fn walk_in_parallel(proc: &Path, pids: &[u32]) -> HashMap<u64, u32> {
+    // Below a few hundred processes a thread costs more than it saves.
+    const PROCESSES_PER_THREAD: usize = 256;
+    let threads = std::thread::available_parallelism()
+        .map_or(1, std::num::NonZeroUsize::get)
+        .min(pids.len() / PROCESSES_PER_THREAD + 1)
+        .min(8);
+    let mut found = HashMap::new();
+    if threads <= 1 {
+        for pid in pids {
+            walk_fds(proc, *pid, &mut found);
+        }
+        return found;
+    }
+    let parts: Vec<HashMap<u64, u32>> = std::thread::scope(|scope| {
+        let walkers: Vec<_> = (0..threads)
+            .map(|first| {
+                scope.spawn(move || {
+                    let mut part = HashMap::new();
+                    for pid in pids.iter().skip(first).step_by(threads) {
+                        walk_fds(proc, *pid, &mut part);
+                    }
+                    part
+                })
+            })
+            .collect();
+        walkers
+            .into_iter()
+            .filter_map(|walker| {
+                walker
+                    .join()
+                    .map_err(|_| crate::note!("one part of the /proc/PID/fd walk stopped early"))
+                    .ok()
+            })
+            .collect()
+    });
+    for part in parts {
+        for (inode, pid) in part {
+            found
+                .entry(inode)
+                .and_modify(|holder: &mut u32| *holder = (*holder).min(pid))
+                .or_insert(pid);
+        }
+    }
+    found
 }
 
 /// Records the socket inodes one process holds.
@@ -249,6 +309,33 @@ mod tests {
         holders.complete(proc.path(), &[100, 200]);
         assert_eq!(holders.found.get(&200), Some(&20), "walked when needed");
         assert!(holders.deferred.is_empty());
+    }
+
+    #[test]
+    fn the_parallel_walk_finds_every_holder_and_charges_the_lowest_pid() {
+        // Enough processes for several threads; inode 7 is shared (a fork
+        // that kept the socket) by pids 1000 and 1001.
+        let processes: Vec<(String, Vec<(u32, u64)>)> = (1000..1600u32)
+            .map(|pid| {
+                let inode = if pid == 1001 { 7 } else { u64::from(pid) * 10 };
+                (
+                    pid.to_string(),
+                    vec![(3, inode), (4, u64::from(pid) * 10 + 1)],
+                )
+            })
+            .collect();
+        let mut shared = processes.clone();
+        shared[0].1.push((5, 7));
+        let tree_input: Vec<Process<'_>> = shared
+            .iter()
+            .map(|(name, fds)| (name.as_str(), "net:[1]", fds.as_slice()))
+            .chain(std::iter::once(("self", "net:[1]", &[][..])))
+            .collect();
+        let proc = tree(&tree_input);
+        let holders = socket_holders(proc.path()).unwrap();
+        assert_eq!(holders.found.len(), 600 * 2 + 1 - 1, "every socket once");
+        assert_eq!(holders.found.get(&7), Some(&1000), "the lowest pid");
+        assert_eq!(holders.found.get(&15_991), Some(&1599));
     }
 
     #[test]
