@@ -387,13 +387,31 @@ fn apply_command(
     let _lock = apply::lock(&state_dir)?;
     let journal = Journal::open(&state_dir)?;
     apply::refuse_interrupted(&journal.records()?, &scope)?;
-    let plan = shape(make_plan(system, &profile, &sysctl_dir)?);
-    if plan.is_empty() {
-        printer.print(Document::Plan(&plan, PlanView::NothingToDo))?;
-        return Ok(exit::SUCCESS);
+    let mut plan = shape(make_plan(system, &profile, &sysctl_dir)?);
+    loop {
+        if plan.is_empty() {
+            printer.print(Document::Plan(&plan, PlanView::NothingToDo))?;
+            return Ok(exit::SUCCESS);
+        }
+        printer.print(Document::Plan(&plan, PlanView::Preview))?;
+        report::confirm(confirmation.yes, "Apply these changes?")?;
+        if confirmation.yes {
+            break;
+        }
+        // The answer can take minutes: what was shown must still be what
+        // is there, or the journal would record (and a rollback restore)
+        // a state that another process has replaced meanwhile.
+        let fresh = shape(make_plan(system, &profile, &sysctl_dir)?);
+        let changed = fresh.changed_since(&plan);
+        if changed.is_empty() {
+            break;
+        }
+        report::warn(&format!(
+            "the system changed while waiting for the answer: {}; planning again",
+            changed.join("; ")
+        ));
+        plan = fresh;
     }
-    printer.print(Document::Plan(&plan, PlanView::Preview))?;
-    report::confirm(confirmation.yes, "Apply these changes?")?;
     let outcome = apply::apply(system, &journal, &plan, &scope)?;
     report_committed(
         printer.print(Document::Outcome(&outcome, OutcomeView::Apply)),
