@@ -190,3 +190,50 @@ fn edits_made_while_apply_waits_are_shown_and_asked_again() {
         "rollback returns to the other process's edit"
     );
 }
+
+/// Ctrl-D, Esc, `q`, `n`, Enter and Ctrl-C all answer no: nothing changes,
+/// exit 4, and the terminal is left with its cursor visible (a prompt that
+/// hid it and died on Ctrl-C left the operator's shell without one).
+#[test]
+fn the_prompt_answers_no_to_eof_escape_q_and_ctrl_c() {
+    for (name, key) in [
+        ("Ctrl-D", "\u{4}"),
+        ("Esc", "\u{1b}"),
+        ("q", "q"),
+        ("n", "n"),
+        ("Enter", "\r"),
+        ("Ctrl-C", "\u{3}"),
+    ] {
+        let scene = Scene::new();
+        let before = scene.snapshot();
+        let session = on_terminal(
+            &scene,
+            &["apply", "--profile", "webserver"],
+            &serde_json::json!([
+                {"expect": "Apply these changes?"},
+                {"send": key},
+            ]),
+        );
+        assert_eq!(session.timed_out, None, "{name}: {}", session.output);
+        assert_eq!(
+            (session.code, session.signal),
+            (Some(4), None),
+            "{name}: {}",
+            session.output
+        );
+        assert!(
+            session.output.contains("nothing changed"),
+            "{name}: {}",
+            session.output
+        );
+        let hidden = session.output.rfind("\u{1b}[?25l");
+        let shown = session.output.rfind("\u{1b}[?25h");
+        assert!(
+            hidden.is_none() || shown > hidden,
+            "{name}: the cursor stays hidden: {:?}",
+            session.output
+        );
+        assert_eq!(scene.snapshot(), before, "{name}");
+        assert!(!scene.file().exists(), "{name}");
+    }
+}
