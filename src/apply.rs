@@ -119,6 +119,9 @@ pub struct Outcome {
     /// The profile applied.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub profile: Option<String>,
+    /// `rollback --forget`: the record set aside, and where it is now.
+    #[serde(skip)]
+    pub forgotten: Option<(String, PathBuf)>,
 }
 
 impl Outcome {
@@ -132,6 +135,7 @@ impl Outcome {
             rolled_back: Vec::new(),
             file_written: false,
             profile: None,
+            forgotten: None,
         }
     }
 }
@@ -422,6 +426,7 @@ pub fn apply(system: &System, journal: &Journal, plan: &Plan, scope: &Scope) -> 
         rolled_back: Vec::new(),
         file_written: file_changed,
         profile: Some(plan.profile.clone()),
+        forgotten: None,
     })
 }
 
@@ -897,6 +902,7 @@ pub fn rollback(
             .collect(),
         file_written: plan.file_now != plan.file_after,
         profile: newest.profile.clone(),
+        forgotten: None,
     })
 }
 

@@ -144,6 +144,12 @@ pub enum Command {
         #[arg(long, value_name = "KEY")]
         skip: Vec<String>,
 
+        /// Set aside a journal record that cannot be read (renamed to
+        /// ID.forgotten beside it), once you have checked what it changed;
+        /// restores nothing. Other records are never blocked by it.
+        #[arg(long, value_name = "ID", conflicts_with_all = ["to", "skip", "force"])]
+        forget: Option<u64>,
+
         /// The sysctl.d directory apply wrote to, if not the default
         /// (<root>/etc/sysctl.d): rollback restores files there only.
         #[arg(long, value_name = "DIR")]

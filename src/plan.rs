@@ -151,11 +151,9 @@ impl Plan {
                     shown(before.from.as_ref()),
                     shown(change.from.as_ref())
                 )),
-                Some(before) if before.status != change.status => changed.push(format!(
-                    "{} is now {}",
-                    change.key,
-                    change.status.name()
-                )),
+                Some(before) if before.status != change.status => {
+                    changed.push(format!("{} is now {}", change.key, change.status.name()))
+                }
                 Some(_) => {}
                 None => changed.push(format!("{} is now part of the plan", change.key)),
             }

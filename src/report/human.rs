@@ -37,7 +37,7 @@ impl Render for Human {
             Document::Outcome(outcome, view) => self::outcome(out, outcome, *view),
             Document::RollbackPreview(records) => rollback_preview(out, records),
             Document::Lint(report) => lint(out, report),
-            Document::History(records) => history(out, records),
+            Document::History(report) => history(out, report),
             Document::ProfileList(listings) => profile_list(out, listings),
             Document::Profile(profile) => self::profile(out, profile),
             Document::Explanation(explanation) => explain(out, explanation),
@@ -746,6 +746,14 @@ fn plan(out: &mut dyn Write, plan: &Plan, view: PlanView) -> io::Result<()> {
 }
 
 fn outcome(out: &mut dyn Write, outcome: &Outcome, view: OutcomeView) -> io::Result<()> {
+    if let Some((id, path)) = &outcome.forgotten {
+        writeln!(
+            out,
+            "set aside journal record {id}: it is now {}; nothing was restored",
+            Shown(&path.display().to_string())
+        )?;
+        return super::finish(out);
+    }
     let Some(id) = &outcome.transaction else {
         match view {
             OutcomeView::Apply => writeln!(out, "nothing changed")?,
@@ -824,10 +832,26 @@ fn rollback_preview(out: &mut dyn Write, entries: &[Record]) -> io::Result<()> {
     super::finish(out)
 }
 
-fn history(out: &mut dyn Write, entries: &[Record]) -> io::Result<()> {
+fn history(out: &mut dyn Write, report: &super::HistoryReport<'_>) -> io::Result<()> {
+    let entries = report.records;
+    history_table(out, entries)?;
+    for bad in report.unreadable {
+        writeln!(
+            out,
+            "  {:>4}  unreadable: {} ({}); `tcptune rollback --forget {}` sets it aside",
+            bad.id,
+            Shown(&bad.reason),
+            Shown(&bad.path.display().to_string()),
+            bad.id
+        )?;
+    }
+    super::finish(out)
+}
+
+fn history_table(out: &mut dyn Write, entries: &[Record]) -> io::Result<()> {
     if entries.is_empty() {
         writeln!(out, "no transactions")?;
-        return super::finish(out);
+        return Ok(());
     }
     writeln!(
         out,
@@ -860,7 +884,7 @@ fn history(out: &mut dyn Write, entries: &[Record]) -> io::Result<()> {
             Shown(entry.profile.as_deref().unwrap_or("-"))
         )?;
     }
-    super::finish(out)
+    Ok(())
 }
 
 fn lint(out: &mut dyn Write, report: &LintReport<'_>) -> io::Result<()> {

@@ -10,7 +10,7 @@ use super::{
     SocketsReport, destinations,
 };
 use crate::apply::Outcome;
-use crate::journal::{Record, format_time};
+use crate::journal::format_time;
 use crate::plan::Plan;
 use crate::profile::{Listing, Profile};
 
@@ -35,7 +35,7 @@ impl Render for Json {
                 outcome(outcome_, *view == super::OutcomeView::Rollback)
             }
             Document::Lint(report) => lint(report.files, report.findings),
-            Document::History(records) => history(records),
+            Document::History(report) => history(report),
             Document::ProfileList(listings) => profile_list(listings),
             Document::Profile(profile_) => profile(profile_),
             Document::Explanation(explanation) => explain(explanation),
@@ -278,11 +278,15 @@ fn outcome(outcome: &Outcome, rollback: bool) -> Value {
     if rollback {
         document["rolled_back"] = json!(outcome.rolled_back);
     }
+    if let Some((id, path)) = &outcome.forgotten {
+        document["forgotten"] = json!({"id": id, "path": path});
+    }
     document
 }
 
-fn history(entries: &[Record]) -> Value {
-    let transactions: Vec<Value> = entries
+fn history(report: &super::HistoryReport<'_>) -> Value {
+    let transactions: Vec<Value> = report
+        .records
         .iter()
         .map(|entry| {
             json!({
@@ -307,6 +311,11 @@ fn history(entries: &[Record]) -> Value {
         "schema_version": SCHEMA_VERSION,
         "tcptune_version": env!("CARGO_PKG_VERSION"),
         "transactions": transactions,
+        "unreadable": report.unreadable.iter().map(|bad| json!({
+            "id": bad.id.to_string(),
+            "path": bad.path,
+            "reason": bad.reason,
+        })).collect::<Vec<_>>(),
     })
 }
 

@@ -103,6 +103,13 @@ pub enum OutcomeView {
     Rollback,
 }
 
+/// The result of `history`: this target's records, and the record files
+/// that cannot be read.
+pub struct HistoryReport<'a> {
+    pub records: &'a [Record],
+    pub unreadable: &'a [crate::journal::Unreadable],
+}
+
 /// The result of `lint`.
 pub struct LintReport<'a> {
     pub files: &'a [std::path::PathBuf],
@@ -117,7 +124,7 @@ pub enum Document<'a> {
     Outcome(&'a Outcome, OutcomeView),
     RollbackPreview(&'a [Record]),
     Lint(&'a LintReport<'a>),
-    History(&'a [Record]),
+    History(&'a HistoryReport<'a>),
     ProfileList(&'a [Listing]),
     Profile(&'a Profile),
     Explanation(&'a Explanation<'a>),

@@ -351,6 +351,15 @@ pub fn remove_durably(path: &Path) -> io::Result<()> {
     sync_dir(dir)
 }
 
+/// Renames `from` to `to` in the same directory and makes it durable.
+pub fn rename_durably(from: &Path, to: &Path) -> io::Result<()> {
+    fs::rename(from, to)?;
+    match to.parent() {
+        Some(dir) => sync_dir(dir),
+        None => Ok(()),
+    }
+}
+
 fn sync_dir(dir: &Path) -> io::Result<()> {
     fs::File::open(dir)?.sync_all()
 }

@@ -56,8 +56,10 @@ pub fn tcptune_on(name: &str) -> Command {
 /// The binary under test: this build's, or the one `TCPTUNE_TEST_BINARY`
 /// names (to show that a regression test fails on an older build).
 pub fn binary() -> PathBuf {
-    std::env::var_os("TCPTUNE_TEST_BINARY")
-        .map_or_else(|| assert_cmd::cargo::cargo_bin!("tcptune").to_path_buf(), PathBuf::from)
+    std::env::var_os("TCPTUNE_TEST_BINARY").map_or_else(
+        || assert_cmd::cargo::cargo_bin!("tcptune").to_path_buf(),
+        PathBuf::from,
+    )
 }
 
 /// The tcptune binary with a clean environment for colour decisions.

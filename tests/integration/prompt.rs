@@ -154,7 +154,9 @@ fn edits_made_while_apply_waits_are_shown_and_asked_again() {
     assert_eq!(session.timed_out, None, "{}", session.output);
     assert_eq!(session.code, Some(0), "{}", session.output);
     assert!(
-        session.output.contains("net.ipv4.tcp_fin_timeout changed from 60 to 45"),
+        session
+            .output
+            .contains("net.ipv4.tcp_fin_timeout changed from 60 to 45"),
         "{}",
         session.output
     );

@@ -249,3 +249,94 @@ fn a_relative_root_makes_a_record_that_later_commands_accept() {
     scene.json(&["rollback", "--yes"], 0);
     scene.json(&["apply", "--profile", "webserver", "--yes"], 0);
 }
+
+fn mode(path: &std::path::Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    fs::metadata(path).expect("stat").permissions().mode() & 0o7777
+}
+
+/// An existing file with setgid (mode 2644) is recorded as it is, later
+/// commands read the record, and rollback gives the file back its bytes
+/// and its mode.
+#[test]
+fn a_setgid_file_is_recorded_and_restored_with_its_mode() {
+    use std::os::unix::fs::PermissionsExt;
+    let scene = Scene::new();
+    fs::create_dir_all(scene.file().parent().expect("dir")).expect("mkdir");
+    fs::write(scene.file(), "net.core.somaxconn = 4096\n").expect("seed");
+    fs::set_permissions(scene.file(), fs::Permissions::from_mode(0o2644)).expect("chmod");
+    scene.json(&["apply", "--profile", "webserver", "--yes"], 0);
+    let history = scene.json(&["history"], 0);
+    assert_eq!(history["transactions"][0]["state"], "committed");
+    scene.json(&["apply", "--profile", "webserver", "--yes"], 0);
+    scene.json(&["rollback", "--yes"], 0);
+    assert_eq!(
+        fs::read_to_string(scene.file()).expect("file"),
+        "net.core.somaxconn = 4096\n"
+    );
+    assert_eq!(mode(&scene.file()), 0o2644);
+}
+
+/// A live value with a control character (a forged `--proc`) is kept
+/// exactly in the record: history reads it, and rollback writes back the
+/// very bytes that were there.
+#[test]
+fn a_live_value_with_a_control_character_is_recorded_losslessly() {
+    let scene = Scene::new();
+    let key = "net.ipv4.tcp_fin_timeout";
+    let path = scene.proc().join("sys").join(key.replace('.', "/"));
+    fs::write(&path, "\u{7}\n").expect("forge");
+    let applied = scene.json(&["apply", "--profile", "webserver", "--yes"], 0);
+    assert_eq!(applied["changed"], true, "{applied:#}");
+    let history = scene.json(&["history"], 0);
+    let keys = history["transactions"][0]["keys"].as_array().expect("keys");
+    let recorded = keys.iter().find(|k| k["key"] == key).expect("recorded");
+    assert_eq!(recorded["previous"], "\u{7}", "{history:#}");
+    let human = scene.run(&["history"]);
+    assert_eq!(human.status.code(), Some(0), "{}", stderr(&human));
+    assert!(!String::from_utf8_lossy(&human.stdout).contains('\u{7}'));
+    scene.json(&["apply", "--profile", "webserver", "--yes"], 0);
+    scene.json(&["rollback", "--yes"], 0);
+    assert_eq!(scene.live(key), "\u{7}");
+}
+
+/// A record that cannot be read blocks only itself: history lists it as
+/// unreadable, rollback undoes the other transactions, apply runs, ids are
+/// never reused, and `rollback --forget ID` sets it aside.
+#[test]
+fn a_bad_record_blocks_only_itself_and_can_be_forgotten() {
+    let scene = Scene::new();
+    let before = scene.snapshot();
+    scene.json(&["apply", "--profile", "webserver", "--yes"], 0);
+    let journal = scene.root().join("var/lib/tcptune/journal");
+    fs::write(journal.join("2.json"), "{ truncated").expect("plant");
+
+    // Everything readable is listed; the damaged journal still fails.
+    let history = scene.json(&["history"], 3);
+    assert_eq!(history["transactions"][0]["id"], "1", "{history:#}");
+    assert_eq!(history["unreadable"][0]["id"], "2", "{history:#}");
+    let human = scene.run(&["history"]);
+    let text = String::from_utf8_lossy(&human.stdout);
+    assert!(text.contains("unreadable"), "{text}");
+    assert!(text.contains("rollback --forget 2"), "{text}");
+
+    let output = scene.run(&["rollback", "--yes"]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert!(stderr(&output).contains("2.json"), "{}", stderr(&output));
+    assert_eq!(scene.snapshot(), before);
+    assert!(
+        journal.join("3.json").exists(),
+        "the rollback is record 3: id 2 is not reused"
+    );
+
+    let refused = scene.run(&["rollback", "--forget", "1", "--yes"]);
+    assert_eq!(refused.status.code(), Some(2), "{}", stderr(&refused));
+    let forgotten = scene.json(&["rollback", "--forget", "2", "--yes"], 0);
+    assert_eq!(forgotten["forgotten"]["id"], "2", "{forgotten:#}");
+    assert!(!journal.join("2.json").exists());
+    assert!(journal.join("2.forgotten").exists());
+    let history = scene.json(&["history"], 0);
+    assert_eq!(history["unreadable"], serde_json::json!([]), "{history:#}");
+    scene.json(&["apply", "--profile", "webserver", "--yes"], 0);
+    assert!(journal.join("4.json").exists());
+}
