@@ -457,7 +457,7 @@ fn rollback_command(
         .iter()
         .map(|key| Key::parse(key).map_err(|error| Error::Usage(format!("--skip {key}: {error}"))))
         .collect::<Result<Vec<_>>>()?;
-    let Some(_) = Journal::existing(&state_dir) else {
+    let Some(_) = Journal::existing(&state_dir)? else {
         printer.print(Document::Outcome(
             &apply::Outcome::nothing(),
             OutcomeView::Rollback,
@@ -529,7 +529,7 @@ fn history(system: &System, state_dir: Option<&Path>, printer: &mut Printer<'_>)
         Some(dir) => absolute(dir)?,
         None => system.default_state_dir(),
     };
-    let scan = match Journal::existing(&state_dir) {
+    let scan = match Journal::existing(&state_dir)? {
         Some(journal) => journal.scan()?,
         None => crate::journal::Scan::default(),
     };

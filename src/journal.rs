@@ -268,10 +268,15 @@ impl Journal {
         Ok(Journal { dir })
     }
 
-    /// Opens an existing journal for reading; None when there is none.
-    pub fn existing(state_dir: &Path) -> Option<Journal> {
+    /// Opens an existing journal for reading; None when there is none. A
+    /// journal this user may not look at is an error (exit 3), never an
+    /// empty journal.
+    pub fn existing(state_dir: &Path) -> Result<Option<Journal>> {
         let dir = state_dir.join("journal");
-        dir.is_dir().then_some(Journal { dir })
+        match crate::system::write::is_directory(&dir) {
+            Ok(exists) => Ok(exists.then_some(Journal { dir })),
+            Err(source) => Err(unreadable_journal(&dir, source)),
+        }
     }
 
     pub fn record_path(&self, id: u64) -> PathBuf {
@@ -284,10 +289,7 @@ impl Journal {
 
     /// The ids of the records present, ascending.
     fn ids(&self) -> Result<Vec<u64>> {
-        let names = names_in(&self.dir).map_err(|source| Error::Read {
-            path: self.dir.clone(),
-            source,
-        })?;
+        let names = names_in(&self.dir).map_err(|source| unreadable_journal(&self.dir, source))?;
         let mut ids = Vec::new();
         for name in names {
             let Some(id) = name
@@ -439,6 +441,22 @@ impl Journal {
                 path,
                 message: "the kept copy of the file is missing".into(),
             })
+    }
+}
+
+/// The journal directory cannot be looked at: permission denied says what
+/// to do about it.
+fn unreadable_journal(dir: &Path, source: std::io::Error) -> Error {
+    if source.kind() == std::io::ErrorKind::PermissionDenied {
+        Error::Failed(format!(
+            "cannot read the journal: needs root (try sudo); {} is private ({source})",
+            dir.display()
+        ))
+    } else {
+        Error::Read {
+            path: dir.to_owned(),
+            source,
+        }
     }
 }
 

@@ -351,6 +351,17 @@ pub fn remove_durably(path: &Path) -> io::Result<()> {
     sync_dir(dir)
 }
 
+/// Whether `path` is a directory: false when nothing is there, an error
+/// when it cannot be looked at (a private directory of another user), so
+/// that "cannot look" is never taken for "nothing there".
+pub fn is_directory(path: &Path) -> io::Result<bool> {
+    match fs::symlink_metadata(path) {
+        Ok(meta) => Ok(meta.is_dir()),
+        Err(error) if error.kind() == io::ErrorKind::NotFound => Ok(false),
+        Err(error) => Err(error),
+    }
+}
+
 /// Renames `from` to `to` in the same directory and makes it durable.
 pub fn rename_durably(from: &Path, to: &Path) -> io::Result<()> {
     fs::rename(from, to)?;

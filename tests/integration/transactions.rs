@@ -340,3 +340,49 @@ fn a_bad_record_blocks_only_itself_and_can_be_forgotten() {
     scene.json(&["apply", "--profile", "webserver", "--yes"], 0);
     assert!(journal.join("4.json").exists());
 }
+
+/// A user who may not read root's 0700 state directory is told so: history
+/// and rollback exit 3 "cannot read the journal: needs root" instead of
+/// "no transactions" / "nothing to roll back" (exit 0) while a committed
+/// transaction exists.
+#[test]
+fn without_root_the_journal_is_unreadable_not_empty() {
+    use std::os::unix::fs::PermissionsExt;
+    let scene = Scene::new();
+    scene.json(&["apply", "--profile", "webserver", "--yes"], 0);
+    let state = scene.root().join("var/lib/tcptune");
+    assert_eq!(mode(&state), 0o700);
+    // Everything up to the state directory is readable by anyone, as on a
+    // real system.
+    for dir in [scene.dir.path().to_path_buf(), scene.root()] {
+        fs::set_permissions(&dir, fs::Permissions::from_mode(0o755)).expect("chmod");
+    }
+    for args in [&["history"][..], &["rollback", "--yes"][..]] {
+        let output = std::process::Command::new("setpriv")
+            .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+            .arg(crate::binary())
+            .arg("--proc")
+            .arg(scene.proc())
+            .arg("--root")
+            .arg(scene.root())
+            .args(args)
+            .output()
+            .expect("setpriv runs tcptune");
+        assert_eq!(
+            output.status.code(),
+            Some(3),
+            "{args:?}: {}",
+            stderr(&output)
+        );
+        assert!(
+            stderr(&output).contains("cannot read the journal")
+                && stderr(&output).contains("needs root"),
+            "{args:?}: {}",
+            stderr(&output)
+        );
+        assert!(
+            !String::from_utf8_lossy(&output.stdout).contains("no transactions"),
+            "{args:?}"
+        );
+    }
+}
