@@ -409,34 +409,46 @@ fn apply_command(
     }
     system.require_root("apply")?;
     system.refuse_redirects(&[&sysctl_dir, &state_dir])?;
-    let _lock = apply::lock(&state_dir)?;
-    let journal = Journal::open(&state_dir)?;
-    apply::refuse_interrupted(&readable_records(&journal)?, &scope)?;
+    // Read-only first: nothing (no state directory, lock or journal) is
+    // created before there is something to record.
+    if let Some(journal) = Journal::existing(&state_dir)? {
+        apply::refuse_interrupted(&journal.scan()?.records, &scope)?;
+    }
     let mut plan = shape(make_plan(system, &profile, &sysctl_dir)?);
-    loop {
+    let mut held = None;
+    let journal = loop {
         if plan.is_empty() {
             printer.print(Document::Plan(&plan, PlanView::NothingToDo))?;
             return Ok(exit::SUCCESS);
         }
         printer.print(Document::Plan(&plan, PlanView::Preview))?;
         report::confirm(confirmation.yes, "Apply these changes?")?;
-        if confirmation.yes {
-            break;
-        }
-        // The answer can take minutes: what was shown must still be what
-        // is there, or the journal would record (and a rollback restore)
-        // a state that another process has replaced meanwhile.
+        let journal = match held.take() {
+            Some(held) => held,
+            None => {
+                let lock = apply::lock(&state_dir)?;
+                let journal = Journal::open(&state_dir)?;
+                apply::refuse_interrupted(&readable_records(&journal)?, &scope)?;
+                (lock, journal)
+            }
+        };
+        // The answer can take minutes, and the plan was made before the
+        // lock: what was shown must still be what is there, or the journal
+        // would record (and a rollback restore) a state that another
+        // process has replaced meanwhile. Made again under the lock.
         let fresh = shape(make_plan(system, &profile, &sysctl_dir)?);
         let changed = fresh.changed_since(&plan);
         if changed.is_empty() {
-            break;
+            break journal;
         }
         report::warn(&format!(
             "the system changed while waiting for the answer: {}; planning again",
             changed.join("; ")
         ));
         plan = fresh;
-    }
+        held = Some(journal);
+    };
+    let (_lock, journal) = journal;
     let outcome = apply::apply(system, &journal, &plan, &scope)?;
     report_committed(
         printer.print(Document::Outcome(&outcome, OutcomeView::Apply)),

@@ -90,8 +90,20 @@ fn without_a_terminal_or_yes_nothing_changes() {
     assert!(String::from_utf8_lossy(&output.stderr).contains("pass --yes"));
     assert_eq!(scene.snapshot(), before);
     assert!(!scene.root().join("etc").exists());
-    // The lock lives in the state directory; nothing else is in it.
-    assert!(!scene.root().join("var/lib/tcptune/journal/1.json").exists());
+    // Not even a state directory, lock or journal directory: nothing is
+    // created before there is something to record.
+    assert!(!scene.root().join("var").exists());
+}
+
+/// An apply with nothing to change creates no state directory either.
+#[test]
+fn an_apply_with_nothing_to_change_creates_nothing() {
+    let scene = Scene::new();
+    scene.json(&["apply", "--profile", "webserver", "--yes"], 0);
+    fs::remove_dir_all(scene.root().join("var")).expect("remove the state");
+    let again = scene.json(&["apply", "--profile", "webserver", "--yes"], 0);
+    assert_eq!(again["changed"], false, "{again:#}");
+    assert!(!scene.root().join("var").exists());
 }
 
 #[test]
