@@ -122,6 +122,9 @@ pub struct Outcome {
     /// `rollback --forget`: the record set aside, and where it is now.
     #[serde(skip)]
     pub forgotten: Option<(String, PathBuf)>,
+    /// For an apply: the later sysctl.d assignments that override
+    /// tcptune's file at boot, so the result will not survive a reboot.
+    pub shadows: Vec<plan::Shadow>,
 }
 
 impl Outcome {
@@ -136,6 +139,7 @@ impl Outcome {
             file_written: false,
             profile: None,
             forgotten: None,
+            shadows: Vec::new(),
         }
     }
 }
@@ -427,6 +431,7 @@ pub fn apply(system: &System, journal: &Journal, plan: &Plan, scope: &Scope) -> 
         file_written: file_changed,
         profile: Some(plan.profile.clone()),
         forgotten: None,
+        shadows: plan.shadows.clone(),
     })
 }
 
@@ -903,6 +908,7 @@ pub fn rollback(
         file_written: plan.file_now != plan.file_after,
         profile: newest.profile.clone(),
         forgotten: None,
+        shadows: Vec::new(),
     })
 }
 

@@ -611,6 +611,8 @@ fn plan(out: &mut dyn Write, plan: &Plan, view: PlanView) -> io::Result<()> {
             "nothing to change: live values and {} already match",
             Shown(&file)
         )?;
+        // Nothing to apply does not mean the values survive a reboot.
+        shadows(out, &plan.shadows)?;
         return super::finish(out);
     }
     let live: Vec<_> = plan.wanted_changes().collect();
@@ -712,14 +714,24 @@ fn plan(out: &mut dyn Write, plan: &Plan, view: PlanView) -> io::Result<()> {
             writeln!(out, "  {} = {}", Shown(&dropped.key), Shown(&dropped.value))?;
         }
     }
-    if !plan.shadows.is_empty() {
+    shadows(out, &plan.shadows)?;
+    if view == PlanView::DryRun {
+        writeln!(out)?;
+        writeln!(out, "dry run: nothing changed")?;
+    }
+    super::finish(out)
+}
+
+/// The later sysctl.d assignments that override tcptune's file at boot.
+fn shadows(out: &mut dyn Write, shadows: &[crate::plan::Shadow]) -> io::Result<()> {
+    if !shadows.is_empty() {
         writeln!(out)?;
         let style = severity_style(Severity::Warning);
         writeln!(
             out,
             "{style}warning{style:#}: at boot, later sysctl files override tcptune's file:"
         )?;
-        for shadow in &plan.shadows {
+        for shadow in shadows {
             let value = shadow.value.as_deref().unwrap_or("(excluded)");
             wrapped(
                 out,
@@ -738,11 +750,7 @@ fn plan(out: &mut dyn Write, plan: &Plan, view: PlanView) -> io::Result<()> {
             "remove those lines (or move the settings into the profile) so the profile's values survive a reboot",
         )?;
     }
-    if view == PlanView::DryRun {
-        writeln!(out)?;
-        writeln!(out, "dry run: nothing changed")?;
-    }
-    super::finish(out)
+    Ok(())
 }
 
 fn outcome(out: &mut dyn Write, outcome: &Outcome, view: OutcomeView) -> io::Result<()> {
@@ -793,6 +801,7 @@ fn outcome(out: &mut dyn Write, outcome: &Outcome, view: OutcomeView) -> io::Res
                 )?;
             }
             writeln!(out, "undo with: tcptune rollback")?;
+            shadows(out, &outcome.shadows)?;
         }
         OutcomeView::Rollback => {
             writeln!(

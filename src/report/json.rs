@@ -229,6 +229,7 @@ fn plan(plan: &Plan, view: PlanView) -> Value {
             "changes": changes,
             "profile": plan.profile,
             "file_written": false,
+            "shadows": plan.shadows,
         });
     }
     let mut document = json!({
@@ -277,6 +278,8 @@ fn outcome(outcome: &Outcome, rollback: bool) -> Value {
     }
     if rollback {
         document["rolled_back"] = json!(outcome.rolled_back);
+    } else {
+        document["shadows"] = json!(outcome.shadows);
     }
     if let Some((id, path)) = &outcome.forgotten {
         document["forgotten"] = json!({"id": id, "path": path});

@@ -516,3 +516,39 @@ fn switching_profiles_names_keys_that_leave_the_file() {
         serde_json::json!([{"key": "net.ipv4.ip_local_port_range", "value": "10240 65535"}])
     );
 }
+
+/// When a later file overrides tcptune's value at boot, the result of apply
+/// will not survive a reboot: apply says so (human warning, JSON `shadows`,
+/// exit 0 because the transaction committed), and diff shows the override
+/// even when there is nothing left to change.
+#[test]
+fn an_override_at_boot_is_shown_by_apply_and_by_an_empty_diff() {
+    let scene = Scene::new();
+    let etc = scene.root().join("etc/sysctl.d");
+    fs::create_dir_all(&etc).expect("mkdir");
+    fs::write(etc.join("99-zzz-late.conf"), "net.ipv4.tcp_tw_reuse = 0\n").expect("write");
+    let applied = scene.json(&["apply", "--profile", "webserver", "--yes"], 0);
+    assert_eq!(applied["changed"], true);
+    assert_eq!(
+        applied["shadows"][0]["key"], "net.ipv4.tcp_tw_reuse",
+        "{applied:#}"
+    );
+    let again = scene.run(&["apply", "--profile", "webserver", "--yes"]);
+    assert_eq!(again.status.code(), Some(0));
+    let text = String::from_utf8_lossy(&again.stdout);
+    assert!(text.contains("nothing to change"), "{text}");
+    assert!(text.contains("99-zzz-late.conf:1"), "{text}");
+    let diff = scene.run(&["diff", "--profile", "webserver"]);
+    assert_eq!(diff.status.code(), Some(0));
+    let text = String::from_utf8_lossy(&diff.stdout);
+    assert!(text.contains("nothing to change"), "{text}");
+    assert!(
+        text.contains("99-zzz-late.conf:1 sets net.ipv4.tcp_tw_reuse = 0"),
+        "{text}"
+    );
+    let json = scene.json(&["apply", "--profile", "webserver", "--yes"], 0);
+    assert_eq!(
+        json["shadows"][0]["key"], "net.ipv4.tcp_tw_reuse",
+        "{json:#}"
+    );
+}
