@@ -19,6 +19,15 @@ pub const FAMILY: super::Family = super::Family {
     evaluate,
 };
 
+/// The value a key returns to at boot when no file sets it: the kernel
+/// default the knowledge base knows as a constant. The one place that asks
+/// for it, so a per-kernel default plugs in here.
+fn boot_default(key: &str) -> Option<Value> {
+    knowledge::lookup(key)
+        .and_then(|info| info.default_value)
+        .map(Value::parse)
+}
+
 fn evaluate(facts: &Facts, profile: &Profile) -> Vec<Finding> {
     let Some(boot) = &facts.boot else {
         return Vec::new();
@@ -45,9 +54,7 @@ fn evaluate(facts: &Facts, profile: &Profile) -> Vec<Finding> {
             continue; // drift says it already
         }
         let key = setting.key.to_string();
-        let default = knowledge::lookup(&key)
-            .and_then(|info| info.default_value)
-            .map(Value::parse);
+        let default = boot_default(&key);
         let at_boot = boot.resolution.lookup(&setting.key);
         let boot_value = at_boot
             .as_ref()
@@ -60,7 +67,7 @@ fn evaluate(facts: &Facts, profile: &Profile) -> Vec<Finding> {
                 findings.push(
                     Finding::new(
                         Code::NotPersisted,
-                        Severity::Warning,
+                        setting.severity,
                         format!("{key} is {live} now, but at boot {}:{} {set}, which does not meet {}", winner.boot_path.display(), winner.line, setting.expect),
                     )
                     .key(&key)
@@ -72,9 +79,11 @@ fn evaluate(facts: &Facts, profile: &Profile) -> Vec<Finding> {
                     .fix(format!("change that line to `{key} = {live}` or remove it; `tcptune apply --profile {}` writes a file that sorts after it", profile.name)),
                 );
             }
-            (None, _) if default.as_ref() == Some(live) => {}
+            // No file sets it: the next boot gives the kernel default,
+            // which is no loss when it meets the profile too.
+            (None, _) if default.as_ref().is_some_and(|value| setting.expect.is_met_by(value)) => {}
             (None, _) => findings.push(
-                Finding::new(Code::NotPersisted, Severity::Warning, format!("{key} is {live} as the profile wants, but no sysctl file sets it: a reboot resets it"))
+                Finding::new(Code::NotPersisted, setting.severity, format!("{key} is {live} as the profile wants, but no sysctl file sets it: a reboot resets it"))
                     .key(&key)
                     .current(live)
                     .rationale(format!(
