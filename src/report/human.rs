@@ -806,10 +806,15 @@ fn outcome(out: &mut dyn Write, outcome: &Outcome, view: OutcomeView) -> io::Res
         OutcomeView::Rollback => {
             writeln!(
                 out,
-                "rolled back transaction {} (recorded as {id}): {} live values restored, {} restored",
+                "rolled back transaction {} (recorded as {id}): {} live values restored, {} {}",
                 outcome.rolled_back.join(", "),
                 outcome.changes.len(),
-                Shown(&outcome.file.display().to_string())
+                Shown(&outcome.file.display().to_string()),
+                if outcome.file_written {
+                    "restored"
+                } else {
+                    "unchanged"
+                }
             )?;
         }
     }

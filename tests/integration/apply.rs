@@ -552,3 +552,38 @@ fn an_override_at_boot_is_shown_by_apply_and_by_an_empty_diff() {
         "{json:#}"
     );
 }
+
+/// Apply and rollback say "written" / "restored" only when the file really
+/// changed: a transaction that changed a live value alone leaves the file
+/// unchanged and says so.
+#[test]
+fn the_file_is_said_written_or_restored_only_when_it_changed() {
+    let scene = Scene::new();
+    scene.json(&["apply", "--profile", "webserver", "--yes"], 0);
+    let mtime = fs::metadata(scene.file())
+        .expect("file")
+        .modified()
+        .expect("mtime");
+    scene.set_live("net.ipv4.tcp_fin_timeout", "60");
+    let apply = scene.run(&["apply", "--profile", "webserver", "--yes"]);
+    assert_eq!(apply.status.code(), Some(0));
+    let text = String::from_utf8_lossy(&apply.stdout);
+    let last = text.lines().rev().nth(1).unwrap_or_default();
+    assert!(
+        last.contains("1 live values changed") && last.ends_with("99-zz-tcptune.conf unchanged"),
+        "{text}"
+    );
+    let rollback = scene.run(&["rollback", "--yes"]);
+    assert_eq!(rollback.status.code(), Some(0));
+    let text = String::from_utf8_lossy(&rollback.stdout);
+    assert!(text.contains("1 live values restored"), "{text}");
+    assert!(text.contains("99-zz-tcptune.conf unchanged"), "{text}");
+    assert!(!text.contains("conf restored"), "{text}");
+    assert_eq!(
+        fs::metadata(scene.file())
+            .expect("file")
+            .modified()
+            .expect("mtime"),
+        mtime
+    );
+}
