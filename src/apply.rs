@@ -485,6 +485,40 @@ fn restore_file(journal: &Journal, entry: &Record) -> Result<()> {
     })
 }
 
+/// Earlier rollbacks of the same transactions that stopped part-way (a
+/// crash, a journal write that failed) are still `prepared`; once rollback
+/// `by` has finished their work, their records say so instead of staying
+/// "interrupted" forever. Best effort: the work itself is done and
+/// recorded, so a record that cannot be rewritten is only noted.
+fn resolve_stopped_rollbacks(journal: &Journal, targets: &[Record], by: u64, scope: &Scope) {
+    let undone: Vec<u64> = targets.iter().map(|target| target.id).collect();
+    let records = match journal.scan() {
+        Ok(scan) => scan.records,
+        Err(error) => {
+            crate::note!("cannot look for stopped rollbacks: {error}");
+            return;
+        }
+    };
+    for mut stopped in records.into_iter().filter(|record| {
+        record.kind == Kind::Rollback
+            && record.state == State::Prepared
+            && record.id < by
+            && scope.owns(record)
+            && record.rolls_back.iter().all(|id| undone.contains(id))
+    }) {
+        stopped.state = State::Partial;
+        stopped.failure = Some(format!(
+            "stopped before it finished; rollback {by} completed what it started"
+        ));
+        if let Err(error) = journal.write(&stopped) {
+            crate::note!(
+                "cannot mark rollback {} as finished by {by}: {error}",
+                stopped.id
+            );
+        }
+    }
+}
+
 /// Which transactions a rollback undoes, newest first: the current
 /// target's only.
 fn targets(records: &[Record], to: Option<u64>, scope: &Scope) -> Result<Vec<Record>> {
@@ -837,6 +871,7 @@ pub fn rollback(
         checkpoint("rollback-commit");
         record.state = State::Committed;
         journal.write(&record)?;
+        resolve_stopped_rollbacks(journal, &plan.targets, id, scope);
     } else {
         record.state = State::Partial;
         record.failure = file_failure.clone();

@@ -470,6 +470,11 @@ fn rollback_command(
         .map(|key| Key::parse(key).map_err(|error| Error::Usage(format!("--skip {key}: {error}"))))
         .collect::<Result<Vec<_>>>()?;
     let Some(_) = Journal::existing(&state_dir)? else {
+        if let Some(id) = request.to.or(request.forget) {
+            return Err(Error::Usage(format!(
+                "there is no transaction {id} (see `tcptune history`)"
+            )));
+        }
         printer.print(Document::Outcome(
             &apply::Outcome::nothing(),
             OutcomeView::Rollback,

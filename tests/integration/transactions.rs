@@ -386,3 +386,65 @@ fn without_root_the_journal_is_unreadable_not_empty() {
         );
     }
 }
+
+/// `rollback --to ID` of a transaction that does not exist is a usage
+/// error (exit 2) whether the journal is empty or not, and messages use the
+/// contract's words, not internal names.
+#[test]
+fn rollback_to_a_missing_id_is_exit_2_and_messages_use_contract_words() {
+    let scene = Scene::new();
+    let empty = scene.run(&["rollback", "--to", "99", "--yes"]);
+    assert_eq!(empty.status.code(), Some(2), "{}", stderr(&empty));
+    assert!(
+        stderr(&empty).contains("no transaction 99"),
+        "{}",
+        stderr(&empty)
+    );
+    scene.json(&["apply", "--profile", "webserver", "--yes"], 0);
+    let missing = scene.run(&["rollback", "--to", "99", "--yes"]);
+    assert_eq!(missing.status.code(), Some(2), "{}", stderr(&missing));
+    scene.json(&["rollback", "--yes"], 0);
+    for id in ["1", "2"] {
+        let refused = scene.run(&["rollback", "--to", id, "--yes"]);
+        assert_eq!(refused.status.code(), Some(2), "{}", stderr(&refused));
+        let message = stderr(&refused);
+        for internal in ["Apply", "Rollback", "RolledBack", "Committed", "Prepared"] {
+            assert!(!message.contains(internal), "{message}");
+        }
+    }
+}
+
+/// A rollback stopped part-way stays `prepared` only until a later
+/// rollback finishes the work; then its record says what happened.
+#[test]
+fn an_interrupted_rollback_is_resolved_by_the_next_one() {
+    let scene = Scene::new();
+    let before = scene.snapshot();
+    scene.json(&["apply", "--profile", "webserver", "--yes"], 0);
+    let crashed = scene
+        .command()
+        .env("TCPTUNE_CRASH_AT", "rollback-key-1")
+        .args(["rollback", "--yes", "--force"])
+        .output()
+        .expect("run");
+    assert_ne!(crashed.status.code(), Some(0));
+    let history = scene.json(&["history"], 0);
+    assert_eq!(
+        history["transactions"][1]["state"], "prepared",
+        "{history:#}"
+    );
+    scene.json(&["rollback", "--yes", "--force"], 0);
+    assert_eq!(scene.snapshot(), before);
+    let history = scene.json(&["history"], 0);
+    let stopped = &history["transactions"][1];
+    assert_ne!(stopped["state"], "prepared", "{history:#}");
+    assert!(
+        stopped["failure"]
+            .as_str()
+            .unwrap_or("")
+            .contains("rollback 3"),
+        "{history:#}"
+    );
+    let human = crate::text_output(scene.command().arg("history"), 0);
+    assert!(!human.contains("interrupted"), "{human}");
+}
