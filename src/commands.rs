@@ -409,13 +409,19 @@ fn apply_command(
     }
     system.require_root("apply")?;
     system.refuse_redirects(&[&sysctl_dir, &state_dir])?;
-    // Read-only first: nothing (no state directory, lock or journal) is
-    // created before there is something to record.
-    if let Some(journal) = Journal::existing(&state_dir)? {
-        apply::refuse_interrupted(&journal.scan()?.records, &scope)?;
+    // Nothing (no state directory, lock or journal) is created before there
+    // is something to record: with no journal yet, the lock is taken after
+    // the confirmation. With one, it is taken now, as it creates nothing,
+    // and a record left `prepared` by another apply in progress is told
+    // apart from an interrupted one.
+    let mut held = None;
+    if Journal::existing(&state_dir)?.is_some() {
+        let lock = apply::lock(&state_dir)?;
+        let journal = Journal::open(&state_dir)?;
+        apply::refuse_interrupted(&readable_records(&journal)?, &scope)?;
+        held = Some((lock, journal));
     }
     let mut plan = shape(make_plan(system, &profile, &sysctl_dir)?);
-    let mut held = None;
     let journal = loop {
         if plan.is_empty() {
             printer.print(Document::Plan(&plan, PlanView::NothingToDo))?;

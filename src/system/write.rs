@@ -355,11 +355,20 @@ pub fn remove_durably(path: &Path) -> io::Result<()> {
 /// when it cannot be looked at (a private directory of another user), so
 /// that "cannot look" is never taken for "nothing there".
 pub fn is_directory(path: &Path) -> io::Result<bool> {
-    match fs::symlink_metadata(path) {
+    // Links followed: a link planted in its place is found, and then
+    // refused by whatever opens it.
+    match fs::metadata(path) {
         Ok(meta) => Ok(meta.is_dir()),
         Err(error) if error.kind() == io::ErrorKind::NotFound => Ok(false),
         Err(error) => Err(error),
     }
+}
+
+/// The device and inode of the file `path` leads to (links followed), to
+/// tell whether two spellings (`a/../b/x.yaml`, `b/x.yaml`) are one file.
+pub fn identity(path: &Path) -> Option<(u64, u64)> {
+    use std::os::unix::fs::MetadataExt;
+    fs::metadata(path).ok().map(|meta| (meta.dev(), meta.ino()))
 }
 
 /// Renames `from` to `to` in the same directory and makes it durable.
