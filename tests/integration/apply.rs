@@ -587,3 +587,19 @@ fn the_file_is_said_written_or_restored_only_when_it_changed() {
         mtime
     );
 }
+
+/// `diff` only reads tcptune's file: a symlink planted there is refused as
+/// something it cannot read, not write.
+#[test]
+fn diff_says_cannot_read_for_a_file_it_only_reads() {
+    let scene = Scene::new();
+    let victim = scene.dir.path().join("victim");
+    fs::write(&victim, "precious\n").expect("write");
+    fs::create_dir_all(scene.root().join("etc/sysctl.d")).expect("mkdir");
+    std::os::unix::fs::symlink(&victim, scene.file()).expect("plant");
+    let output = scene.run(&["diff", "--profile", "webserver"]);
+    assert_eq!(output.status.code(), Some(3));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("cannot read"), "{stderr}");
+    assert!(!stderr.contains("write"), "{stderr}");
+}

@@ -1109,3 +1109,39 @@ fn a_child_namespace_is_not_persisted_into_the_hosts_boot_configuration() {
         },
     );
 }
+
+/// The kernel answers ENOENT for a congestion control algorithm it does not
+/// have; apply says that, not that the key does not exist, and puts back
+/// everything it had changed.
+#[test]
+fn an_unknown_congestion_control_algorithm_is_named_as_such() {
+    in_namespace(
+        "an_unknown_congestion_control_algorithm_is_named_as_such",
+        Isolation::Net,
+        || {
+            let root = Root::new();
+            let profile = root.path().join("cc.yaml");
+            fs::write(
+                &profile,
+                "description: cc\nsettings:\n  net.ipv4.tcp_congestion_control:\n    value: nosuchalgorithm\n    why: a typo\n",
+            )
+            .expect("write the profile");
+            let before = snapshot();
+            let failed = root.run(&[
+                "apply",
+                "--profile",
+                profile.to_str().expect("UTF-8 path"),
+                "--yes",
+                "--live",
+            ]);
+            assert_exit(&failed, 3, "unknown algorithm");
+            let stderr = String::from_utf8_lossy(&failed.stderr);
+            assert!(
+                stderr.contains("no such congestion control algorithm"),
+                "{stderr}"
+            );
+            assert!(!stderr.contains("does not exist here"), "{stderr}");
+            assert_same_values(&before, &snapshot(), "after the failed apply");
+        },
+    );
+}
