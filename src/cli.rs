@@ -257,17 +257,25 @@ pub struct CheckArgs {
     #[arg(long, value_enum, default_value_t = FailOn::Warning)]
     pub fail_on: FailOn,
 
-    /// Read the counters twice, SECONDS apart, and judge connection rates too.
+    /// Read the counters twice, SECONDS apart (0.1 to 3600), and judge connection rates too.
     #[arg(long, value_name = "SECONDS", value_parser = parse_seconds)]
     pub sample: Option<f64>,
 }
 
-/// A sampling interval: more than 0, at most an hour.
+/// The shortest sampling interval: below it, rates are noise (and a report
+/// would say "over 0.0 s").
+const MIN_SAMPLE_SECONDS: f64 = 0.1;
+const MAX_SAMPLE_SECONDS: f64 = 3600.0;
+
+/// A sampling interval: from 0.1 s to an hour.
 fn parse_seconds(text: &str) -> Result<f64, String> {
     match text.parse::<f64>() {
-        Ok(seconds) if seconds > 0.0 && seconds <= 3600.0 => Ok(seconds),
-        _ => Err(format!(
-            "`{text}` is not a number of seconds between 0 and 3600"
+        Ok(seconds) if (MIN_SAMPLE_SECONDS..=MAX_SAMPLE_SECONDS).contains(&seconds) => Ok(seconds),
+        Ok(_) => Err(format!(
+            "`{text}` seconds is outside the range: the interval is from {MIN_SAMPLE_SECONDS} to {MAX_SAMPLE_SECONDS} seconds"
+        )),
+        Err(_) => Err(format!(
+            "`{text}` is not a number of seconds (from {MIN_SAMPLE_SECONDS} to {MAX_SAMPLE_SECONDS})"
         )),
     }
 }
@@ -299,7 +307,7 @@ pub struct SocketsArgs {
     #[arg(long)]
     pub by_destination: bool,
 
-    /// Read twice, SECONDS apart: connection rates, the TIME_WAIT they imply,
+    /// Read twice, SECONDS apart (0.1 to 3600): connection rates, the TIME_WAIT they imply,
     /// and per destination the headroom against the port range.
     #[arg(long, value_name = "SECONDS", value_parser = parse_seconds)]
     pub sample: Option<f64>,

@@ -102,3 +102,26 @@ fn limits_are_in_json() {
         serde_json::json!({"count": 0, "max": 131072})
     );
 }
+
+/// `--sample` takes 0.1 to 3600 seconds; the message says which range, and
+/// does not call a number "not a number".
+#[test]
+fn sample_intervals_outside_the_range_are_refused_with_the_range() {
+    for value in ["0", "0.0001", "-1", "3601", "NaN", "inf"] {
+        let output = crate::tcptune_on("modern-defaults")
+            .arg("sockets")
+            .arg(format!("--sample={value}"))
+            .output()
+            .expect("run");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{value}: {stderr}");
+        assert!(stderr.contains("from 0.1 to 3600"), "{value}: {stderr}");
+        assert!(!stderr.contains("is not a number"), "{value}: {stderr}");
+    }
+    let output = crate::tcptune_on("modern-defaults")
+        .args(["sockets", "--sample", "ten"])
+        .output()
+        .expect("run");
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("`ten` is not a number"));
+}
