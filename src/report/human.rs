@@ -211,12 +211,22 @@ fn finding_block(out: &mut dyn Write, finding: &Finding, style: Style) -> io::Re
 fn limits(out: &mut dyn Write, facts: &crate::facts::Facts) -> io::Result<()> {
     let mut lines = Vec::new();
     let time_wait = facts.time_wait_count();
+    // sockstat's `tw` is every timewait socket, FIN_WAIT2 ones included;
+    // when it is what is counted, it is not the table's TIME_WAIT.
+    let counted = facts.census.states.get(TcpState::TimeWait);
+    let what = if time_wait > counted {
+        format!(
+            "{time_wait} timewait sockets (sockstat tw: TIME_WAIT {counted} plus FIN_WAIT2 sockets the kernel keeps in timewait)"
+        )
+    } else {
+        format!("TIME_WAIT {time_wait}")
+    };
     if let Some(buckets) = facts
         .integer("net.ipv4.tcp_max_tw_buckets")
         .filter(|buckets| *buckets > 0)
     {
         lines.push(format!(
-            "TIME_WAIT {time_wait} of tcp_max_tw_buckets {buckets} ({:.1}%); each lasts a fixed 60 s",
+            "{what} of tcp_max_tw_buckets {buckets} ({:.1}%); each lasts a fixed 60 s",
             time_wait as f64 * 100.0 / buckets as f64
         ));
     }
