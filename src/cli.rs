@@ -197,7 +197,6 @@ pub enum Command {
     },
 
     /// Print the man page or shell completions (for packagers).
-    #[command(hide = true)]
     Generate {
         #[command(subcommand)]
         what: Generate,
