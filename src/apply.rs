@@ -122,6 +122,9 @@ pub struct Outcome {
     /// `rollback --forget`: the record set aside, and where it is now.
     #[serde(skip)]
     pub forgotten: Option<(String, PathBuf)>,
+    /// For an apply: where the profile's files came from.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub profile_sources: Vec<crate::profile::Source>,
     /// For an apply: the later sysctl.d assignments that override
     /// tcptune's file at boot, so the result will not survive a reboot.
     pub shadows: Vec<plan::Shadow>,
@@ -139,6 +142,7 @@ impl Outcome {
             file_written: false,
             profile: None,
             forgotten: None,
+            profile_sources: Vec::new(),
             shadows: Vec::new(),
         }
     }
@@ -431,6 +435,7 @@ pub fn apply(system: &System, journal: &Journal, plan: &Plan, scope: &Scope) -> 
         file_written: file_changed,
         profile: Some(plan.profile.clone()),
         forgotten: None,
+        profile_sources: plan.profile_sources.clone(),
         shadows: plan.shadows.clone(),
     })
 }
@@ -943,6 +948,7 @@ pub fn rollback(
         file_written: plan.file_now != plan.file_after,
         profile: newest.profile.clone(),
         forgotten: None,
+        profile_sources: Vec::new(),
         shadows: Vec::new(),
     })
 }
@@ -1148,6 +1154,7 @@ mod tests {
     fn one_change_plan(file: &Path) -> Plan {
         Plan {
             profile: "test".into(),
+            profile_sources: Vec::new(),
             changes: vec![plan::Change {
                 key: key("net.ipv4.tcp_fin_timeout"),
                 from: Some(value("60")),

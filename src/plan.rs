@@ -73,6 +73,8 @@ pub struct Shadow {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Plan {
     pub profile: String,
+    /// Where the profile's files came from (see [`Profile::sources`]).
+    pub profile_sources: Vec<crate::profile::Source>,
     pub changes: Vec<Change>,
     pub file: PathBuf,
     /// The file's current bytes, or None when it does not exist.
@@ -310,6 +312,7 @@ pub fn plan(facts: &Facts, profile: &Profile) -> Plan {
         .unwrap_or_default();
     Plan {
         profile: profile.name.clone(),
+        profile_sources: profile.sources.clone(),
         changes,
         file,
         old_file,

@@ -233,6 +233,19 @@ pub struct Profile {
     /// Files of the chain that other users could change.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,
+    /// Where each profile of the chains came from, nearest first (for a
+    /// stack, each layer's chain in the order given).
+    pub sources: Vec<Source>,
+}
+
+/// Where one profile of a chain came from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Source {
+    pub name: String,
+    /// The file; None for a built-in.
+    pub path: Option<PathBuf>,
+    /// An installed file with a built-in's name, which replaces it.
+    pub replaces_builtin: bool,
 }
 
 impl Profile {
@@ -475,6 +488,22 @@ fn merge(layers: Vec<Vec<(Located, ProfileFile)>>) -> Profile {
             Origin::Builtin => None,
         })
         .collect();
+    let sources: Vec<Source> = layers
+        .iter()
+        .flatten()
+        .map(|(located, _)| match &located.origin {
+            Origin::File(path) => Source {
+                name: located.name.clone(),
+                path: Some(path.clone()),
+                replaces_builtin: BUILTINS.iter().any(|(builtin, _)| *builtin == located.name),
+            },
+            Origin::Builtin => Source {
+                name: located.name.clone(),
+                path: None,
+                replaces_builtin: false,
+            },
+        })
+        .collect();
     let mut settings: BTreeMap<Key, Setting> = BTreeMap::new();
     let mut thresholds = Thresholds::default();
     let mut description = String::new();
@@ -504,6 +533,7 @@ fn merge(layers: Vec<Vec<(Located, ProfileFile)>>) -> Profile {
         settings: settings.into_values().collect(),
         thresholds,
         warnings,
+        sources,
     }
 }
 

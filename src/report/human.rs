@@ -95,6 +95,7 @@ fn check(out: &mut dyn Write, report: &CheckReport<'_>) -> io::Result<()> {
         Shown(&report.profile.name),
         Shown(report.kernel)
     )?;
+    profile_sources(out, &report.profile.sources)?;
     let states = &facts.census.states;
     writeln!(
         out,
@@ -614,6 +615,7 @@ fn plan(out: &mut dyn Write, plan: &Plan, view: PlanView) -> io::Result<()> {
         "{BOLD}{title}{BOLD:#}: profile {}",
         Shown(&plan.profile)
     )?;
+    profile_sources(out, &plan.profile_sources)?;
     let file = plan.file.display().to_string();
     if plan.is_empty() {
         writeln!(
@@ -730,6 +732,33 @@ fn plan(out: &mut dyn Write, plan: &Plan, view: PlanView) -> io::Result<()> {
         writeln!(out, "dry run: nothing changed")?;
     }
     super::finish(out)
+}
+
+/// Which file each profile of the chain came from, so an installed file
+/// that replaces a built-in is never mistaken for it.
+fn profile_sources(out: &mut dyn Write, sources: &[crate::profile::Source]) -> io::Result<()> {
+    let described: Vec<String> = sources
+        .iter()
+        .map(|source| match &source.path {
+            Some(path) if source.replaces_builtin => format!(
+                "{} from {} (replaces the built-in {})",
+                source.name,
+                path.display(),
+                source.name
+            ),
+            Some(path) => format!("{} from {}", source.name, path.display()),
+            None => format!("{} (built-in)", source.name),
+        })
+        .collect();
+    if described.is_empty() {
+        return Ok(());
+    }
+    // Not wrapped: a path is copied from here whole.
+    writeln!(
+        out,
+        "profile files (nearest first): {}",
+        Shown(&described.join("; "))
+    )
 }
 
 /// The later sysctl.d assignments that override tcptune's file at boot.

@@ -65,6 +65,7 @@ fn check(report: &CheckReport<'_>) -> Value {
         "tcptune_version": env!("CARGO_PKG_VERSION"),
         "kernel": report.kernel,
         "profile": report.profile.name,
+        "profile_sources": report.profile.sources,
         "summary": report.summary,
         "findings": report.findings,
         "sockets": sockets,
@@ -228,6 +229,7 @@ fn plan(plan: &Plan, view: PlanView) -> Value {
             "file": plan.file,
             "changes": changes,
             "profile": plan.profile,
+            "profile_sources": plan.profile_sources,
             "file_written": false,
             "shadows": plan.shadows,
         });
@@ -236,6 +238,7 @@ fn plan(plan: &Plan, view: PlanView) -> Value {
         "schema_version": SCHEMA_VERSION,
         "tcptune_version": env!("CARGO_PKG_VERSION"),
         "profile": plan.profile,
+        "profile_sources": plan.profile_sources,
         "file": plan.file,
         "changes": changes,
         "live": plan.live,
@@ -280,6 +283,9 @@ fn outcome(outcome: &Outcome, rollback: bool) -> Value {
         document["rolled_back"] = json!(outcome.rolled_back);
     } else {
         document["shadows"] = json!(outcome.shadows);
+    }
+    if !rollback {
+        document["profile_sources"] = json!(outcome.profile_sources);
     }
     if let Some((id, path)) = &outcome.forgotten {
         document["forgotten"] = json!({"id": id, "path": path});

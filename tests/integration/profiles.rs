@@ -424,3 +424,53 @@ fn an_extends_cycle_through_dot_dot_is_named_a_cycle() {
     assert!(stderr.contains("makes a cycle"), "{stderr}");
     assert!(!stderr.contains("chains more than"), "{stderr}");
 }
+
+/// Which file a profile came from is always shown, also when an installed
+/// profile replaces the built-in of the same name: check, diff and apply in
+/// human output, and `profile_sources` in JSON.
+#[test]
+fn the_source_of_a_profile_is_always_shown() {
+    let scene = crate::Scene::new();
+    let profiles = scene.root().join("etc/tcptune/profiles");
+    std::fs::create_dir_all(&profiles).expect("mkdir");
+    let installed = profiles.join("webserver.yaml");
+    std::fs::write(
+        &installed,
+        "description: ours\nextends: webserver\nsettings:\n  net.ipv4.tcp_fin_timeout:\n    value: 20\n    why: site policy\n",
+    )
+    .expect("write");
+    let path = installed.display().to_string();
+    for args in [
+        &["check", "--profile", "webserver"][..],
+        &["diff", "--profile", "webserver"][..],
+        &["apply", "--profile", "webserver", "--dry-run"][..],
+    ] {
+        let output = scene.run(args);
+        let text = String::from_utf8_lossy(&output.stdout);
+        assert!(
+            text.contains(&format!("from {path} (replaces the built-in webserver)")),
+            "{args:?}: {text}"
+        );
+        assert!(
+            text.contains("; webserver (built-in); default (built-in)"),
+            "{args:?}: {text}"
+        );
+        let document = scene.json(args, output.status.code().unwrap_or(-1));
+        assert_eq!(
+            document["profile_sources"][0]["path"],
+            path.as_str(),
+            "{args:?}"
+        );
+        assert_eq!(
+            document["profile_sources"][0]["replaces_builtin"], true,
+            "{args:?}"
+        );
+        assert_eq!(
+            document["profile_sources"][1]["path"],
+            serde_json::Value::Null,
+            "{args:?}"
+        );
+    }
+    let applied = scene.json(&["apply", "--profile", "webserver", "--yes"], 0);
+    assert_eq!(applied["profile_sources"][0]["path"], path.as_str());
+}
