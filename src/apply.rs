@@ -119,6 +119,15 @@ pub struct Outcome {
     /// The profile applied.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub profile: Option<String>,
+    /// `rollback --forget`: the record set aside, and where it is now.
+    #[serde(skip)]
+    pub forgotten: Option<(String, PathBuf)>,
+    /// For an apply: where the profile's files came from.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub profile_sources: Vec<crate::profile::Source>,
+    /// For an apply: the later sysctl.d assignments that override
+    /// tcptune's file at boot, so the result will not survive a reboot.
+    pub shadows: Vec<plan::Shadow>,
 }
 
 impl Outcome {
@@ -132,6 +141,9 @@ impl Outcome {
             rolled_back: Vec::new(),
             file_written: false,
             profile: None,
+            forgotten: None,
+            profile_sources: Vec::new(),
+            shadows: Vec::new(),
         }
     }
 }
@@ -422,6 +434,9 @@ pub fn apply(system: &System, journal: &Journal, plan: &Plan, scope: &Scope) -> 
         rolled_back: Vec::new(),
         file_written: file_changed,
         profile: Some(plan.profile.clone()),
+        forgotten: None,
+        profile_sources: plan.profile_sources.clone(),
+        shadows: plan.shadows.clone(),
     })
 }
 
@@ -473,6 +488,40 @@ fn restore_file(journal: &Journal, entry: &Record) -> Result<()> {
         path: path.to_path_buf(),
         source,
     })
+}
+
+/// Earlier rollbacks of the same transactions that stopped part-way (a
+/// crash, a journal write that failed) are still `prepared`; once rollback
+/// `by` has finished their work, their records say so instead of staying
+/// "interrupted" forever. Best effort: the work itself is done and
+/// recorded, so a record that cannot be rewritten is only noted.
+fn resolve_stopped_rollbacks(journal: &Journal, targets: &[Record], by: u64, scope: &Scope) {
+    let undone: Vec<u64> = targets.iter().map(|target| target.id).collect();
+    let records = match journal.scan() {
+        Ok(scan) => scan.records,
+        Err(error) => {
+            crate::note!("cannot look for stopped rollbacks: {error}");
+            return;
+        }
+    };
+    for mut stopped in records.into_iter().filter(|record| {
+        record.kind == Kind::Rollback
+            && record.state == State::Prepared
+            && record.id < by
+            && scope.owns(record)
+            && record.rolls_back.iter().all(|id| undone.contains(id))
+    }) {
+        stopped.state = State::Partial;
+        stopped.failure = Some(format!(
+            "stopped before it finished; rollback {by} completed what it started"
+        ));
+        if let Err(error) = journal.write(&stopped) {
+            crate::note!(
+                "cannot mark rollback {} as finished by {by}: {error}",
+                stopped.id
+            );
+        }
+    }
 }
 
 /// Which transactions a rollback undoes, newest first: the current
@@ -827,6 +876,7 @@ pub fn rollback(
         checkpoint("rollback-commit");
         record.state = State::Committed;
         journal.write(&record)?;
+        resolve_stopped_rollbacks(journal, &plan.targets, id, scope);
     } else {
         record.state = State::Partial;
         record.failure = file_failure.clone();
@@ -897,6 +947,9 @@ pub fn rollback(
             .collect(),
         file_written: plan.file_now != plan.file_after,
         profile: newest.profile.clone(),
+        forgotten: None,
+        profile_sources: Vec::new(),
+        shadows: Vec::new(),
     })
 }
 
@@ -1101,6 +1154,7 @@ mod tests {
     fn one_change_plan(file: &Path) -> Plan {
         Plan {
             profile: "test".into(),
+            profile_sources: Vec::new(),
             changes: vec![plan::Change {
                 key: key("net.ipv4.tcp_fin_timeout"),
                 from: Some(value("60")),

@@ -150,6 +150,12 @@ pub enum Command {
         #[arg(long, value_name = "KEY")]
         skip: Vec<String>,
 
+        /// Set aside a journal record that cannot be read (renamed to
+        /// ID.forgotten beside it), once you have checked what it changed;
+        /// restores nothing. Other records are never blocked by it.
+        #[arg(long, value_name = "ID", conflicts_with_all = ["to", "skip", "force"])]
+        forget: Option<u64>,
+
         /// The sysctl.d directory apply wrote to, if not the default
         /// (<root>/etc/sysctl.d): rollback restores files there only.
         #[arg(long, value_name = "DIR")]
@@ -208,7 +214,6 @@ pub enum Command {
     },
 
     /// Print the man page or shell completions (for packagers).
-    #[command(hide = true)]
     Generate {
         #[command(subcommand)]
         what: Generate,
@@ -268,17 +273,25 @@ pub struct CheckArgs {
     #[arg(long, value_enum, default_value_t = FailOn::Warning)]
     pub fail_on: FailOn,
 
-    /// Read the counters twice, SECONDS apart, and judge connection rates too.
+    /// Read the counters twice, SECONDS apart (0.1 to 3600), and judge connection rates too.
     #[arg(long, value_name = "SECONDS", value_parser = parse_seconds)]
     pub sample: Option<f64>,
 }
 
-/// A sampling interval: more than 0, at most an hour.
+/// The shortest sampling interval: below it, rates are noise (and a report
+/// would say "over 0.0 s").
+const MIN_SAMPLE_SECONDS: f64 = 0.1;
+const MAX_SAMPLE_SECONDS: f64 = 3600.0;
+
+/// A sampling interval: from 0.1 s to an hour.
 fn parse_seconds(text: &str) -> Result<f64, String> {
     match text.parse::<f64>() {
-        Ok(seconds) if seconds > 0.0 && seconds <= 3600.0 => Ok(seconds),
-        _ => Err(format!(
-            "`{text}` is not a number of seconds between 0 and 3600"
+        Ok(seconds) if (MIN_SAMPLE_SECONDS..=MAX_SAMPLE_SECONDS).contains(&seconds) => Ok(seconds),
+        Ok(_) => Err(format!(
+            "`{text}` seconds is outside the range: the interval is from {MIN_SAMPLE_SECONDS} to {MAX_SAMPLE_SECONDS} seconds"
+        )),
+        Err(_) => Err(format!(
+            "`{text}` is not a number of seconds (from {MIN_SAMPLE_SECONDS} to {MAX_SAMPLE_SECONDS})"
         )),
     }
 }
@@ -310,7 +323,7 @@ pub struct SocketsArgs {
     #[arg(long)]
     pub by_destination: bool,
 
-    /// Read twice, SECONDS apart: connection rates, the TIME_WAIT they imply,
+    /// Read twice, SECONDS apart (0.1 to 3600): connection rates, the TIME_WAIT they imply,
     /// and per destination the headroom against the port range.
     #[arg(long, value_name = "SECONDS", value_parser = parse_seconds)]
     pub sample: Option<f64>,

@@ -77,6 +77,7 @@ pub fn run(cli: &Cli, printer: &mut Printer<'_>) -> Result<u8> {
             force,
             live,
             skip,
+            forget,
             sysctl_dir,
             state_dir,
         } => rollback_command(
@@ -85,6 +86,7 @@ pub fn run(cli: &Cli, printer: &mut Printer<'_>) -> Result<u8> {
                 to: *to,
                 force: *force,
                 skip,
+                forget: *forget,
             },
             &Confirmation {
                 yes: *yes,
@@ -156,6 +158,29 @@ struct RollbackRequest<'a> {
     to: Option<u64>,
     force: bool,
     skip: &'a [String],
+    forget: Option<u64>,
+}
+
+/// A record that cannot be read, as the error of a command that cannot
+/// go on without it (exit 3), with the way out.
+fn unreadable_error(unreadable: &crate::journal::Unreadable) -> Error {
+    Error::Journal {
+        path: unreadable.path.clone(),
+        message: format!(
+            "{}; once you have checked what it changed, `tcptune rollback --forget {}` sets it aside",
+            unreadable.reason, unreadable.id
+        ),
+    }
+}
+
+/// The journal's records; each one that cannot be read is named in a
+/// warning and left out, so it blocks only itself.
+fn readable_records(journal: &Journal) -> Result<Vec<crate::journal::Record>> {
+    let scan = journal.scan()?;
+    for unreadable in &scan.unreadable {
+        report::warn(&unreadable.to_string());
+    }
+    Ok(scan.records)
 }
 
 /// The transaction's scope (see [`apply::scope`]), its warning shown.
@@ -431,16 +456,52 @@ fn apply_command(
     }
     system.require_root("apply")?;
     system.refuse_redirects(&[&sysctl_dir, &state_dir])?;
-    let _lock = apply::lock(&state_dir)?;
-    let journal = Journal::open(&state_dir)?;
-    apply::refuse_interrupted(&journal.records()?, &scope)?;
-    let plan = shape(make_plan(system, &profile, &sysctl_dir)?);
-    if plan.is_empty() {
-        printer.print(Document::Plan(&plan, PlanView::NothingToDo))?;
-        return Ok(exit::SUCCESS);
+    // Nothing (no state directory, lock or journal) is created before there
+    // is something to record: with no journal yet, the lock is taken after
+    // the confirmation. With one, it is taken now, as it creates nothing,
+    // and a record left `prepared` by another apply in progress is told
+    // apart from an interrupted one.
+    let mut held = None;
+    if Journal::existing(&state_dir)?.is_some() {
+        let lock = apply::lock(&state_dir)?;
+        let journal = Journal::open(&state_dir)?;
+        apply::refuse_interrupted(&readable_records(&journal)?, &scope)?;
+        held = Some((lock, journal));
     }
-    printer.print(Document::Plan(&plan, PlanView::Preview))?;
-    report::confirm(confirmation.yes, "Apply these changes?")?;
+    let mut plan = shape(make_plan(system, &profile, &sysctl_dir)?);
+    let journal = loop {
+        if plan.is_empty() {
+            printer.print(Document::Plan(&plan, PlanView::NothingToDo))?;
+            return Ok(exit::SUCCESS);
+        }
+        printer.print(Document::Plan(&plan, PlanView::Preview))?;
+        report::confirm(confirmation.yes, "Apply these changes?")?;
+        let journal = match held.take() {
+            Some(held) => held,
+            None => {
+                let lock = apply::lock(&state_dir)?;
+                let journal = Journal::open(&state_dir)?;
+                apply::refuse_interrupted(&readable_records(&journal)?, &scope)?;
+                (lock, journal)
+            }
+        };
+        // The answer can take minutes, and the plan was made before the
+        // lock: what was shown must still be what is there, or the journal
+        // would record (and a rollback restore) a state that another
+        // process has replaced meanwhile. Made again under the lock.
+        let fresh = shape(make_plan(system, &profile, &sysctl_dir)?);
+        let changed = fresh.changed_since(&plan);
+        if changed.is_empty() {
+            break journal;
+        }
+        report::warn(&format!(
+            "the system changed while waiting for the answer: {}; planning again",
+            changed.join("; ")
+        ));
+        plan = fresh;
+        held = Some(journal);
+    };
+    let (_lock, journal) = journal;
     let outcome = apply::apply(system, &journal, &plan, &scope)?;
     report_committed(
         printer.print(Document::Outcome(&outcome, OutcomeView::Apply)),
@@ -461,7 +522,12 @@ fn rollback_command(
         .iter()
         .map(|key| Key::parse(key).map_err(|error| Error::Usage(format!("--skip {key}: {error}"))))
         .collect::<Result<Vec<_>>>()?;
-    let Some(_) = Journal::existing(&state_dir) else {
+    let Some(_) = Journal::existing(&state_dir)? else {
+        if let Some(id) = request.to.or(request.forget) {
+            return Err(Error::Usage(format!(
+                "there is no transaction {id} (see `tcptune history`)"
+            )));
+        }
         printer.print(Document::Outcome(
             &apply::Outcome::nothing(),
             OutcomeView::Rollback,
@@ -473,15 +539,50 @@ fn rollback_command(
     let scope = scope(system, &sysctl_dir, confirmation.live)?;
     let _lock = apply::lock(&state_dir)?;
     let journal = Journal::open(&state_dir)?;
-    let records = journal.records()?;
+    let scan = journal.scan()?;
+    if let Some(id) = request.forget {
+        let Some(unreadable) = scan.unreadable.iter().find(|bad| bad.id == id) else {
+            return Err(Error::Usage(
+                if scan.records.iter().any(|record| record.id == id) {
+                    format!("transaction {id} can be read; roll it back instead of forgetting it")
+                } else {
+                    format!("there is no transaction {id} (see `tcptune history`)")
+                },
+            ));
+        };
+        report::confirm(confirmation.yes, &format!("Set aside record {id}?"))?;
+        let moved = journal.forget(unreadable.id)?;
+        let outcome = apply::Outcome {
+            forgotten: Some((id.to_string(), moved)),
+            ..apply::Outcome::nothing()
+        };
+        printer.print(Document::Outcome(&outcome, OutcomeView::Rollback))?;
+        return Ok(exit::SUCCESS);
+    }
+    if let Some(unreadable) = scan
+        .unreadable
+        .iter()
+        .find(|bad| request.to == Some(bad.id))
+    {
+        return Err(unreadable_error(unreadable));
+    }
+    let records = scan.records;
     let Some(plan) = apply::plan_rollback(system, &records, &journal, &scope, request.to, &skip)?
     else {
+        // "Nothing to roll back" would not be so if the unreadable record
+        // is a transaction still in effect.
+        if let Some(unreadable) = scan.unreadable.first() {
+            return Err(unreadable_error(unreadable));
+        }
         printer.print(Document::Outcome(
             &apply::Outcome::nothing(),
             OutcomeView::Rollback,
         ))?;
         return Ok(exit::SUCCESS);
     };
+    for unreadable in &scan.unreadable {
+        report::warn(&unreadable.to_string());
+    }
     plan.refuse_conflicts(request.force)?;
     system.refuse_redirects(&[&sysctl_dir])?;
     printer.print(Document::RollbackPreview(&plan.targets))?;
@@ -498,10 +599,11 @@ fn history(system: &System, state_dir: Option<&Path>, printer: &mut Printer<'_>)
         Some(dir) => absolute(dir)?,
         None => system.default_state_dir(),
     };
-    let records = match Journal::existing(&state_dir) {
-        Some(journal) => journal.records()?,
-        None => Vec::new(),
+    let scan = match Journal::existing(&state_dir)? {
+        Some(journal) => journal.scan()?,
+        None => crate::journal::Scan::default(),
     };
+    let records = scan.records;
     // This target's records only; the sysctl.d directory does not matter
     // for which system a record belongs to.
     let scope = apply::Scope {
@@ -530,7 +632,18 @@ fn history(system: &System, state_dir: Option<&Path>, printer: &mut Printer<'_>)
             "transactions recorded before records named their target are shown as belonging to this root's default target",
         );
     }
-    deliver(printer.print(Document::History(&own)), exit::SUCCESS)
+    let code = deliver(
+        printer.print(Document::History(&report::HistoryReport {
+            records: &own,
+            unreadable: &scan.unreadable,
+        })),
+        exit::SUCCESS,
+    )?;
+    // Everything readable is shown; a damaged journal still fails (exit 3).
+    match scan.unreadable.first() {
+        Some(unreadable) => Err(unreadable_error(unreadable)),
+        None => Ok(code),
+    }
 }
 
 /// Largest sysctl file `lint` reads (real ones are a few KiB).

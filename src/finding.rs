@@ -69,6 +69,14 @@ macro_rules! finding_codes {
         impl Code {
             /// Every code, in declaration order.
             pub const ALL: &'static [Code] = &[$(Code::$variant,)*];
+
+            /// What the code means, for people: its documentation above
+            /// (the man page lists every code with it).
+            pub fn summary(self) -> &'static str {
+                match self {
+                    $(Code::$variant => concat!($($doc,)*),)*
+                }
+            }
         }
     };
 }

@@ -268,10 +268,15 @@ impl Journal {
         Ok(Journal { dir })
     }
 
-    /// Opens an existing journal for reading; None when there is none.
-    pub fn existing(state_dir: &Path) -> Option<Journal> {
+    /// Opens an existing journal for reading; None when there is none. A
+    /// journal this user may not look at is an error (exit 3), never an
+    /// empty journal.
+    pub fn existing(state_dir: &Path) -> Result<Option<Journal>> {
         let dir = state_dir.join("journal");
-        dir.is_dir().then_some(Journal { dir })
+        match crate::system::write::is_directory(&dir) {
+            Ok(exists) => Ok(exists.then_some(Journal { dir })),
+            Err(source) => Err(unreadable_journal(&dir, source)),
+        }
     }
 
     pub fn record_path(&self, id: u64) -> PathBuf {
@@ -282,27 +287,59 @@ impl Journal {
         self.dir.join(format!("{id}.{}", side.extension()))
     }
 
-    /// Every record, oldest first.
-    pub fn records(&self) -> Result<Vec<Record>> {
-        let names = names_in(&self.dir).map_err(|source| Error::Read {
-            path: self.dir.clone(),
-            source,
-        })?;
+    /// The ids of the records present, ascending.
+    fn ids(&self) -> Result<Vec<u64>> {
+        let names = names_in(&self.dir).map_err(|source| unreadable_journal(&self.dir, source))?;
         let mut ids = Vec::new();
         for name in names {
             let Some(id) = name
                 .to_str()
                 .and_then(|name| name.strip_suffix(".json"))
-                // Only canonical names: `01.json` is not record 1.
-                .filter(|id| !id.starts_with('0') && id.bytes().all(|byte| byte.is_ascii_digit()))
-                .and_then(|id| id.parse::<u64>().ok())
+                .and_then(canonical_id)
             else {
                 continue;
             };
             ids.push(id);
         }
         ids.sort_unstable();
-        ids.into_iter().map(|id| self.read(id)).collect()
+        Ok(ids)
+    }
+
+    /// Every record, oldest first; fails on the first that cannot be read.
+    pub fn records(&self) -> Result<Vec<Record>> {
+        self.ids()?.into_iter().map(|id| self.read(id)).collect()
+    }
+
+    /// Every record, oldest first, and apart the ones that cannot be read
+    /// or do not validate: a bad record blocks only itself. Fails only when
+    /// the directory cannot be listed.
+    pub fn scan(&self) -> Result<Scan> {
+        let mut scan = Scan::default();
+        for id in self.ids()? {
+            match self.read(id) {
+                Ok(record) => scan.records.push(record),
+                Err(error) => scan.unreadable.push(Unreadable {
+                    id,
+                    path: self.record_path(id),
+                    reason: match error {
+                        Error::Journal { message, .. } => message,
+                        other => other.to_string(),
+                    },
+                }),
+            }
+        }
+        Ok(scan)
+    }
+
+    /// Sets a record aside: `<id>.json` becomes `<id>.forgotten` (its kept
+    /// copies stay beside it for whoever investigates), so it no longer
+    /// blocks or belongs to any transaction. Its id is never given again.
+    pub fn forget(&self, id: u64) -> Result<PathBuf> {
+        let from = self.record_path(id);
+        let to = self.dir.join(format!("{id}.forgotten"));
+        crate::system::write::rename_durably(&from, &to)
+            .map_err(|source| Error::Write { path: from, source })?;
+        Ok(to)
     }
 
     pub fn read(&self, id: u64) -> Result<Record> {
@@ -346,20 +383,39 @@ impl Journal {
         Ok(entry)
     }
 
-    /// The id the next transaction gets.
+    /// The id the next transaction gets: after every id any file in the
+    /// journal names (unreadable and forgotten records and kept copies
+    /// included), so nothing of an earlier transaction is ever overwritten.
     pub fn next_id(&self) -> Result<u64> {
-        match self.records()?.last() {
+        let names = names_in(&self.dir).map_err(|source| Error::Read {
+            path: self.dir.clone(),
+            source,
+        })?;
+        let last = names
+            .iter()
+            .filter_map(|name| {
+                let name = name.to_str()?;
+                canonical_id(name.split_once('.').map_or(name, |(id, _)| id))
+            })
+            .max();
+        match last {
             None => Ok(1),
-            Some(last) => last.id.checked_add(1).ok_or_else(|| Error::Journal {
-                path: self.record_path(last.id),
+            Some(last) => last.checked_add(1).ok_or_else(|| Error::Journal {
+                path: self.record_path(last),
                 message: "no transaction id is left after this one".into(),
             }),
         }
     }
 
-    /// Writes (or rewrites) a record durably.
+    /// Writes (or rewrites) a record durably. A record that would not
+    /// validate when read back is refused before it is written: tcptune
+    /// never leaves a record that it would then reject itself.
     pub fn write(&self, entry: &Record) -> Result<()> {
         let path = self.record_path(entry.id);
+        validate(entry).map_err(|message| Error::Journal {
+            path: path.clone(),
+            message,
+        })?;
         let mut bytes = serde_json::to_vec_pretty(entry).map_err(|error| Error::Journal {
             path: path.clone(),
             message: error.to_string(),
@@ -388,10 +444,66 @@ impl Journal {
     }
 }
 
-/// A record only ever names tcptune's own file and `net.` keys with
-/// single-line values: anything else was not written by tcptune, and
-/// rollback must not be steered into writing elsewhere. (Paths are checked
-/// absolute and keys well-formed as the record is parsed.)
+/// The journal directory cannot be looked at: permission denied says what
+/// to do about it.
+fn unreadable_journal(dir: &Path, source: std::io::Error) -> Error {
+    if source.kind() == std::io::ErrorKind::PermissionDenied {
+        Error::Failed(format!(
+            "cannot read the journal: needs root (try sudo); {} is private ({source})",
+            dir.display()
+        ))
+    } else {
+        Error::Read {
+            path: dir.to_owned(),
+            source,
+        }
+    }
+}
+
+/// A record id as a file names it: only canonical decimal (`01` is not 1).
+fn canonical_id(text: &str) -> Option<u64> {
+    (!text.is_empty() && !text.starts_with('0') && text.bytes().all(|byte| byte.is_ascii_digit()))
+        .then(|| text.parse().ok())
+        .flatten()
+}
+
+/// The records of a journal, and the files that should be records but
+/// cannot be read.
+#[derive(Debug, Clone, Default)]
+pub struct Scan {
+    /// Oldest first.
+    pub records: Vec<Record>,
+    pub unreadable: Vec<Unreadable>,
+}
+
+/// A record file that cannot be read or does not validate.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Unreadable {
+    pub id: u64,
+    pub path: PathBuf,
+    pub reason: String,
+}
+
+impl fmt::Display for Unreadable {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "journal record {} ({}) cannot be read: {}; it is left out. Once you have checked what it changed, `tcptune rollback --forget {}` sets it aside",
+            self.id,
+            self.path.display(),
+            self.reason,
+            self.id
+        )
+    }
+}
+
+/// A record only ever names tcptune's own file and `net.` keys: anything
+/// else was not written by tcptune, and rollback must not be steered into
+/// writing elsewhere. (Paths are checked absolute and keys well-formed as
+/// the record is parsed.) Values are whatever the kernel printed, control
+/// characters included: JSON keeps them exactly and every printer escapes
+/// them. A file mode is permission bits only (setuid, setgid and sticky
+/// included, as the file had them), never a file type.
 fn validate(entry: &Record) -> std::result::Result<(), String> {
     if entry
         .file
@@ -404,26 +516,17 @@ fn validate(entry: &Record) -> std::result::Result<(), String> {
             entry.file.path.display()
         ));
     }
-    if entry
-        .file
-        .mode_before
-        .is_some_and(|mode| mode & !0o777 != 0)
+    if let Some(mode) = entry.file.mode_before
+        && mode & !0o7777 != 0
     {
-        return Err("records a file mode with setuid, setgid or sticky bits".into());
+        return Err(format!(
+            "records the file mode {mode:o}, which is more than permission bits"
+        ));
     }
     for record in &entry.keys {
         if !record.key.is_net() {
             return Err(format!(
                 "names the key {}, which tcptune does not manage",
-                record.key
-            ));
-        }
-        if [&record.previous, &record.applied]
-            .iter()
-            .any(|value| value.to_string().chars().any(char::is_control))
-        {
-            return Err(format!(
-                "has a value with a control character for {}",
                 record.key
             ));
         }
@@ -621,7 +724,10 @@ mod tests {
                 ("\"kind\": \"apply\"", "\"kind\": \"upgrade\""),
                 "unknown variant",
             ),
-            (("\"mode_before\": 420", "\"mode_before\": 2541"), "setuid"),
+            (
+                ("\"mode_before\": 420", "\"mode_before\": 33188"),
+                "more than permission bits",
+            ),
         ] {
             let (_dir, journal) = journal_with(7, &OLD_RECORD.replace(change.0, change.1));
             let error = journal.read(7).unwrap_err().to_string();

@@ -58,6 +58,22 @@ pub fn render_man(out: &mut dyn Write) -> io::Result<()> {
             }
         }
     }
+    out.write_all(PROFILE_FORMAT.as_bytes())?;
+    writeln!(out, ".SH FINDING CODES")?;
+    writeln!(
+        out,
+        "Stable codes of \\fBcheck\\fR and \\fBlint\\fR findings (JSON \\fBcode\\fR):"
+    )?;
+    for code in crate::finding::Code::ALL {
+        writeln!(out, ".TP")?;
+        writeln!(out, ".B {}", code.name().replace('-', "\\-"))?;
+        let summary = code
+            .summary()
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ");
+        writeln!(out, "{}", roff_escape(&summary).replace('-', "\\-"))?;
+    }
     out.write_all(EXTRA_SECTIONS.as_bytes())?;
     man.render_version_section(out)
 }
@@ -106,6 +122,46 @@ fn roff_escape(text: &str) -> String {
         .collect::<Vec<_>>()
         .join("\n")
 }
+
+/// The profile format, as the README shows it.
+const PROFILE_FORMAT: &str = r#".SH PROFILE FORMAT
+A profile is a YAML file: a built\-in name, a name under
+\fI/etc/tcptune/profiles/NAME.yaml\fR (under \fB\-\-root\fR), or a path.
+Every setting needs a \fBwhy\fR; keys are under \fBnet.\fR only.
+.PP
+.nf
+description: Our API servers
+extends: webserver             # a name or a path (relative to this file)
+settings:
+  net.ipv4.tcp_fin_timeout:
+    value: 30                  # equal
+    why: frees orphaned FIN_WAIT2 sooner
+  net.core.somaxconn:
+    at_least: 8192             # also: at_most
+    severity: error            # info | warning (default) | error
+    why: deep accept queue for bursts
+  net.ipv4.ip_local_port_range:
+    value: 10240 65535         # multi\-number values: a string or a list
+    why: more ephemeral ports toward our backends
+  net.ipv4.tcp_tw_recycle:
+    forbidden: true            # must not be set
+    why: drops clients behind NAT; removed in 4.12
+  net.ipv4.tcp_tw_reuse_delay:
+    value: 1000
+    min_kernel: "6.14"         # also below_kernel; quote versions
+    why: ...
+thresholds:                    # defaults shown
+  close_wait_leak: 100
+  port_exhaustion_percent: 50
+  tw_bucket_percent: 80
+  listen_overflow: 0
+.fi
+.PP
+Validation is strict: unknown fields, wrong types, keys outside \fBnet.\fR,
+values the kernel would refuse, a missing \fBwhy\fR, unquoted kernel
+versions, \fBextends\fR cycles and empty files are errors, each reported as
+FILE:LINE:COLUMN (exit 2).
+"#;
 
 const EXTRA_SECTIONS: &str = r#".SH EXIT STATUS
 The same codes for every command:

@@ -73,6 +73,8 @@ pub struct Shadow {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Plan {
     pub profile: String,
+    /// Where the profile's files came from (see [`Profile::sources`]).
+    pub profile_sources: Vec<crate::profile::Source>,
     pub changes: Vec<Change>,
     pub file: PathBuf,
     /// The file's current bytes, or None when it does not exist.
@@ -133,6 +135,49 @@ impl Plan {
         self.live_changes().next().is_none() && !self.file_changes()
     }
 
+    /// What changed on the system between `earlier` (the plan shown before
+    /// asking) and this plan of the same profile, for people: live values
+    /// someone set meanwhile, tcptune's file rewritten, the files that
+    /// override it at boot. Empty when nothing did.
+    pub fn changed_since(&self, earlier: &Plan) -> Vec<String> {
+        let mut changed = Vec::new();
+        for change in &self.changes {
+            let before = earlier
+                .changes
+                .iter()
+                .find(|previous| previous.key == change.key);
+            match before {
+                Some(before) if before.from != change.from => changed.push(format!(
+                    "{} changed from {} to {}",
+                    change.key,
+                    shown(before.from.as_ref()),
+                    shown(change.from.as_ref())
+                )),
+                Some(before) if before.status != change.status => {
+                    changed.push(format!("{} is now {}", change.key, change.status.name()))
+                }
+                Some(_) => {}
+                None => changed.push(format!("{} is now part of the plan", change.key)),
+            }
+        }
+        if self.old_file != earlier.old_file {
+            changed.push(format!(
+                "{} was changed by someone else",
+                self.file.display()
+            ));
+        }
+        if self.shadows != earlier.shadows {
+            changed.push(format!(
+                "the sysctl.d files that override {} at boot changed",
+                self.file.display()
+            ));
+        }
+        if changed.is_empty() && self != earlier {
+            changed.push("the plan changed".to_owned());
+        }
+        changed
+    }
+
     /// A unified diff of the file, old to new.
     pub fn file_diff(&self) -> String {
         let old = self
@@ -152,6 +197,11 @@ impl Plan {
             .header(&before, &self.file.display().to_string())
             .to_string()
     }
+}
+
+/// A value for people; `-` when there is none (absent or unreadable).
+fn shown(value: Option<&Value>) -> String {
+    value.map_or_else(|| "-".to_owned(), ToString::to_string)
 }
 
 /// Builds the plan from facts gathered for planning (the keys' live values
@@ -265,6 +315,7 @@ pub fn plan(facts: &Facts, profile: &Profile) -> Plan {
         .unwrap_or_default();
     Plan {
         profile: profile.name.clone(),
+        profile_sources: profile.sources.clone(),
         changes,
         file,
         old_file,

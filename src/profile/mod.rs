@@ -233,6 +233,19 @@ pub struct Profile {
     /// Files of the chain that other users could change.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,
+    /// Where each profile of the chains came from, nearest first (for a
+    /// stack, each layer's chain in the order given).
+    pub sources: Vec<Source>,
+}
+
+/// Where one profile of a chain came from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Source {
+    pub name: String,
+    /// The file; None for a built-in.
+    pub path: Option<PathBuf>,
+    /// An installed file with a built-in's name, which replaces it.
+    pub replaces_builtin: bool,
 }
 
 impl Profile {
@@ -278,6 +291,18 @@ pub fn parse(file: &str, name: &str, bytes: &[u8]) -> Result<ProfileFile, Profil
         }
     };
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    // A truncated file must not pass as a profile that expects nothing
+    // (and so turn an audit green).
+    if text.lines().all(|line| {
+        let line = line.trim();
+        line.is_empty() || line.starts_with('#')
+    }) {
+        return Err(single(
+            1,
+            1,
+            "the profile is empty (a truncated file?); a profile has at least a description, extends or settings".into(),
+        ));
+    }
     let tree = yaml::parse(text).map_err(|error| {
         single(
             error.position.line.max(1),
@@ -421,10 +446,19 @@ fn chain(system: &System, argument: &str) -> Result<Vec<(Located, ProfileFile)>>
             }
             Err(other) => return Err(other),
         };
-        if documents
-            .iter()
-            .any(|(seen, _)| seen.origin == next.origin && seen.name == next.name)
-        {
+        // The same file under another spelling (`../dir/a.yaml` from
+        // dir/a.yaml) is the same profile: compared by device and inode.
+        let same_file = |seen: &Located| match (&seen.origin, &next.origin) {
+            (Origin::File(seen_path), Origin::File(next_path)) => {
+                crate::system::write::identity(seen_path).is_some_and(|seen_id| {
+                    crate::system::write::identity(next_path) == Some(seen_id)
+                })
+            }
+            _ => false,
+        };
+        if documents.iter().any(|(seen, _)| {
+            (seen.origin == next.origin && seen.name == next.name) || same_file(seen)
+        }) {
             return Err(error_at(format!("`extends: {parent_name}` makes a cycle")));
         }
         if documents.len() >= MAX_EXTENDS_DEPTH {
@@ -452,6 +486,22 @@ fn merge(layers: Vec<Vec<(Located, ProfileFile)>>) -> Profile {
         .filter_map(|(located, _)| match &located.origin {
             Origin::File(path) => writable_by_others(path),
             Origin::Builtin => None,
+        })
+        .collect();
+    let sources: Vec<Source> = layers
+        .iter()
+        .flatten()
+        .map(|(located, _)| match &located.origin {
+            Origin::File(path) => Source {
+                name: located.name.clone(),
+                path: Some(path.clone()),
+                replaces_builtin: BUILTINS.iter().any(|(builtin, _)| *builtin == located.name),
+            },
+            Origin::Builtin => Source {
+                name: located.name.clone(),
+                path: None,
+                replaces_builtin: false,
+            },
         })
         .collect();
     let mut settings: BTreeMap<Key, Setting> = BTreeMap::new();
@@ -483,6 +533,7 @@ fn merge(layers: Vec<Vec<(Located, ProfileFile)>>) -> Profile {
         settings: settings.into_values().collect(),
         thresholds,
         warnings,
+        sources,
     }
 }
 
@@ -599,16 +650,22 @@ pub fn list(system: &System) -> Result<Vec<Listing>> {
     }
     for (path, name) in installed.into_iter().zip(installed_names) {
         let bytes = system.read_file_limited(&path, READ_LIMIT)?;
+        let first = |errors: &ProfileErrors| {
+            errors
+                .0
+                .first()
+                .map(ToString::to_string)
+                .unwrap_or_default()
+        };
         let description = match parse(&path.display().to_string(), &name, &bytes) {
-            Ok(document) => document.description.unwrap_or_default(),
-            Err(errors) => format!(
-                "INVALID: {}",
-                errors
-                    .0
-                    .first()
-                    .map(ToString::to_string)
-                    .unwrap_or_default()
-            ),
+            // Valid on its own is not enough: its `extends` chain must
+            // resolve too (no cycle, no missing parent).
+            Ok(document) => match chain(system, &path.display().to_string()) {
+                Ok(_) => document.description.unwrap_or_default(),
+                Err(Error::Profile(errors)) => format!("INVALID: {}", first(&errors)),
+                Err(other) => format!("INVALID: {other}"),
+            },
+            Err(errors) => format!("INVALID: {}", first(&errors)),
         };
         let overrides_builtin = BUILTINS.iter().any(|(builtin, _)| *builtin == name);
         listings.push(Listing {

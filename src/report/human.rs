@@ -37,7 +37,7 @@ impl Render for Human {
             Document::Outcome(outcome, view) => self::outcome(out, outcome, *view),
             Document::RollbackPreview(records) => rollback_preview(out, records),
             Document::Lint(report) => lint(out, report),
-            Document::History(records) => history(out, records),
+            Document::History(report) => history(out, report),
             Document::ProfileList(listings) => profile_list(out, listings),
             Document::Profile(profile) => self::profile(out, profile),
             Document::Explanation(explanation) => explain(out, explanation),
@@ -95,6 +95,7 @@ fn check(out: &mut dyn Write, report: &CheckReport<'_>) -> io::Result<()> {
         Shown(&report.profile.name),
         Shown(report.kernel)
     )?;
+    profile_sources(out, &report.profile.sources)?;
     let states = &facts.census.states;
     writeln!(
         out,
@@ -211,12 +212,22 @@ fn finding_block(out: &mut dyn Write, finding: &Finding, style: Style) -> io::Re
 fn limits(out: &mut dyn Write, facts: &crate::facts::Facts) -> io::Result<()> {
     let mut lines = Vec::new();
     let time_wait = facts.time_wait_count();
+    // sockstat's `tw` is every timewait socket, FIN_WAIT2 ones included;
+    // when it is what is counted, it is not the table's TIME_WAIT.
+    let counted = facts.census.states.get(TcpState::TimeWait);
+    let what = if time_wait > counted {
+        format!(
+            "{time_wait} timewait sockets (sockstat tw: TIME_WAIT {counted} plus FIN_WAIT2 sockets the kernel keeps in timewait)"
+        )
+    } else {
+        format!("TIME_WAIT {time_wait}")
+    };
     if let Some(buckets) = facts
         .integer("net.ipv4.tcp_max_tw_buckets")
         .filter(|buckets| *buckets > 0)
     {
         lines.push(format!(
-            "TIME_WAIT {time_wait} of tcp_max_tw_buckets {buckets} ({:.1}%); each lasts a fixed 60 s",
+            "{what} of tcp_max_tw_buckets {buckets} ({:.1}%); each lasts a fixed 60 s",
             time_wait as f64 * 100.0 / buckets as f64
         ));
     }
@@ -623,6 +634,7 @@ fn plan(out: &mut dyn Write, plan: &Plan, view: PlanView) -> io::Result<()> {
         "{BOLD}{title}{BOLD:#}: profile {}",
         Shown(&plan.profile)
     )?;
+    profile_sources(out, &plan.profile_sources)?;
     let file = plan.file.display().to_string();
     if plan.is_empty() {
         writeln!(
@@ -630,6 +642,8 @@ fn plan(out: &mut dyn Write, plan: &Plan, view: PlanView) -> io::Result<()> {
             "nothing to change: live values and {} already match",
             Shown(&file)
         )?;
+        // Nothing to apply does not mean the values survive a reboot.
+        shadows(out, &plan.shadows)?;
         return super::finish(out);
     }
     let live: Vec<_> = plan.wanted_changes().collect();
@@ -731,14 +745,51 @@ fn plan(out: &mut dyn Write, plan: &Plan, view: PlanView) -> io::Result<()> {
             writeln!(out, "  {} = {}", Shown(&dropped.key), Shown(&dropped.value))?;
         }
     }
-    if !plan.shadows.is_empty() {
+    shadows(out, &plan.shadows)?;
+    if view == PlanView::DryRun {
+        writeln!(out)?;
+        writeln!(out, "dry run: nothing changed")?;
+    }
+    super::finish(out)
+}
+
+/// Which file each profile of the chain came from, so an installed file
+/// that replaces a built-in is never mistaken for it.
+fn profile_sources(out: &mut dyn Write, sources: &[crate::profile::Source]) -> io::Result<()> {
+    let described: Vec<String> = sources
+        .iter()
+        .map(|source| match &source.path {
+            Some(path) if source.replaces_builtin => format!(
+                "{} from {} (replaces the built-in {})",
+                source.name,
+                path.display(),
+                source.name
+            ),
+            Some(path) => format!("{} from {}", source.name, path.display()),
+            None => format!("{} (built-in)", source.name),
+        })
+        .collect();
+    if described.is_empty() {
+        return Ok(());
+    }
+    // Not wrapped: a path is copied from here whole.
+    writeln!(
+        out,
+        "profile files (nearest first): {}",
+        Shown(&described.join("; "))
+    )
+}
+
+/// The later sysctl.d assignments that override tcptune's file at boot.
+fn shadows(out: &mut dyn Write, shadows: &[crate::plan::Shadow]) -> io::Result<()> {
+    if !shadows.is_empty() {
         writeln!(out)?;
         let style = severity_style(Severity::Warning);
         writeln!(
             out,
             "{style}warning{style:#}: at boot, later sysctl files override tcptune's file:"
         )?;
-        for shadow in &plan.shadows {
+        for shadow in shadows {
             let value = shadow.value.as_deref().unwrap_or("(excluded)");
             wrapped(
                 out,
@@ -757,14 +808,18 @@ fn plan(out: &mut dyn Write, plan: &Plan, view: PlanView) -> io::Result<()> {
             "remove those lines (or move the settings into the profile) so the profile's values survive a reboot",
         )?;
     }
-    if view == PlanView::DryRun {
-        writeln!(out)?;
-        writeln!(out, "dry run: nothing changed")?;
-    }
-    super::finish(out)
+    Ok(())
 }
 
 fn outcome(out: &mut dyn Write, outcome: &Outcome, view: OutcomeView) -> io::Result<()> {
+    if let Some((id, path)) = &outcome.forgotten {
+        writeln!(
+            out,
+            "set aside journal record {id}: it is now {}; nothing was restored",
+            Shown(&path.display().to_string())
+        )?;
+        return super::finish(out);
+    }
     let Some(id) = &outcome.transaction else {
         match view {
             OutcomeView::Apply => writeln!(out, "nothing changed")?,
@@ -804,14 +859,20 @@ fn outcome(out: &mut dyn Write, outcome: &Outcome, view: OutcomeView) -> io::Res
                 )?;
             }
             writeln!(out, "undo with: tcptune rollback")?;
+            shadows(out, &outcome.shadows)?;
         }
         OutcomeView::Rollback => {
             writeln!(
                 out,
-                "rolled back transaction {} (recorded as {id}): {} live values restored, {} restored",
+                "rolled back transaction {} (recorded as {id}): {} live values restored, {} {}",
                 outcome.rolled_back.join(", "),
                 outcome.changes.len(),
-                Shown(&outcome.file.display().to_string())
+                Shown(&outcome.file.display().to_string()),
+                if outcome.file_written {
+                    "restored"
+                } else {
+                    "unchanged"
+                }
             )?;
         }
     }
@@ -843,10 +904,26 @@ fn rollback_preview(out: &mut dyn Write, entries: &[Record]) -> io::Result<()> {
     super::finish(out)
 }
 
-fn history(out: &mut dyn Write, entries: &[Record]) -> io::Result<()> {
+fn history(out: &mut dyn Write, report: &super::HistoryReport<'_>) -> io::Result<()> {
+    let entries = report.records;
+    history_table(out, entries)?;
+    for bad in report.unreadable {
+        writeln!(
+            out,
+            "  {:>4}  unreadable: {} ({}); `tcptune rollback --forget {}` sets it aside",
+            bad.id,
+            Shown(&bad.reason),
+            Shown(&bad.path.display().to_string()),
+            bad.id
+        )?;
+    }
+    super::finish(out)
+}
+
+fn history_table(out: &mut dyn Write, entries: &[Record]) -> io::Result<()> {
     if entries.is_empty() {
         writeln!(out, "no transactions")?;
-        return super::finish(out);
+        return Ok(());
     }
     writeln!(
         out,
@@ -879,7 +956,7 @@ fn history(out: &mut dyn Write, entries: &[Record]) -> io::Result<()> {
             Shown(entry.profile.as_deref().unwrap_or("-"))
         )?;
     }
-    super::finish(out)
+    Ok(())
 }
 
 fn lint(out: &mut dyn Write, report: &LintReport<'_>) -> io::Result<()> {

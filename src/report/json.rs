@@ -10,7 +10,7 @@ use super::{
     SocketsReport, destinations,
 };
 use crate::apply::Outcome;
-use crate::journal::{Record, format_time};
+use crate::journal::format_time;
 use crate::plan::Plan;
 use crate::profile::{Listing, Profile};
 
@@ -35,7 +35,7 @@ impl Render for Json {
                 outcome(outcome_, *view == super::OutcomeView::Rollback)
             }
             Document::Lint(report) => lint(report.files, report.findings),
-            Document::History(records) => history(records),
+            Document::History(report) => history(report),
             Document::ProfileList(listings) => profile_list(listings),
             Document::Profile(profile_) => profile(profile_),
             Document::Explanation(explanation) => explain(explanation),
@@ -65,6 +65,7 @@ fn check(report: &CheckReport<'_>) -> Value {
         "tcptune_version": env!("CARGO_PKG_VERSION"),
         "kernel": report.kernel,
         "profile": report.profile.name,
+        "profile_sources": report.profile.sources,
         "summary": report.summary,
         "findings": report.findings,
         "sockets": sockets,
@@ -232,13 +233,16 @@ fn plan(plan: &Plan, view: PlanView) -> Value {
             "file": plan.file,
             "changes": changes,
             "profile": plan.profile,
+            "profile_sources": plan.profile_sources,
             "file_written": false,
+            "shadows": plan.shadows,
         });
     }
     let mut document = json!({
         "schema_version": SCHEMA_VERSION,
         "tcptune_version": env!("CARGO_PKG_VERSION"),
         "profile": plan.profile,
+        "profile_sources": plan.profile_sources,
         "file": plan.file,
         "changes": changes,
         "live": plan.live,
@@ -281,12 +285,21 @@ fn outcome(outcome: &Outcome, rollback: bool) -> Value {
     }
     if rollback {
         document["rolled_back"] = json!(outcome.rolled_back);
+    } else {
+        document["shadows"] = json!(outcome.shadows);
+    }
+    if !rollback {
+        document["profile_sources"] = json!(outcome.profile_sources);
+    }
+    if let Some((id, path)) = &outcome.forgotten {
+        document["forgotten"] = json!({"id": id, "path": path});
     }
     document
 }
 
-fn history(entries: &[Record]) -> Value {
-    let transactions: Vec<Value> = entries
+fn history(report: &super::HistoryReport<'_>) -> Value {
+    let transactions: Vec<Value> = report
+        .records
         .iter()
         .map(|entry| {
             json!({
@@ -311,6 +324,11 @@ fn history(entries: &[Record]) -> Value {
         "schema_version": SCHEMA_VERSION,
         "tcptune_version": env!("CARGO_PKG_VERSION"),
         "transactions": transactions,
+        "unreadable": report.unreadable.iter().map(|bad| json!({
+            "id": bad.id.to_string(),
+            "path": bad.path,
+            "reason": bad.reason,
+        })).collect::<Vec<_>>(),
     })
 }
 

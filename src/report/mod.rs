@@ -103,6 +103,13 @@ pub enum OutcomeView {
     Rollback,
 }
 
+/// The result of `history`: this target's records, and the record files
+/// that cannot be read.
+pub struct HistoryReport<'a> {
+    pub records: &'a [Record],
+    pub unreadable: &'a [crate::journal::Unreadable],
+}
+
 /// The result of `lint`.
 pub struct LintReport<'a> {
     pub files: &'a [std::path::PathBuf],
@@ -117,7 +124,7 @@ pub enum Document<'a> {
     Outcome(&'a Outcome, OutcomeView),
     RollbackPreview(&'a [Record]),
     Lint(&'a LintReport<'a>),
-    History(&'a [Record]),
+    History(&'a HistoryReport<'a>),
     ProfileList(&'a [Listing]),
     Profile(&'a Profile),
     Explanation(&'a Explanation<'a>),
@@ -292,7 +299,14 @@ pub fn error(error: &Error) -> bool {
 }
 
 /// Asks on the terminal unless `yes`; without a terminal, refuses (exit 4).
+///
+/// One key answers: `y` is yes; `n`, `q`, Esc, Enter, Ctrl-D and Ctrl-C are
+/// no (exit 4, nothing changed); other keys are ignored. The key is read
+/// with the terminal in raw mode for that one read only, and the cursor is
+/// never hidden, so no answer (Ctrl-C included) can leave the operator's
+/// terminal without one.
 pub fn confirm(yes: bool, question: &str) -> Result<()> {
+    use console::Key;
     use std::io::IsTerminal;
     if yes {
         return Ok(());
@@ -303,15 +317,44 @@ pub fn confirm(yes: bool, question: &str) -> Result<()> {
                 .into(),
         ));
     }
-    let answer = dialoguer::Confirm::new()
-        .with_prompt(question)
-        .default(false)
-        .interact()
-        .map_err(|error| Error::NotConfirmed(format!("nothing changed: {error}")))?;
-    if answer {
-        Ok(())
-    } else {
-        Err(Error::NotConfirmed("nothing changed: not confirmed".into()))
+    let term = console::Term::stderr();
+    let not_confirmed = |why: &str| Error::NotConfirmed(format!("nothing changed: {why}"));
+    let answer = |text: &str| {
+        // The answer stays on the screen beside the question; a failing
+        // stderr does not change what the key meant.
+        let _ = term.write_line(text);
+    };
+    term.write_str(&format!("{} [y/N] ", escape(question)))
+        .map_err(|error| not_confirmed(&format!("cannot ask ({error})")))?;
+    loop {
+        match term.read_key_raw() {
+            Ok(Key::Char('y' | 'Y')) => {
+                answer("yes");
+                return Ok(());
+            }
+            Ok(Key::Char('n' | 'N' | 'q' | 'Q') | Key::Escape | Key::Enter) => {
+                answer("no");
+                return Err(not_confirmed("not confirmed"));
+            }
+            // Ctrl-D: raw mode hands over the byte instead of an end of file.
+            Ok(Key::Char('\u{4}')) => {
+                answer("no (end of input)");
+                return Err(not_confirmed("not confirmed (end of input)"));
+            }
+            Ok(Key::CtrlC) => {
+                answer("no (interrupted)");
+                return Err(not_confirmed("interrupted"));
+            }
+            Err(error) if error.kind() == io::ErrorKind::UnexpectedEof => {
+                answer("no (end of input)");
+                return Err(not_confirmed("not confirmed (end of input)"));
+            }
+            Err(error) => {
+                answer("no");
+                return Err(not_confirmed(&format!("cannot read the answer ({error})")));
+            }
+            Ok(_) => {}
+        }
     }
 }
 

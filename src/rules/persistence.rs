@@ -63,7 +63,7 @@ fn evaluate(facts: &Facts, profile: &Profile) -> Vec<Finding> {
                 findings.push(
                     Finding::new(
                         Code::NotPersisted,
-                        Severity::Warning,
+                        setting.severity,
                         format!("{key} is {live} now, but at boot {}:{} {set}, which does not meet {}", winner.boot_path.display(), winner.line, setting.expect),
                     )
                     .key(&key)
@@ -75,9 +75,11 @@ fn evaluate(facts: &Facts, profile: &Profile) -> Vec<Finding> {
                     .fix(format!("change that line to `{key} = {live}` or remove it; `tcptune apply --profile {}` writes a file that sorts after it", profile.name)),
                 );
             }
-            (None, _) if default.as_ref() == Some(live) => {}
+            // No file sets it: the next boot gives the kernel default,
+            // which is no loss when it meets the profile too.
+            (None, _) if default.as_ref().is_some_and(|value| setting.expect.is_met_by(value)) => {}
             (None, _) => findings.push(
-                Finding::new(Code::NotPersisted, Severity::Warning, format!("{key} is {live} as the profile wants, but no sysctl file sets it: a reboot resets it"))
+                Finding::new(Code::NotPersisted, setting.severity, format!("{key} is {live} as the profile wants, but no sysctl file sets it: a reboot resets it"))
                     .key(&key)
                     .current(live)
                     .rationale(format!(

@@ -35,6 +35,12 @@ pub enum WriteRefusal {
     NotPermitted,
     #[error("the kernel rejected the value (EINVAL)")]
     InvalidValue,
+    /// The congestion control keys answer ENOENT for an algorithm the
+    /// kernel does not have (not built, module not loaded).
+    #[error(
+        "no such congestion control algorithm (ENOENT); net.ipv4.tcp_available_congestion_control lists the loaded ones"
+    )]
+    NoSuchAlgorithm,
     #[error("{0}")]
     Other(String),
 }
@@ -75,8 +81,18 @@ impl System {
             .open(&path)
             .map_err(|error| WriteRefusal::from_io(&error))?;
         let text = format!("{value}\n");
+        // The key exists (it opened): ENOENT from the write is about the
+        // value, which for congestion control means an unknown algorithm.
         file.write_all(text.as_bytes())
-            .map_err(|error| WriteRefusal::from_io(&error))
+            .map_err(|error| match error.raw_os_error() {
+                Some(2) if key.to_string().ends_with("congestion_control") => {
+                    WriteRefusal::NoSuchAlgorithm
+                }
+                Some(2) => WriteRefusal::Other(
+                    "the kernel knows no such value for this key (ENOENT)".into(),
+                ),
+                _ => WriteRefusal::from_io(&error),
+            })
     }
 }
 
@@ -101,8 +117,16 @@ pub fn refuse_symlink(path: &Path) -> io::Result<bool> {
 
 /// Reads a file tcptune owns: `None` when absent; an error for a symlink.
 pub fn read_owned(path: &Path) -> io::Result<Option<Vec<u8>>> {
-    if !refuse_symlink(path)? {
-        return Ok(None);
+    match fs::symlink_metadata(path) {
+        Ok(meta) if meta.file_type().is_symlink() => {
+            return Err(io::Error::other(format!(
+                "{} is a symlink; tcptune does not read through links it did not create",
+                path.display()
+            )));
+        }
+        Ok(_) => {}
+        Err(error) if error.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(error) => return Err(error),
     }
     crate::input::read_optional(path, OWN_FILE_MAX, crate::input::Links::Refuse)
 }
@@ -349,6 +373,35 @@ pub fn remove_durably(path: &Path) -> io::Result<()> {
     }
     fs::remove_file(path)?;
     sync_dir(dir)
+}
+
+/// Whether `path` is a directory: false when nothing is there, an error
+/// when it cannot be looked at (a private directory of another user), so
+/// that "cannot look" is never taken for "nothing there".
+pub fn is_directory(path: &Path) -> io::Result<bool> {
+    // Links followed: a link planted in its place is found, and then
+    // refused by whatever opens it.
+    match fs::metadata(path) {
+        Ok(meta) => Ok(meta.is_dir()),
+        Err(error) if error.kind() == io::ErrorKind::NotFound => Ok(false),
+        Err(error) => Err(error),
+    }
+}
+
+/// The device and inode of the file `path` leads to (links followed), to
+/// tell whether two spellings (`a/../b/x.yaml`, `b/x.yaml`) are one file.
+pub fn identity(path: &Path) -> Option<(u64, u64)> {
+    use std::os::unix::fs::MetadataExt;
+    fs::metadata(path).ok().map(|meta| (meta.dev(), meta.ino()))
+}
+
+/// Renames `from` to `to` in the same directory and makes it durable.
+pub fn rename_durably(from: &Path, to: &Path) -> io::Result<()> {
+    fs::rename(from, to)?;
+    match to.parent() {
+        Some(dir) => sync_dir(dir),
+        None => Ok(()),
+    }
 }
 
 fn sync_dir(dir: &Path) -> io::Result<()> {

@@ -90,8 +90,20 @@ fn without_a_terminal_or_yes_nothing_changes() {
     assert!(String::from_utf8_lossy(&output.stderr).contains("pass --yes"));
     assert_eq!(scene.snapshot(), before);
     assert!(!scene.root().join("etc").exists());
-    // The lock lives in the state directory; nothing else is in it.
-    assert!(!scene.root().join("var/lib/tcptune/journal/1.json").exists());
+    // Not even a state directory, lock or journal directory: nothing is
+    // created before there is something to record.
+    assert!(!scene.root().join("var").exists());
+}
+
+/// An apply with nothing to change creates no state directory either.
+#[test]
+fn an_apply_with_nothing_to_change_creates_nothing() {
+    let scene = Scene::new();
+    scene.json(&["apply", "--profile", "webserver", "--yes"], 0);
+    fs::remove_dir_all(scene.root().join("var")).expect("remove the state");
+    let again = scene.json(&["apply", "--profile", "webserver", "--yes"], 0);
+    assert_eq!(again["changed"], false, "{again:#}");
+    assert!(!scene.root().join("var").exists());
 }
 
 #[test]
@@ -503,4 +515,91 @@ fn switching_profiles_names_keys_that_leave_the_file() {
         diff["dropped"],
         serde_json::json!([{"key": "net.ipv4.ip_local_port_range", "value": "10240 65535"}])
     );
+}
+
+/// When a later file overrides tcptune's value at boot, the result of apply
+/// will not survive a reboot: apply says so (human warning, JSON `shadows`,
+/// exit 0 because the transaction committed), and diff shows the override
+/// even when there is nothing left to change.
+#[test]
+fn an_override_at_boot_is_shown_by_apply_and_by_an_empty_diff() {
+    let scene = Scene::new();
+    let etc = scene.root().join("etc/sysctl.d");
+    fs::create_dir_all(&etc).expect("mkdir");
+    fs::write(etc.join("99-zzz-late.conf"), "net.ipv4.tcp_tw_reuse = 0\n").expect("write");
+    let applied = scene.json(&["apply", "--profile", "webserver", "--yes"], 0);
+    assert_eq!(applied["changed"], true);
+    assert_eq!(
+        applied["shadows"][0]["key"], "net.ipv4.tcp_tw_reuse",
+        "{applied:#}"
+    );
+    let again = scene.run(&["apply", "--profile", "webserver", "--yes"]);
+    assert_eq!(again.status.code(), Some(0));
+    let text = String::from_utf8_lossy(&again.stdout);
+    assert!(text.contains("nothing to change"), "{text}");
+    assert!(text.contains("99-zzz-late.conf:1"), "{text}");
+    let diff = scene.run(&["diff", "--profile", "webserver"]);
+    assert_eq!(diff.status.code(), Some(0));
+    let text = String::from_utf8_lossy(&diff.stdout);
+    assert!(text.contains("nothing to change"), "{text}");
+    assert!(
+        text.contains("99-zzz-late.conf:1 sets net.ipv4.tcp_tw_reuse = 0"),
+        "{text}"
+    );
+    let json = scene.json(&["apply", "--profile", "webserver", "--yes"], 0);
+    assert_eq!(
+        json["shadows"][0]["key"], "net.ipv4.tcp_tw_reuse",
+        "{json:#}"
+    );
+}
+
+/// Apply and rollback say "written" / "restored" only when the file really
+/// changed: a transaction that changed a live value alone leaves the file
+/// unchanged and says so.
+#[test]
+fn the_file_is_said_written_or_restored_only_when_it_changed() {
+    let scene = Scene::new();
+    scene.json(&["apply", "--profile", "webserver", "--yes"], 0);
+    let mtime = fs::metadata(scene.file())
+        .expect("file")
+        .modified()
+        .expect("mtime");
+    scene.set_live("net.ipv4.tcp_fin_timeout", "60");
+    let apply = scene.run(&["apply", "--profile", "webserver", "--yes"]);
+    assert_eq!(apply.status.code(), Some(0));
+    let text = String::from_utf8_lossy(&apply.stdout);
+    let last = text.lines().rev().nth(1).unwrap_or_default();
+    assert!(
+        last.contains("1 live values changed") && last.ends_with("99-zz-tcptune.conf unchanged"),
+        "{text}"
+    );
+    let rollback = scene.run(&["rollback", "--yes"]);
+    assert_eq!(rollback.status.code(), Some(0));
+    let text = String::from_utf8_lossy(&rollback.stdout);
+    assert!(text.contains("1 live values restored"), "{text}");
+    assert!(text.contains("99-zz-tcptune.conf unchanged"), "{text}");
+    assert!(!text.contains("conf restored"), "{text}");
+    assert_eq!(
+        fs::metadata(scene.file())
+            .expect("file")
+            .modified()
+            .expect("mtime"),
+        mtime
+    );
+}
+
+/// `diff` only reads tcptune's file: a symlink planted there is refused as
+/// something it cannot read, not write.
+#[test]
+fn diff_says_cannot_read_for_a_file_it_only_reads() {
+    let scene = Scene::new();
+    let victim = scene.dir.path().join("victim");
+    fs::write(&victim, "precious\n").expect("write");
+    fs::create_dir_all(scene.root().join("etc/sysctl.d")).expect("mkdir");
+    std::os::unix::fs::symlink(&victim, scene.file()).expect("plant");
+    let output = scene.run(&["diff", "--profile", "webserver"]);
+    assert_eq!(output.status.code(), Some(3));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("cannot read"), "{stderr}");
+    assert!(!stderr.contains("write"), "{stderr}");
 }

@@ -476,3 +476,39 @@ fn quiet_prints_nothing_and_verbose_says_what_was_read() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("counted 3027 sockets (procfs)"), "{stderr}");
 }
+
+/// `not-persisted` asks what the next boot gives: with no file setting the
+/// key, the kernel default. A default that still meets the profile is no
+/// finding (somaxconn 65535 live, default 4096, profile `at_least: 4096`);
+/// one that does not is reported with the severity the profile gave it.
+#[test]
+fn not_persisted_judges_the_default_and_honours_the_severity() {
+    let scene = crate::Scene::new();
+    std::fs::create_dir_all(scene.root().join("etc/sysctl.d")).expect("mkdir");
+    scene.set_live("net.core.somaxconn", "65535");
+    scene.set_live("net.ipv4.tcp_fin_timeout", "30");
+    let profile = scene.dir.path().join("persist.yaml");
+    std::fs::write(
+        &profile,
+        "description: persistence\nsettings:\n  net.core.somaxconn:\n    at_least: 4096\n    why: deep accept queue\n  net.ipv4.tcp_fin_timeout:\n    at_most: 30\n    severity: info\n    why: frees orphans sooner\n",
+    )
+    .expect("write profile");
+    let document = scene.json(&["check", "--profile", profile.to_str().expect("UTF-8")], 0);
+    let not_persisted: Vec<(String, String)> = document["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .filter(|finding| finding["code"] == "not-persisted")
+        .map(|finding| {
+            (
+                finding["key"].as_str().unwrap_or("").to_owned(),
+                finding["severity"].as_str().unwrap_or("").to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        not_persisted,
+        [("net.ipv4.tcp_fin_timeout".to_owned(), "info".to_owned())],
+        "{document:#}"
+    );
+}

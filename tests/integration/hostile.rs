@@ -356,8 +356,9 @@ const PROFILES: &[ProfileCase] = &[
     profile("encoding-utf16.yaml", 2, &["encoding-utf16.yaml:1:1: the file is not valid UTF-8"]),
     profile("encoding-bom-valid.yaml", 0, &[]),
     profile("encoding-bom-invalid.yaml", 2, &["encoding-bom-invalid.yaml:3:12: `net.ipv4.tcp_fin_timeout` = `3000000000`: the kernel refuses it (3000000000 is above the maximum 2147483)"]),
-    profile("encoding-empty.yaml", 0, &[]),
-    profile("encoding-only-comment.yaml", 0, &[]),
+    // A truncated profile must not pass as one that expects nothing.
+    profile("encoding-empty.yaml", 2, &["encoding-empty.yaml:1:1: the profile is empty"]),
+    profile("encoding-only-comment.yaml", 2, &["encoding-only-comment.yaml:1:1: the profile is empty"]),
     // keys that try to leave /proc/sys or break the file's line grammar
     profile("key-dot-dot.yaml", 2, &["key-dot-dot.yaml:2:3: invalid key", "has an empty component"]),
     profile("key-slash-traversal.yaml", 2, &["key-slash-traversal.yaml:2:3: invalid key", "has a component `.` or `..`"]),
@@ -466,7 +467,9 @@ fn oversized_profiles_are_refused_by_size() {
         &["over.yaml:1:1: the file is over 1048576 bytes"],
     );
     let limit = inputs.path().join("limit.yaml");
-    let mut bytes = vec![b'#'; 1 << 20];
+    // A description, then comments up to exactly the limit.
+    let mut bytes = b"description: at the limit\n".to_vec();
+    bytes.resize(1 << 20, b'#');
     bytes[(1 << 20) - 1] = b'\n';
     fs::write(&limit, bytes).expect("write");
     let output = run_profile(&machine, &limit, &["check"]);

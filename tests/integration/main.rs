@@ -20,6 +20,7 @@ mod npd;
 mod output;
 mod profiles;
 mod prometheus;
+mod prompt;
 mod schema;
 mod sockets;
 mod special_files;
@@ -53,9 +54,18 @@ pub fn tcptune_on(name: &str) -> Command {
     command
 }
 
+/// The binary under test: this build's, or the one `TCPTUNE_TEST_BINARY`
+/// names (to show that a regression test fails on an older build).
+pub fn binary() -> PathBuf {
+    std::env::var_os("TCPTUNE_TEST_BINARY").map_or_else(
+        || assert_cmd::cargo::cargo_bin!("tcptune").to_path_buf(),
+        PathBuf::from,
+    )
+}
+
 /// The tcptune binary with a clean environment for colour decisions.
 pub fn tcptune() -> Command {
-    let mut command = Command::new(assert_cmd::cargo::cargo_bin!("tcptune"));
+    let mut command = Command::new(binary());
     command.env_remove("NO_COLOR").env_remove("CLICOLOR_FORCE");
     command
 }

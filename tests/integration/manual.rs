@@ -52,3 +52,34 @@ fn completions_are_generated_and_load_in_bash() {
         assert!(script.contains("rollback"), "{shell}");
     }
 }
+
+/// Every finding code is documented where operators look: the README's
+/// findings table and the man page (with the profile format), and
+/// `generate` is listed in `--help` and the man page.
+#[test]
+fn every_finding_code_is_in_the_readme_and_the_man_page() {
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md"))
+        .expect("README.md");
+    let man = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/man/tcptune.8"))
+        .expect("man/tcptune.8");
+    for code in tcptune::finding::Code::ALL {
+        let name = code.name();
+        assert!(
+            readme.contains(&format!("| `{name}` |")),
+            "README.md's findings table lacks {name}"
+        );
+        assert!(
+            man.contains(&format!(".B {}", name.replace('-', "\\-"))),
+            "the man page lacks {name}"
+        );
+    }
+    for section in [
+        ".SH PROFILE FORMAT",
+        ".SH FINDING CODES",
+        ".SS tcptune generate",
+    ] {
+        assert!(man.contains(section), "the man page lacks {section}");
+    }
+    let help = text_output(tcptune().arg("--help"), 0);
+    assert!(help.contains("generate"), "{help}");
+}

@@ -1119,3 +1119,46 @@ fn a_child_namespace_is_not_persisted_into_the_hosts_boot_configuration() {
         },
     );
 }
+
+/// A congestion control algorithm the kernel does not have is refused
+/// before any change, naming the algorithm and the ones it offers, never as
+/// "the key does not exist" (the kernel's ENOENT on such a write, which
+/// `WriteRefusal` also names as an unknown algorithm).
+#[test]
+fn an_unknown_congestion_control_algorithm_is_named_as_such() {
+    in_namespace(
+        "an_unknown_congestion_control_algorithm_is_named_as_such",
+        Isolation::Net,
+        || {
+            let root = Root::new();
+            let profile = root.path().join("cc.yaml");
+            fs::write(
+                &profile,
+                "description: cc\nsettings:\n  net.ipv4.tcp_congestion_control:\n    value: nosuchalgorithm\n    why: a typo\n",
+            )
+            .expect("write the profile");
+            let before = snapshot();
+            let failed = root.run(&[
+                "apply",
+                "--profile",
+                profile.to_str().expect("UTF-8 path"),
+                "--yes",
+                "--live",
+            ]);
+            // Refused before any change: the kernel's own list of
+            // algorithms is read first (exit 2, bad input, nothing written).
+            assert_exit(&failed, 2, "unknown algorithm");
+            let stderr = String::from_utf8_lossy(&failed.stderr);
+            assert!(
+                stderr.contains("nosuchalgorithm, which this kernel does not offer"),
+                "{stderr}"
+            );
+            assert!(!stderr.contains("does not exist here"), "{stderr}");
+            assert_same_values(&before, &snapshot(), "after the refused apply");
+            assert!(
+                root.file_bytes().is_none(),
+                "nothing written under the root"
+            );
+        },
+    );
+}

@@ -329,3 +329,150 @@ fn a_profile_others_can_write_is_warned_about() {
     let stderr = String::from_utf8_lossy(&warned.stderr);
     assert!(stderr.contains("is writable by every user"), "{stderr}");
 }
+
+/// A truncated (empty) profile must not turn an audit green: refused, exit
+/// 2, the file named.
+#[test]
+fn an_empty_profile_is_refused() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    for (name, text) in [
+        ("empty.yaml", ""),
+        ("blank.yaml", "\n  \n# only a comment\n"),
+    ] {
+        let path = dir.path().join(name);
+        std::fs::write(&path, text).expect("write");
+        let output = tcptune_on("modern-defaults")
+            .args(["check", "--profile"])
+            .arg(&path)
+            .output()
+            .expect("run");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{name}: {stderr}");
+        assert!(
+            stderr.contains(name) && stderr.contains("empty"),
+            "{stderr}"
+        );
+    }
+}
+
+/// `profiles` marks an installed profile whose `extends` chain is broken
+/// (a cycle, a missing parent) as invalid, with the reason.
+#[test]
+fn profiles_with_a_broken_chain_are_listed_as_invalid() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let profiles = dir.path().join("etc/tcptune/profiles");
+    std::fs::create_dir_all(&profiles).expect("mkdir");
+    let write = |name: &str, extends: &str| {
+        std::fs::write(
+            profiles.join(format!("{name}.yaml")),
+            format!("description: {name}\nextends: {extends}\n"),
+        )
+        .expect("write");
+    };
+    write("ping", "pong");
+    write("pong", "ping");
+    write("orphan", "nowhere");
+    write("fine", "webserver");
+    let document = json_output(
+        tcptune()
+            .arg("--root")
+            .arg(dir.path())
+            .args(["profiles", "--format", "json"]),
+        0,
+    );
+    let description = |name: &str| -> String {
+        document["profiles"]
+            .as_array()
+            .expect("list")
+            .iter()
+            .find(|profile| profile["name"] == name)
+            .and_then(|profile| profile["description"].as_str())
+            .unwrap_or_default()
+            .to_owned()
+    };
+    for name in ["ping", "pong"] {
+        let text = description(name);
+        assert!(
+            text.starts_with("INVALID") && text.contains("cycle"),
+            "{name}: {text}"
+        );
+    }
+    let orphan = description("orphan");
+    assert!(
+        orphan.starts_with("INVALID") && orphan.contains("unknown profile `nowhere`"),
+        "{orphan}"
+    );
+    assert_eq!(description("fine"), "fine");
+}
+
+/// An `extends` cycle through `../` is reported as the cycle it is.
+#[test]
+fn an_extends_cycle_through_dot_dot_is_named_a_cycle() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let sub = dir.path().join("sub");
+    std::fs::create_dir_all(&sub).expect("mkdir");
+    std::fs::write(
+        sub.join("a.yaml"),
+        "description: a\nextends: ../sub/a.yaml\n",
+    )
+    .expect("write");
+    let output = tcptune_on("modern-defaults")
+        .args(["check", "--profile"])
+        .arg(sub.join("a.yaml"))
+        .output()
+        .expect("run");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("makes a cycle"), "{stderr}");
+    assert!(!stderr.contains("chains more than"), "{stderr}");
+}
+
+/// Which file a profile came from is always shown, also when an installed
+/// profile replaces the built-in of the same name: check, diff and apply in
+/// human output, and `profile_sources` in JSON.
+#[test]
+fn the_source_of_a_profile_is_always_shown() {
+    let scene = crate::Scene::new();
+    let profiles = scene.root().join("etc/tcptune/profiles");
+    std::fs::create_dir_all(&profiles).expect("mkdir");
+    let installed = profiles.join("webserver.yaml");
+    std::fs::write(
+        &installed,
+        "description: ours\nextends: webserver\nsettings:\n  net.ipv4.tcp_fin_timeout:\n    value: 20\n    why: site policy\n",
+    )
+    .expect("write");
+    let path = installed.display().to_string();
+    for args in [
+        &["check", "--profile", "webserver"][..],
+        &["diff", "--profile", "webserver"][..],
+        &["apply", "--profile", "webserver", "--dry-run"][..],
+    ] {
+        let output = scene.run(args);
+        let text = String::from_utf8_lossy(&output.stdout);
+        assert!(
+            text.contains(&format!("from {path} (replaces the built-in webserver)")),
+            "{args:?}: {text}"
+        );
+        assert!(
+            text.contains("; webserver (built-in); default (built-in)"),
+            "{args:?}: {text}"
+        );
+        let document = scene.json(args, output.status.code().unwrap_or(-1));
+        assert_eq!(
+            document["profile_sources"][0]["path"],
+            path.as_str(),
+            "{args:?}"
+        );
+        assert_eq!(
+            document["profile_sources"][0]["replaces_builtin"], true,
+            "{args:?}"
+        );
+        assert_eq!(
+            document["profile_sources"][1]["path"],
+            serde_json::Value::Null,
+            "{args:?}"
+        );
+    }
+    let applied = scene.json(&["apply", "--profile", "webserver", "--yes"], 0);
+    assert_eq!(applied["profile_sources"][0]["path"], path.as_str());
+}

@@ -102,3 +102,45 @@ fn limits_are_in_json() {
         serde_json::json!({"count": 0, "max": 131072})
     );
 }
+
+/// `--sample` takes 0.1 to 3600 seconds; the message says which range, and
+/// does not call a number "not a number".
+#[test]
+fn sample_intervals_outside_the_range_are_refused_with_the_range() {
+    for value in ["0", "0.0001", "-1", "3601", "NaN", "inf"] {
+        let output = crate::tcptune_on("modern-defaults")
+            .arg("sockets")
+            .arg(format!("--sample={value}"))
+            .output()
+            .expect("run");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{value}: {stderr}");
+        assert!(stderr.contains("from 0.1 to 3600"), "{value}: {stderr}");
+        assert!(!stderr.contains("is not a number"), "{value}: {stderr}");
+    }
+    let output = crate::tcptune_on("modern-defaults")
+        .args(["sockets", "--sample", "ten"])
+        .output()
+        .expect("run");
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("`ten` is not a number"));
+}
+
+/// sockstat's `tw` counts every timewait socket, FIN_WAIT2 ones included:
+/// when it is more than the table's TIME_WAIT, the limit line says what the
+/// number is instead of calling it TIME_WAIT.
+#[test]
+fn the_bucket_line_labels_sockstat_tw_for_what_it_is() {
+    let scene = crate::Scene::new();
+    std::fs::write(
+        scene.proc().join("net/sockstat"),
+        "sockets: used 10\nTCP: inuse 5 orphan 0 tw 120 alloc 5 mem 12\n",
+    )
+    .expect("write sockstat");
+    let output = scene.run(&["sockets"]);
+    assert_eq!(output.status.code(), Some(0));
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert!(!text.contains("TIME_WAIT 120 of"), "{text}");
+    assert!(text.contains("120 timewait sockets"), "{text}");
+    assert!(text.contains("FIN_WAIT2"), "{text}");
+}

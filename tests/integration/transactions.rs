@@ -249,3 +249,202 @@ fn a_relative_root_makes_a_record_that_later_commands_accept() {
     scene.json(&["rollback", "--yes"], 0);
     scene.json(&["apply", "--profile", "webserver", "--yes"], 0);
 }
+
+fn mode(path: &std::path::Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    fs::metadata(path).expect("stat").permissions().mode() & 0o7777
+}
+
+/// An existing file with setgid (mode 2644) is recorded as it is, later
+/// commands read the record, and rollback gives the file back its bytes
+/// and its mode.
+#[test]
+fn a_setgid_file_is_recorded_and_restored_with_its_mode() {
+    use std::os::unix::fs::PermissionsExt;
+    let scene = Scene::new();
+    fs::create_dir_all(scene.file().parent().expect("dir")).expect("mkdir");
+    fs::write(scene.file(), "net.core.somaxconn = 4096\n").expect("seed");
+    fs::set_permissions(scene.file(), fs::Permissions::from_mode(0o2644)).expect("chmod");
+    scene.json(&["apply", "--profile", "webserver", "--yes"], 0);
+    let history = scene.json(&["history"], 0);
+    assert_eq!(history["transactions"][0]["state"], "committed");
+    scene.json(&["apply", "--profile", "webserver", "--yes"], 0);
+    scene.json(&["rollback", "--yes"], 0);
+    assert_eq!(
+        fs::read_to_string(scene.file()).expect("file"),
+        "net.core.somaxconn = 4096\n"
+    );
+    assert_eq!(mode(&scene.file()), 0o2644);
+}
+
+/// A live value with a control character (a forged `--proc`) is kept
+/// exactly in the record: history reads it, and rollback writes back the
+/// very bytes that were there.
+#[test]
+fn a_live_value_with_a_control_character_is_recorded_losslessly() {
+    let scene = Scene::new();
+    let key = "net.ipv4.tcp_fin_timeout";
+    let path = scene.proc().join("sys").join(key.replace('.', "/"));
+    fs::write(&path, "\u{7}\n").expect("forge");
+    let applied = scene.json(&["apply", "--profile", "webserver", "--yes"], 0);
+    assert_eq!(applied["changed"], true, "{applied:#}");
+    let history = scene.json(&["history"], 0);
+    let keys = history["transactions"][0]["keys"].as_array().expect("keys");
+    let recorded = keys.iter().find(|k| k["key"] == key).expect("recorded");
+    assert_eq!(recorded["previous"], "\u{7}", "{history:#}");
+    let human = scene.run(&["history"]);
+    assert_eq!(human.status.code(), Some(0), "{}", stderr(&human));
+    assert!(!String::from_utf8_lossy(&human.stdout).contains('\u{7}'));
+    scene.json(&["apply", "--profile", "webserver", "--yes"], 0);
+    scene.json(&["rollback", "--yes"], 0);
+    assert_eq!(scene.live(key), "\u{7}");
+}
+
+/// A record that cannot be read blocks only itself: history lists it as
+/// unreadable, rollback undoes the other transactions, apply runs, ids are
+/// never reused, and `rollback --forget ID` sets it aside.
+#[test]
+fn a_bad_record_blocks_only_itself_and_can_be_forgotten() {
+    let scene = Scene::new();
+    let before = scene.snapshot();
+    scene.json(&["apply", "--profile", "webserver", "--yes"], 0);
+    let journal = scene.root().join("var/lib/tcptune/journal");
+    fs::write(journal.join("2.json"), "{ truncated").expect("plant");
+
+    // Everything readable is listed; the damaged journal still fails.
+    let history = scene.json(&["history"], 3);
+    assert_eq!(history["transactions"][0]["id"], "1", "{history:#}");
+    assert_eq!(history["unreadable"][0]["id"], "2", "{history:#}");
+    let human = scene.run(&["history"]);
+    let text = String::from_utf8_lossy(&human.stdout);
+    assert!(text.contains("unreadable"), "{text}");
+    assert!(text.contains("rollback --forget 2"), "{text}");
+
+    let output = scene.run(&["rollback", "--yes"]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert!(stderr(&output).contains("2.json"), "{}", stderr(&output));
+    assert_eq!(scene.snapshot(), before);
+    assert!(
+        journal.join("3.json").exists(),
+        "the rollback is record 3: id 2 is not reused"
+    );
+
+    let refused = scene.run(&["rollback", "--forget", "1", "--yes"]);
+    assert_eq!(refused.status.code(), Some(2), "{}", stderr(&refused));
+    let forgotten = scene.json(&["rollback", "--forget", "2", "--yes"], 0);
+    assert_eq!(forgotten["forgotten"]["id"], "2", "{forgotten:#}");
+    assert!(!journal.join("2.json").exists());
+    assert!(journal.join("2.forgotten").exists());
+    let history = scene.json(&["history"], 0);
+    assert_eq!(history["unreadable"], serde_json::json!([]), "{history:#}");
+    scene.json(&["apply", "--profile", "webserver", "--yes"], 0);
+    assert!(journal.join("4.json").exists());
+}
+
+/// A user who may not read root's 0700 state directory is told so: history
+/// and rollback exit 3 "cannot read the journal: needs root" instead of
+/// "no transactions" / "nothing to roll back" (exit 0) while a committed
+/// transaction exists.
+#[test]
+fn without_root_the_journal_is_unreadable_not_empty() {
+    use std::os::unix::fs::PermissionsExt;
+    let scene = Scene::new();
+    scene.json(&["apply", "--profile", "webserver", "--yes"], 0);
+    let state = scene.root().join("var/lib/tcptune");
+    assert_eq!(mode(&state), 0o700);
+    // Everything up to the state directory is readable by anyone, as on a
+    // real system.
+    for dir in [scene.dir.path().to_path_buf(), scene.root()] {
+        fs::set_permissions(&dir, fs::Permissions::from_mode(0o755)).expect("chmod");
+    }
+    for args in [&["history"][..], &["rollback", "--yes"][..]] {
+        let output = std::process::Command::new("setpriv")
+            .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+            .arg(crate::binary())
+            .arg("--proc")
+            .arg(scene.proc())
+            .arg("--root")
+            .arg(scene.root())
+            .args(args)
+            .output()
+            .expect("setpriv runs tcptune");
+        assert_eq!(
+            output.status.code(),
+            Some(3),
+            "{args:?}: {}",
+            stderr(&output)
+        );
+        assert!(
+            stderr(&output).contains("cannot read the journal")
+                && stderr(&output).contains("needs root"),
+            "{args:?}: {}",
+            stderr(&output)
+        );
+        assert!(
+            !String::from_utf8_lossy(&output.stdout).contains("no transactions"),
+            "{args:?}"
+        );
+    }
+}
+
+/// `rollback --to ID` of a transaction that does not exist is a usage
+/// error (exit 2) whether the journal is empty or not, and messages use the
+/// contract's words, not internal names.
+#[test]
+fn rollback_to_a_missing_id_is_exit_2_and_messages_use_contract_words() {
+    let scene = Scene::new();
+    let empty = scene.run(&["rollback", "--to", "99", "--yes"]);
+    assert_eq!(empty.status.code(), Some(2), "{}", stderr(&empty));
+    assert!(
+        stderr(&empty).contains("no transaction 99"),
+        "{}",
+        stderr(&empty)
+    );
+    scene.json(&["apply", "--profile", "webserver", "--yes"], 0);
+    let missing = scene.run(&["rollback", "--to", "99", "--yes"]);
+    assert_eq!(missing.status.code(), Some(2), "{}", stderr(&missing));
+    scene.json(&["rollback", "--yes"], 0);
+    for id in ["1", "2"] {
+        let refused = scene.run(&["rollback", "--to", id, "--yes"]);
+        assert_eq!(refused.status.code(), Some(2), "{}", stderr(&refused));
+        let message = stderr(&refused);
+        for internal in ["Apply", "Rollback", "RolledBack", "Committed", "Prepared"] {
+            assert!(!message.contains(internal), "{message}");
+        }
+    }
+}
+
+/// A rollback stopped part-way stays `prepared` only until a later
+/// rollback finishes the work; then its record says what happened.
+#[test]
+fn an_interrupted_rollback_is_resolved_by_the_next_one() {
+    let scene = Scene::new();
+    let before = scene.snapshot();
+    scene.json(&["apply", "--profile", "webserver", "--yes"], 0);
+    let crashed = scene
+        .command()
+        .env("TCPTUNE_CRASH_AT", "rollback-key-1")
+        .args(["rollback", "--yes", "--force"])
+        .output()
+        .expect("run");
+    assert_ne!(crashed.status.code(), Some(0));
+    let history = scene.json(&["history"], 0);
+    assert_eq!(
+        history["transactions"][1]["state"], "prepared",
+        "{history:#}"
+    );
+    scene.json(&["rollback", "--yes", "--force"], 0);
+    assert_eq!(scene.snapshot(), before);
+    let history = scene.json(&["history"], 0);
+    let stopped = &history["transactions"][1];
+    assert_ne!(stopped["state"], "prepared", "{history:#}");
+    assert!(
+        stopped["failure"]
+            .as_str()
+            .unwrap_or("")
+            .contains("rollback 3"),
+        "{history:#}"
+    );
+    let human = crate::text_output(scene.command().arg("history"), 0);
+    assert!(!human.contains("interrupted"), "{human}");
+}
