@@ -83,8 +83,9 @@ pub enum Command {
     /// Exit 0 when there is nothing to change, 1 when changes are pending.
     Diff {
         /// Profile to apply: a built-in name, an installed name, or a path.
-        /// Repeat to layer profiles (later ones override).
-        #[arg(long = "profile", value_name = "P", required = true)]
+        /// Repeat to layer profiles (later ones override). Default: the
+        /// active profile (the one `apply` last put in force here).
+        #[arg(long = "profile", value_name = "P")]
         profiles: Vec<String>,
 
         /// Directory for tcptune's sysctl.d file (default: <root>/etc/sysctl.d).
@@ -160,6 +161,18 @@ pub enum Command {
         state_dir: Option<PathBuf>,
     },
 
+    /// The active profile, the last transaction, drift since it, and
+    /// whether the boot configuration still carries it.
+    ///
+    /// Exit 0 when live values and the boot configuration match what the
+    /// active profile's transaction set, 1 when something drifted, is not
+    /// persisted or is shadowed at boot, or a profile file was edited since.
+    Status {
+        /// State directory (default: <root>/var/lib/tcptune).
+        #[arg(long, value_name = "DIR")]
+        state_dir: Option<PathBuf>,
+    },
+
     /// List the journaled transactions.
     History {
         /// State directory (default: <root>/var/lib/tcptune).
@@ -223,6 +236,7 @@ impl Command {
             Command::Diff { .. } => "diff",
             Command::Apply { .. } => "apply",
             Command::Rollback { .. } => "rollback",
+            Command::Status { .. } => "status",
             Command::History { .. } => "history",
             Command::Lint { .. } => "lint",
             Command::Sockets(_) => "sockets",
@@ -260,7 +274,8 @@ pub struct Places {
 pub struct CheckArgs {
     /// Profile to check against: a built-in name, a name under
     /// <root>/etc/tcptune/profiles, or a path. Repeat to layer profiles
-    /// (later ones override). Default: the built-in `default`.
+    /// (later ones override). Default: the active profile (the one `apply`
+    /// last put in force here), else the built-in `default`.
     #[arg(long = "profile", value_name = "P")]
     pub profiles: Vec<String>,
 

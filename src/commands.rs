@@ -5,6 +5,7 @@
 
 use std::path::{Path, PathBuf};
 
+use crate::active::{self, ProfileChoice, ProfileSource};
 use crate::apply;
 use crate::cli::{CheckArgs, Cli, Command, Generate, Places, SocketsArgs};
 use crate::error::{Error, Result, exit};
@@ -15,8 +16,8 @@ use crate::knowledge;
 use crate::plan::{self, Plan};
 use crate::profile::{self, Profile};
 use crate::report::{
-    self, CheckReport, Document, Explanation, LintReport, OutcomeView, PlanView, Printer,
-    SocketsReport,
+    self, CheckReport, DiffReport, Document, Explanation, LintReport, OutcomeView, PlanView,
+    Printer, SocketsReport, StatusReport,
 };
 use crate::rules;
 use crate::system::{Owners, Request, System, TimeWaitDetail};
@@ -98,6 +99,7 @@ pub fn run(cli: &Cli, printer: &mut Printer<'_>) -> Result<u8> {
             printer,
         ),
         Command::History { state_dir } => history(&system, state_dir.as_deref(), printer),
+        Command::Status { state_dir } => status(&system, state_dir.as_deref(), printer),
         Command::Lint {
             files,
             fail_on,
@@ -191,8 +193,66 @@ fn warn_skipped(facts: &crate::facts::Facts) {
     }
 }
 
+/// The profiles given, or else the active profile `apply` recorded for
+/// this target, or else the built-in default; said on stderr when the
+/// active profile's files changed since they were applied.
+fn choose_profile(system: &System, names: &[String]) -> Result<(Profile, ProfileChoice)> {
+    if !names.is_empty() {
+        return Ok((resolve_profiles(system, names)?, ProfileChoice::given()));
+    }
+    let state_dir = system.default_state_dir();
+    let found = match Journal::existing(&state_dir) {
+        None => None,
+        Some(journal) => {
+            let records = journal.records()?;
+            active::active(&state_dir, &records, &current_target(system)?)?
+        }
+    };
+    let Some(entry) = found else {
+        return Ok((
+            resolve_profiles(system, &[])?,
+            ProfileChoice {
+                source: ProfileSource::Default,
+                active: None,
+                changed_files: Vec::new(),
+            },
+        ));
+    };
+    let arguments = entry.arguments();
+    let profile = resolve_profiles(system, &arguments)?;
+    let changed_files = active::changed_files(&entry, &active::layers(system, &arguments)?);
+    for file in &changed_files {
+        report::warn(&format!(
+            "{file} changed since the active profile {} was applied; judging against it as it is now",
+            entry.profile
+        ));
+    }
+    Ok((
+        profile,
+        ProfileChoice {
+            source: ProfileSource::Active,
+            active: Some(entry),
+            changed_files,
+        },
+    ))
+}
+
+/// The system this invocation acts on, as transactions name it.
+fn current_target(system: &System) -> Result<crate::journal::Target> {
+    Ok(crate::journal::Target {
+        netns: crate::system::netns_id()
+            .map(|(dev, inode)| crate::journal::NamespaceId { dev, inode }),
+        root: crate::journal::AbsolutePath::new(system.root().to_path_buf())
+            .ok_or_else(|| Error::Usage("--root is not absolute".into()))?,
+        proc: crate::journal::AbsolutePath::new(system.proc().to_path_buf())
+            .ok_or_else(|| Error::Usage("--proc is not absolute".into()))?,
+        sysctl_dir: crate::journal::AbsolutePath::new(system.default_sysctl_dir())
+            .ok_or_else(|| Error::Usage("--root is not absolute".into()))?,
+    })
+}
+
 fn check(system: &System, args: &CheckArgs, printer: &mut Printer<'_>) -> Result<u8> {
-    let profile = resolve_profiles(system, &args.profiles)?;
+    let (profile, choice) = choose_profile(system, &args.profiles)?;
     let mut keys: Vec<Key> = profile
         .settings
         .iter()
@@ -220,6 +280,7 @@ fn check(system: &System, args: &CheckArgs, printer: &mut Printer<'_>) -> Result
     let printed = printer.print(Document::Check(&CheckReport {
         kernel: &facts.kernel_release,
         profile: &profile,
+        choice: &choice,
         summary: Summary::of(&findings),
         findings: &findings,
         facts: &facts,
@@ -371,7 +432,7 @@ fn diff(
     confirmation: &Confirmation,
     printer: &mut Printer<'_>,
 ) -> Result<u8> {
-    let profile = resolve_profiles(system, profiles)?;
+    let (profile, choice) = choose_profile(system, profiles)?;
     let places_args = Places {
         sysctl_dir: sysctl_dir.map(Path::to_path_buf),
         state_dir: None,
@@ -384,7 +445,10 @@ fn diff(
         &scope,
         live_only_reason(system, &places_args, confirmation.entered_netns),
     );
-    let printed = printer.print(Document::Plan(&plan, PlanView::Diff));
+    let printed = printer.print(Document::Diff(&DiffReport {
+        plan: &plan,
+        choice: &choice,
+    }));
     deliver(
         printed,
         if plan.is_empty() {
@@ -435,17 +499,53 @@ fn apply_command(
     let journal = Journal::open(&state_dir)?;
     apply::refuse_interrupted(&journal.records()?, &scope)?;
     let plan = shape(make_plan(system, &profile, &sysctl_dir)?);
+    let layers = active::layers(system, profiles)?;
     if plan.is_empty() {
+        record_active(&journal, &state_dir, &scope, &profile, layers, None);
         printer.print(Document::Plan(&plan, PlanView::NothingToDo))?;
         return Ok(exit::SUCCESS);
     }
     printer.print(Document::Plan(&plan, PlanView::Preview))?;
     report::confirm(confirmation.yes, "Apply these changes?")?;
     let outcome = apply::apply(system, &journal, &plan, &scope)?;
+    let transaction = outcome
+        .transaction
+        .as_deref()
+        .and_then(|id| id.parse::<u64>().ok());
+    record_active(&journal, &state_dir, &scope, &profile, layers, transaction);
     report_committed(
         printer.print(Document::Outcome(&outcome, OutcomeView::Apply)),
         &outcome,
     )
+}
+
+/// Records the profile now in force. The transaction is already committed
+/// when this runs, so a failure is said, not returned: without the record,
+/// `check` audits against what was active before.
+fn record_active(
+    journal: &Journal,
+    state_dir: &Path,
+    scope: &apply::Scope,
+    profile: &Profile,
+    layers: Vec<active::Layer>,
+    transaction: Option<u64>,
+) {
+    let recorded = journal.records().and_then(|records| {
+        active::record(
+            state_dir,
+            &records,
+            &scope.target,
+            &profile.name,
+            layers,
+            transaction,
+        )
+    });
+    if let Err(error) = recorded {
+        report::warn(&format!(
+            "the active profile could not be recorded ({error}); check and diff without --profile will not use {}",
+            profile.name
+        ));
+    }
 }
 
 fn rollback_command(
@@ -487,9 +587,86 @@ fn rollback_command(
     printer.print(Document::RollbackPreview(&plan.targets))?;
     report::confirm(confirmation.yes, "Roll back?")?;
     let outcome = apply::rollback(system, &journal, &plan, &scope)?;
+    // The active profile is the one of the newest apply still standing;
+    // entries of undone transactions no longer count (even if this fails).
+    if let Err(error) = journal
+        .records()
+        .and_then(|records| active::forget_undone(&state_dir, &records))
+    {
+        report::warn(&format!(
+            "the rollback committed; the record of the active profile could not be tidied ({error})"
+        ));
+    }
     report_committed(
         printer.print(Document::Outcome(&outcome, OutcomeView::Rollback)),
         &outcome,
+    )
+}
+
+fn status(system: &System, state_dir: Option<&Path>, printer: &mut Printer<'_>) -> Result<u8> {
+    let state_dir = match state_dir {
+        Some(dir) => absolute(dir)?,
+        None => system.default_state_dir(),
+    };
+    let target = current_target(system)?;
+    let scope = apply::Scope {
+        target: target.clone(),
+        live: true,
+    };
+    let records: Vec<crate::journal::Record> = match Journal::existing(&state_dir) {
+        Some(journal) => journal
+            .records()?
+            .into_iter()
+            .filter(|record| scope.owns(record))
+            .collect(),
+        None => Vec::new(),
+    };
+    let entry = active::active(&state_dir, &records, &target)?;
+    let last_transaction = records.iter().max_by_key(|record| record.id).cloned();
+    let applied = entry
+        .as_ref()
+        .and_then(|entry| entry.transaction.or(entry.basis))
+        .and_then(|id| records.iter().find(|record| record.id == id));
+    let keys = match applied {
+        None => Vec::new(),
+        Some(record) => {
+            let facts = system.gather(&Request {
+                keys: record.keys.iter().map(|key| key.key.clone()).collect(),
+                sockets: false,
+                time_wait: TimeWaitDetail::Count,
+                close_wait_owners: Owners::Never,
+                boot: true,
+                sysctl_dir: None,
+            })?;
+            warn_skipped(&facts);
+            active::key_states(record, &facts)
+        }
+    };
+    let changed_files = match &entry {
+        None => Vec::new(),
+        Some(entry) => match active::layers(system, &entry.arguments()) {
+            Ok(now) => active::changed_files(entry, &now),
+            // A profile file that is gone or no longer valid has changed.
+            Err(error) => vec![error.to_string()],
+        },
+    };
+    let status = active::Status {
+        active: entry,
+        changed_files,
+        last_transaction,
+        keys,
+    };
+    let code = if status.attention() {
+        exit::FINDINGS
+    } else {
+        exit::SUCCESS
+    };
+    deliver(
+        printer.print(Document::Status(&StatusReport {
+            status: &status,
+            target: &target,
+        })),
+        code,
     )
 }
 
@@ -505,16 +682,7 @@ fn history(system: &System, state_dir: Option<&Path>, printer: &mut Printer<'_>)
     // This target's records only; the sysctl.d directory does not matter
     // for which system a record belongs to.
     let scope = apply::Scope {
-        target: crate::journal::Target {
-            netns: crate::system::netns_id()
-                .map(|(dev, inode)| crate::journal::NamespaceId { dev, inode }),
-            root: crate::journal::AbsolutePath::new(system.root().to_path_buf())
-                .ok_or_else(|| Error::Usage("--root is not absolute".into()))?,
-            proc: crate::journal::AbsolutePath::new(system.proc().to_path_buf())
-                .ok_or_else(|| Error::Usage("--proc is not absolute".into()))?,
-            sysctl_dir: crate::journal::AbsolutePath::new(system.default_sysctl_dir())
-                .ok_or_else(|| Error::Usage("--root is not absolute".into()))?,
-        },
+        target: current_target(system)?,
         live: true,
     };
     let (own, other): (Vec<_>, Vec<_>) = records.into_iter().partition(|record| scope.owns(record));

@@ -10,6 +10,7 @@
 //! outcome to an exit code. `ARCHITECTURE.md` maps the layers and their
 //! invariants.
 
+pub mod active;
 pub mod apply;
 pub mod census;
 pub mod cli;

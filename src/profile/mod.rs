@@ -382,6 +382,32 @@ pub fn resolve_stack<S: AsRef<str>>(system: &System, arguments: &[S]) -> Result<
     Ok(merge(layers))
 }
 
+/// One file of a profile as it was read: its name, where it came from and
+/// its bytes (what `apply` records of the active profile).
+pub struct FileRead {
+    pub name: String,
+    pub origin: Origin,
+    pub bytes: Vec<u8>,
+}
+
+/// For each argument, its files as read: itself first, then each parent it
+/// extends. The same lookup as [`resolve_stack`].
+pub fn stack_files<S: AsRef<str>>(system: &System, arguments: &[S]) -> Result<Vec<Vec<FileRead>>> {
+    arguments
+        .iter()
+        .map(|argument| {
+            Ok(chain(system, argument.as_ref())?
+                .into_iter()
+                .map(|(located, _)| FileRead {
+                    name: located.name,
+                    origin: located.origin,
+                    bytes: located.bytes,
+                })
+                .collect())
+        })
+        .collect()
+}
+
 /// One profile's files: itself first, then each parent it extends.
 fn chain(system: &System, argument: &str) -> Result<Vec<(Located, ProfileFile)>> {
     let reference = Reference::from_argument(argument, None);

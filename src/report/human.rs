@@ -9,6 +9,7 @@ use super::{
     CheckReport, DISPLAY_ORDER, Document, DocumentKind, Explanation, LintReport, OutcomeView,
     PlanView, Render, SocketsReport, destinations,
 };
+use crate::active::{ProfileChoice, ProfileSource};
 use crate::apply::Outcome;
 use crate::census::TcpState;
 use crate::facts::Reading;
@@ -33,7 +34,11 @@ impl Render for Human {
         match document {
             Document::Check(report) => check(out, report),
             Document::Sockets(report) => sockets(out, report, self.fancy),
-            Document::Plan(plan, view) => self::plan(out, plan, *view),
+            Document::Plan(plan, view) => self::plan(out, plan, *view, None),
+            Document::Diff(report) => {
+                self::plan(out, report.plan, PlanView::Diff, Some(report.choice))
+            }
+            Document::Status(report) => status(out, report),
             Document::Outcome(outcome, view) => self::outcome(out, outcome, *view),
             Document::RollbackPreview(records) => rollback_preview(out, records),
             Document::Lint(report) => lint(out, report),
@@ -91,8 +96,9 @@ fn check(out: &mut dyn Write, report: &CheckReport<'_>) -> io::Result<()> {
     let facts = report.facts;
     writeln!(
         out,
-        "{BOLD}tcptune check{BOLD:#}: profile {}, kernel {}",
+        "{BOLD}tcptune check{BOLD:#}: profile {}{}, kernel {}",
         Shown(&report.profile.name),
+        profile_origin(report.choice),
         Shown(report.kernel)
     )?;
     let states = &facts.census.states;
@@ -609,10 +615,112 @@ fn explain(out: &mut dyn Write, explanation: &Explanation<'_>) -> io::Result<()>
     super::finish(out)
 }
 
+/// Why this profile, after its name: nothing when it was given.
+fn profile_origin(choice: &ProfileChoice) -> String {
+    match (&choice.source, &choice.active) {
+        (ProfileSource::Active, Some(entry)) => match entry.transaction {
+            Some(id) => format!(" (active: applied by transaction {id})"),
+            None => format!(" (active: applied {})", format_time(entry.recorded)),
+        },
+        // Given, or the default when nothing was applied: as it always read.
+        _ => String::new(),
+    }
+}
+
+fn status(out: &mut dyn Write, report: &super::StatusReport<'_>) -> io::Result<()> {
+    let status = report.status;
+    match &status.active {
+        None => writeln!(
+            out,
+            "{BOLD}tcptune status{BOLD:#}: no active profile (nothing applied here, or everything rolled back)"
+        )?,
+        Some(entry) => {
+            writeln!(
+                out,
+                "{BOLD}tcptune status{BOLD:#}: active profile {}",
+                Shown(&entry.profile)
+            )?;
+            for layer in &entry.layers {
+                for file in &layer.files {
+                    let source = match &file.source {
+                        crate::active::Source::Builtin => "built-in".to_owned(),
+                        crate::active::Source::File(path) => path.display().to_string(),
+                    };
+                    writeln!(
+                        out,
+                        "  {} from {} ({} bytes, fnv1a64 {})",
+                        Shown(&file.name),
+                        Shown(&source),
+                        file.length,
+                        file.fnv1a64
+                    )?;
+                }
+            }
+        }
+    }
+    for file in &status.changed_files {
+        writeln!(out, "  changed since applied: {}", Shown(file))?;
+    }
+    match &status.last_transaction {
+        None => writeln!(out, "last transaction: none")?,
+        Some(record) => writeln!(
+            out,
+            "last transaction: {} {} {} at {} (profile {})",
+            record.id,
+            record.kind,
+            record.state,
+            format_time(record.created),
+            Shown(record.profile.as_deref().unwrap_or("-"))
+        )?,
+    }
+    for key in &status.keys {
+        let live = key
+            .live
+            .as_ref()
+            .map_or_else(|| "unreadable".to_owned(), ToString::to_string);
+        let drift = if key.drifted {
+            format!(
+                "drifted: live {}, applied {}",
+                Shown(&live),
+                Shown(&key.applied.to_string())
+            )
+        } else {
+            format!("live {}", Shown(&live))
+        };
+        let boot = match (key.boot, &key.boot_winner) {
+            (crate::active::Persistence::Persisted, _) => "persisted".to_owned(),
+            (crate::active::Persistence::NotPersisted, _) => "not persisted at boot".to_owned(),
+            (crate::active::Persistence::Shadowed, Some(winner)) => {
+                format!("shadowed at boot by {}", Shown(winner))
+            }
+            (crate::active::Persistence::Shadowed, None) => "shadowed at boot".to_owned(),
+            (crate::active::Persistence::Unknown, _) => "boot configuration unread".to_owned(),
+        };
+        writeln!(out, "  {}: {drift}; {boot}", Shown(&key.key.to_string()))?;
+    }
+    if status.active.is_some() {
+        writeln!(
+            out,
+            "{}",
+            if status.attention() {
+                "attention: the system no longer matches the active profile as applied"
+            } else {
+                "in force: live values and boot configuration carry the active profile"
+            }
+        )?;
+    }
+    super::finish(out)
+}
+
 const GREEN: Style = AnsiColor::Green.on_default();
 const RED: Style = AnsiColor::Red.on_default();
 
-fn plan(out: &mut dyn Write, plan: &Plan, view: PlanView) -> io::Result<()> {
+fn plan(
+    out: &mut dyn Write,
+    plan: &Plan,
+    view: PlanView,
+    choice: Option<&ProfileChoice>,
+) -> io::Result<()> {
     let title = match view {
         PlanView::Diff => "tcptune diff",
         PlanView::DryRun => "tcptune apply --dry-run",
@@ -620,8 +728,9 @@ fn plan(out: &mut dyn Write, plan: &Plan, view: PlanView) -> io::Result<()> {
     };
     writeln!(
         out,
-        "{BOLD}{title}{BOLD:#}: profile {}",
-        Shown(&plan.profile)
+        "{BOLD}{title}{BOLD:#}: profile {}{}",
+        Shown(&plan.profile),
+        choice.map(profile_origin).unwrap_or_default()
     )?;
     let file = plan.file.display().to_string();
     if plan.is_empty() {

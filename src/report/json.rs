@@ -31,6 +31,12 @@ impl Render for Json {
             // rollback likewise; the previews are for people.
             Document::Plan(_, PlanView::Preview) | Document::RollbackPreview(_) => return Ok(()),
             Document::Plan(plan_, view) => plan(plan_, *view),
+            Document::Diff(report) => {
+                let mut value = plan(report.plan, PlanView::Diff);
+                choice(&mut value, report.choice);
+                value
+            }
+            Document::Status(report) => status(report),
             Document::Outcome(outcome_, view) => {
                 outcome(outcome_, *view == super::OutcomeView::Rollback)
             }
@@ -60,7 +66,7 @@ fn check(report: &CheckReport<'_>) -> Value {
         sockets["close_wait_owners"] = json!(owners.owners);
         sockets["close_wait_unknown_owner"] = json!(owners.unknown);
     }
-    json!({
+    let mut value = json!({
         "schema_version": SCHEMA_VERSION,
         "tcptune_version": env!("CARGO_PKG_VERSION"),
         "kernel": report.kernel,
@@ -73,6 +79,48 @@ fn check(report: &CheckReport<'_>) -> Value {
             "sockstat": facts.sockstat,
         },
         "sample": facts.sample,
+    });
+    choice(&mut value, report.choice);
+    value
+}
+
+/// `profile_source` and, for the active profile, `active`.
+fn choice(value: &mut Value, choice: &crate::active::ProfileChoice) {
+    value["profile_source"] = json!(choice.source);
+    if let Some(entry) = &choice.active {
+        value["active"] = active_entry(entry, &choice.changed_files);
+    }
+}
+
+fn active_entry(entry: &crate::active::Entry, changed_files: &[String]) -> Value {
+    json!({
+        "profile": entry.profile,
+        "layers": entry.layers,
+        "transaction": entry.transaction.map(|id| id.to_string()),
+        "recorded": format_time(entry.recorded),
+        "changed_files": changed_files,
+    })
+}
+
+fn status(report: &super::StatusReport<'_>) -> Value {
+    let status = report.status;
+    json!({
+        "schema_version": SCHEMA_VERSION,
+        "tcptune_version": env!("CARGO_PKG_VERSION"),
+        "target": report.target,
+        "active": status
+            .active
+            .as_ref()
+            .map(|entry| active_entry(entry, &status.changed_files)),
+        "last_transaction": status.last_transaction.as_ref().map(|record| json!({
+            "id": record.id.to_string(),
+            "kind": record.kind,
+            "state": record.state,
+            "created": format_time(record.created),
+            "profile": record.profile,
+        })),
+        "keys": status.keys,
+        "attention": status.attention(),
     })
 }
 

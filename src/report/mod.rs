@@ -17,6 +17,7 @@ mod prometheus;
 
 use std::io::{self, Write};
 
+use crate::active::ProfileChoice;
 use crate::apply::Outcome;
 use crate::census::TcpState;
 use crate::error::{Error, Result};
@@ -58,6 +59,8 @@ pub const SCHEMA_VERSION: u32 = 1;
 pub struct CheckReport<'a> {
     pub kernel: &'a str,
     pub profile: &'a Profile,
+    /// Why this profile: given, the active one, or the default.
+    pub choice: &'a ProfileChoice,
     pub summary: Summary,
     pub findings: &'a [Finding],
     pub facts: &'a Facts,
@@ -103,6 +106,18 @@ pub enum OutcomeView {
     Rollback,
 }
 
+/// The result of `diff`: the plan and which profile it was made for.
+pub struct DiffReport<'a> {
+    pub plan: &'a Plan,
+    pub choice: &'a ProfileChoice,
+}
+
+/// The result of `status`.
+pub struct StatusReport<'a> {
+    pub status: &'a crate::active::Status,
+    pub target: &'a crate::journal::Target,
+}
+
 /// The result of `lint`.
 pub struct LintReport<'a> {
     pub files: &'a [std::path::PathBuf],
@@ -114,6 +129,8 @@ pub enum Document<'a> {
     Check(&'a CheckReport<'a>),
     Sockets(&'a SocketsReport<'a>),
     Plan(&'a Plan, PlanView),
+    Diff(&'a DiffReport<'a>),
+    Status(&'a StatusReport<'a>),
     Outcome(&'a Outcome, OutcomeView),
     RollbackPreview(&'a [Record]),
     Lint(&'a LintReport<'a>),
@@ -129,6 +146,7 @@ pub enum DocumentKind {
     Check,
     Sockets,
     Plan,
+    Status,
     Outcome,
     RollbackPreview,
     Lint,
@@ -143,7 +161,8 @@ impl Document<'_> {
         match self {
             Document::Check(_) => DocumentKind::Check,
             Document::Sockets(_) => DocumentKind::Sockets,
-            Document::Plan(..) => DocumentKind::Plan,
+            Document::Plan(..) | Document::Diff(_) => DocumentKind::Plan,
+            Document::Status(_) => DocumentKind::Status,
             Document::Outcome(..) => DocumentKind::Outcome,
             Document::RollbackPreview(_) => DocumentKind::RollbackPreview,
             Document::Lint(_) => DocumentKind::Lint,
@@ -261,6 +280,7 @@ pub const COMMAND_DOCUMENTS: &[(&str, &[DocumentKind])] = &[
         &[DocumentKind::RollbackPreview, DocumentKind::Outcome],
     ),
     ("history", &[DocumentKind::History]),
+    ("status", &[DocumentKind::Status]),
     (
         "profiles",
         &[DocumentKind::ProfileList, DocumentKind::Profile],

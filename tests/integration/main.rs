@@ -3,6 +3,7 @@
 //! real kernel inside private network namespaces. One test binary; each test
 //! that writes anything gets its own temporary directory.
 
+mod active;
 mod apply;
 mod architecture;
 mod check;
