@@ -203,6 +203,14 @@ pub enum Command {
     /// Count TCP sockets by state; who holds CLOSE_WAIT, where TIME_WAIT points.
     Sockets(SocketsArgs),
 
+    /// Suggest a built-in profile from the traffic on this host, with the
+    /// evidence and the reason. Reads the socket table; changes nothing.
+    ///
+    /// Many outgoing connections closed toward few destinations: loadbalancer;
+    /// many inbound clients: webserver; long-lived connections to few
+    /// servers: database; otherwise default. Exit 0.
+    Recommend,
+
     /// List built-in and installed profiles, or show one with its inheritance resolved.
     Profiles {
         /// A profile name or path to show.
@@ -241,6 +249,7 @@ impl Command {
             Command::Lint { .. } => "lint",
             Command::Sockets(_) => "sockets",
             Command::Profiles { .. } => "profiles",
+            Command::Recommend => "recommend",
             Command::Explain { .. } => "explain",
             Command::Generate { .. } => "generate",
         }

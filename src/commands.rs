@@ -37,6 +37,7 @@ pub fn run(cli: &Cli, printer: &mut Printer<'_>) -> Result<u8> {
     match &cli.command {
         Command::Check(args) => check(&system, args, printer),
         Command::Sockets(args) => sockets(&system, args, printer),
+        Command::Recommend => recommend(&system, printer),
         Command::Profiles { name } => profiles(&system, name.as_deref(), printer),
         Command::Explain { subject, kernel } => explain(&system, subject, *kernel, printer),
         Command::Diff {
@@ -335,6 +336,16 @@ fn sockets(system: &System, args: &SocketsArgs, printer: &mut Printer<'_>) -> Re
         by_destination: args.by_destination,
     }));
     deliver(printed, exit::SUCCESS)
+}
+
+fn recommend(system: &System, printer: &mut Printer<'_>) -> Result<u8> {
+    let mut collector = crate::recommend::Collector::default();
+    system.each_tcp_row(&mut |row| collector.record(row))?;
+    let recommendation = crate::recommend::recommend(collector.evidence());
+    deliver(
+        printer.print(Document::Recommendation(&recommendation)),
+        exit::SUCCESS,
+    )
 }
 
 fn profiles(system: &System, name: Option<&str>, printer: &mut Printer<'_>) -> Result<u8> {

@@ -30,6 +30,7 @@ pub mod manual;
 pub mod plan;
 pub mod profile;
 pub mod rates;
+pub mod recommend;
 pub mod report;
 pub mod rules;
 pub mod suggest;

@@ -39,6 +39,7 @@ impl Render for Human {
                 self::plan(out, report.plan, PlanView::Diff, Some(report.choice))
             }
             Document::Status(report) => status(out, report),
+            Document::Recommendation(recommendation) => recommend(out, recommendation),
             Document::Outcome(outcome, view) => self::outcome(out, outcome, *view),
             Document::RollbackPreview(records) => rollback_preview(out, records),
             Document::Lint(report) => lint(out, report),
@@ -709,6 +710,67 @@ fn status(out: &mut dyn Write, report: &super::StatusReport<'_>) -> io::Result<(
             }
         )?;
     }
+    super::finish(out)
+}
+
+fn recommend(
+    out: &mut dyn Write,
+    recommendation: &crate::recommend::Recommendation,
+) -> io::Result<()> {
+    let evidence = &recommendation.evidence;
+    writeln!(
+        out,
+        "{BOLD}tcptune recommend{BOLD:#}: profile {}",
+        recommendation.profile
+    )?;
+    wrapped(
+        out,
+        "",
+        0,
+        &format!("because {}", Shown(&recommendation.reason)),
+    )?;
+    writeln!(out)?;
+    writeln!(
+        out,
+        "inbound:  {} established, {} time_wait, from {} client addresses, listening on {:?}",
+        evidence.inbound_established,
+        evidence.inbound_time_wait,
+        evidence.inbound_clients,
+        evidence.listening_ports
+    )?;
+    writeln!(
+        out,
+        "outgoing: {} established, {} time_wait, toward {} destinations",
+        evidence.outgoing_established, evidence.outgoing_time_wait, evidence.outgoing_destinations
+    )?;
+    for destination in &evidence.top_destinations {
+        writeln!(
+            out,
+            "  {:<44} {:>6} established {:>6} time_wait",
+            Shown(&destination.destination),
+            destination.established,
+            destination.time_wait
+        )?;
+    }
+    writeln!(out)?;
+    for shape in &recommendation.considered {
+        writeln!(
+            out,
+            "{} {}: {}",
+            if shape.matched {
+                "fits    "
+            } else {
+                "does not"
+            },
+            shape.profile,
+            Shown(&shape.why)
+        )?;
+    }
+    writeln!(
+        out,
+        "nothing was changed; to use it: tcptune diff --profile {0}, then tcptune apply --profile {0}",
+        recommendation.profile
+    )?;
     super::finish(out)
 }
 

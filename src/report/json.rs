@@ -37,6 +37,15 @@ impl Render for Json {
                 value
             }
             Document::Status(report) => status(report),
+            Document::Recommendation(recommendation) => json!({
+                "schema_version": SCHEMA_VERSION,
+                "tcptune_version": env!("CARGO_PKG_VERSION"),
+                "profile": recommendation.profile,
+                "reason": recommendation.reason,
+                "evidence": recommendation.evidence,
+                "considered": recommendation.considered,
+                "applied": false,
+            }),
             Document::Outcome(outcome_, view) => {
                 outcome(outcome_, *view == super::OutcomeView::Rollback)
             }

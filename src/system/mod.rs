@@ -202,6 +202,14 @@ impl System {
     /// Counts TCP sockets from `<proc>/net/tcp` and `tcp6`, streaming.
     pub fn census_procfs(&self) -> Result<Census> {
         let mut census = Census::default();
+        self.each_tcp_row(&mut |row| census.record(row))?;
+        census.source = Some(crate::census::Source::Procfs);
+        Ok(census)
+    }
+
+    /// Hands every row of `<proc>/net/tcp` and `tcp6` to `visit`, streaming
+    /// (the tables of the calling thread's network namespace).
+    pub fn each_tcp_row(&self, visit: &mut dyn FnMut(&crate::census::Row)) -> Result<()> {
         for name in ["net/tcp", "net/tcp6"] {
             let path = self.proc.join(name);
             match input::open(&path, Links::Follow).and_then(|file| {
@@ -216,18 +224,17 @@ impl System {
                 }
                 Ok(file)
             }) {
-                Ok(file) => tcp_table::count(
+                Ok(file) => tcp_table::each_row(
                     io::BufReader::with_capacity(64 * 1024, file),
                     &path,
-                    &mut census,
+                    visit,
                 )?,
                 // A kernel built without IPv6 has no tcp6.
                 Err(error) if error.kind() == io::ErrorKind::NotFound && name == "net/tcp6" => {}
                 Err(source) => return Err(Error::Read { path, source }),
             }
         }
-        census.source = Some(crate::census::Source::Procfs);
-        Ok(census)
+        Ok(())
     }
 
     /// Maps CLOSE_WAIT sockets to the processes holding them by walking

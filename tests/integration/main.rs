@@ -21,6 +21,7 @@ mod npd;
 mod output;
 mod profiles;
 mod prometheus;
+mod recommend;
 mod schema;
 mod sockets;
 mod special_files;
