@@ -16,10 +16,11 @@ use crate::knowledge;
 use crate::plan::{self, Plan};
 use crate::profile::{self, Profile};
 use crate::report::{
-    self, CheckReport, DiffReport, Document, Explanation, LintReport, OutcomeView, PlanView,
-    Printer, SocketsReport, StatusReport,
+    self, CheckReport, DiffReport, Document, Explanation, LintReport, OutcomeView, PerNamespace,
+    PlanView, Printer, Section, SocketsReport, StatusReport,
 };
 use crate::rules;
+use crate::system::namespaces::{self, Namespace};
 use crate::system::{Owners, Request, System, TimeWaitDetail};
 
 /// Runs the parsed command line, printing through `printer`.
@@ -35,11 +36,32 @@ pub fn run(cli: &Cli, printer: &mut Printer<'_>) -> Result<u8> {
         printer.require(name, kinds)?;
     }
     match &cli.command {
+        Command::Check(args) if args.all_netns => {
+            refuse_netns_with_all(cli)?;
+            check_all(&system, args, printer)
+        }
+        Command::Sockets(args) if args.all_netns => {
+            refuse_netns_with_all(cli)?;
+            sockets_all(&system, args, printer)
+        }
         Command::Check(args) => check(&system, args, printer),
         Command::Sockets(args) => sockets(&system, args, printer),
         Command::Recommend => recommend(&system, printer),
         Command::Profiles { name } => profiles(&system, name.as_deref(), printer),
-        Command::Explain { subject, kernel } => explain(&system, subject, *kernel, printer),
+        Command::Explain { list: true, .. } => printer
+            .print(Document::Explanation(&Explanation::List {
+                topics: knowledge::TOPICS,
+                keys: knowledge::KEYS,
+            }))
+            .map(|()| exit::SUCCESS),
+        Command::Explain {
+            subject, kernel, ..
+        } => explain(
+            &system,
+            subject.as_deref().unwrap_or_default(),
+            *kernel,
+            printer,
+        ),
         Command::Diff {
             profiles,
             sysctl_dir,
@@ -103,9 +125,17 @@ pub fn run(cli: &Cli, printer: &mut Printer<'_>) -> Result<u8> {
         Command::Status { state_dir } => status(&system, state_dir.as_deref(), printer),
         Command::Lint {
             files,
+            boot,
             fail_on,
             kernel,
-        } => lint(&system, files, Severity::from(*fail_on), *kernel, printer),
+        } => {
+            let files = if *boot {
+                system.boot_files()?
+            } else {
+                lint_files(&system, files)?
+            };
+            lint(&system, &files, Severity::from(*fail_on), *kernel, printer)
+        }
         Command::Generate { what } => {
             printer.raw(|out| match what {
                 Generate::Man => crate::manual::render_man(out),
@@ -252,8 +282,17 @@ fn current_target(system: &System) -> Result<crate::journal::Target> {
     })
 }
 
-fn check(system: &System, args: &CheckArgs, printer: &mut Printer<'_>) -> Result<u8> {
-    let (profile, choice) = choose_profile(system, &args.profiles)?;
+fn refuse_netns_with_all(cli: &Cli) -> Result<()> {
+    if cli.netns.is_some() {
+        return Err(Error::Usage(
+            "--netns and --all-netns exclude each other: --all-netns audits every namespace".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// What `check` reads.
+fn check_request(profile: &Profile) -> Request {
     let mut keys: Vec<Key> = profile
         .settings
         .iter()
@@ -262,18 +301,163 @@ fn check(system: &System, args: &CheckArgs, printer: &mut Printer<'_>) -> Result
         .collect();
     keys.sort();
     keys.dedup();
-    let facts = system.gather_sampled(
-        &Request {
-            keys,
-            sockets: true,
-            // port-exhaustion names destinations.
-            time_wait: TimeWaitDetail::PerDestination,
-            close_wait_owners: Owners::IfCloseWait,
-            boot: true,
-            sysctl_dir: None,
+    Request {
+        keys,
+        sockets: true,
+        // port-exhaustion names destinations.
+        time_wait: TimeWaitDetail::PerDestination,
+        close_wait_owners: Owners::IfCloseWait,
+        boot: true,
+        sysctl_dir: None,
+    }
+}
+
+/// Every network namespace, found; refused unless this is the kernel's
+/// /proc (a saved tree has no namespaces to enter).
+fn namespaces(system: &System) -> Result<Vec<Namespace>> {
+    if !system.is_kernel_proc() {
+        return Err(Error::Usage(
+            "--all-netns needs the kernel's /proc: a saved tree has no namespaces to enter".into(),
+        ));
+    }
+    let (found, unreadable) = namespaces::discover(system.proc(), Path::new("/run/netns"))?;
+    if unreadable > 0 {
+        crate::note!("{unreadable} processes or names could not be looked at (gone, or not ours)");
+    }
+    Ok(found)
+}
+
+/// Each audited namespace's index in the list found, with its facts; and
+/// the namespaces that vanished first.
+type Gathered = (Vec<(usize, crate::facts::Facts)>, Vec<String>);
+
+/// Gathers in each namespace (tcptune's own on this thread, the others on
+/// a thread that entered them). A namespace that is gone by the time it is
+/// entered is listed as vanished, not an error.
+fn gather_each(
+    system: &System,
+    found: &[Namespace],
+    request: &Request,
+    child_request: &Request,
+    sample: Option<f64>,
+) -> Result<Gathered> {
+    let mut gathered = Vec::new();
+    let mut vanished = Vec::new();
+    for (index, namespace) in found.iter().enumerate() {
+        let facts = if namespace.host {
+            system.gather_sampled(request, sample)
+        } else {
+            namespaces::on_thread_in(&namespace.path, || {
+                system
+                    .for_this_thread()
+                    .gather_sampled(child_request, sample)
+            })
+        };
+        match facts {
+            Ok(facts) => {
+                warn_skipped(&facts);
+                gathered.push((index, facts));
+            }
+            Err(error) if namespaces::vanished(&error) => {
+                vanished.push(namespace.label());
+            }
+            Err(error) => {
+                return Err(Error::Failed(format!(
+                    "network namespace {}: {error}",
+                    namespace.label()
+                )));
+            }
+        }
+    }
+    Ok((gathered, vanished))
+}
+
+fn check_all(system: &System, args: &CheckArgs, printer: &mut Printer<'_>) -> Result<u8> {
+    let system = &system.sharing_one_fd_walk();
+    let (profile, choice) = choose_profile(system, &args.profiles)?;
+    let found = namespaces(system)?;
+    let request = check_request(&profile);
+    // The boot configuration is the host's: read once, with its section.
+    let child_request = Request {
+        boot: false,
+        ..check_request(&profile)
+    };
+    let (gathered, vanished) = gather_each(system, &found, &request, &child_request, args.sample)?;
+    let fail_on = Severity::from(args.fail_on);
+    let judged: Vec<(usize, &crate::facts::Facts, Vec<crate::finding::Finding>)> = gathered
+        .iter()
+        .map(|(index, facts)| (*index, facts, rules::evaluate(facts, &profile)))
+        .collect();
+    let failed = judged
+        .iter()
+        .flat_map(|(_, _, findings)| findings)
+        .any(|finding| finding.severity >= fail_on);
+    let reports: Vec<CheckReport<'_>> = judged
+        .iter()
+        .map(|(_, facts, findings)| CheckReport {
+            kernel: &facts.kernel_release,
+            profile: &profile,
+            choice: &choice,
+            summary: Summary::of(findings),
+            findings,
+            facts,
+        })
+        .collect();
+    let sections: Vec<Section<'_>> = judged
+        .iter()
+        .zip(&reports)
+        .map(|((index, _, _), report)| Section {
+            namespace: &found[*index],
+            document: Document::Check(report),
+        })
+        .collect();
+    let printed = printer.print(Document::PerNamespace(&PerNamespace {
+        kind: report::DocumentKind::Check,
+        sections: &sections,
+        vanished: &vanished,
+    }));
+    deliver(
+        printed,
+        if failed {
+            exit::FINDINGS
+        } else {
+            exit::SUCCESS
         },
-        args.sample,
-    )?;
+    )
+}
+
+fn sockets_all(system: &System, args: &SocketsArgs, printer: &mut Printer<'_>) -> Result<u8> {
+    let system = &system.sharing_one_fd_walk();
+    let found = namespaces(system)?;
+    let request = sockets_request(args);
+    let (gathered, vanished) = gather_each(system, &found, &request, &request, args.sample)?;
+    let reports: Vec<SocketsReport<'_>> = gathered
+        .iter()
+        .map(|(_, facts)| SocketsReport {
+            facts,
+            processes: args.processes,
+            by_destination: args.by_destination,
+        })
+        .collect();
+    let sections: Vec<Section<'_>> = gathered
+        .iter()
+        .zip(&reports)
+        .map(|((index, _), report)| Section {
+            namespace: &found[*index],
+            document: Document::Sockets(report),
+        })
+        .collect();
+    let printed = printer.print(Document::PerNamespace(&PerNamespace {
+        kind: report::DocumentKind::Sockets,
+        sections: &sections,
+        vanished: &vanished,
+    }));
+    deliver(printed, exit::SUCCESS)
+}
+
+fn check(system: &System, args: &CheckArgs, printer: &mut Printer<'_>) -> Result<u8> {
+    let (profile, choice) = choose_profile(system, &args.profiles)?;
+    let facts = system.gather_sampled(&check_request(&profile), args.sample)?;
     warn_skipped(&facts);
     let findings = rules::evaluate(&facts, &profile);
     let fail_on = Severity::from(args.fail_on);
@@ -305,30 +489,31 @@ const SOCKET_KEYS: &[&str] = &[
     "net.ipv4.tcp_fin_timeout",
 ];
 
-fn sockets(system: &System, args: &SocketsArgs, printer: &mut Printer<'_>) -> Result<u8> {
+fn sockets_request(args: &SocketsArgs) -> Request {
     let keys = SOCKET_KEYS
         .iter()
         .filter_map(|key| Key::parse(key).ok())
         .collect();
-    let facts = system.gather_sampled(
-        &Request {
-            keys,
-            sockets: true,
-            time_wait: if args.by_destination || args.sample.is_some() {
-                TimeWaitDetail::PerDestination
-            } else {
-                TimeWaitDetail::Count
-            },
-            close_wait_owners: if args.processes {
-                Owners::Always
-            } else {
-                Owners::Never
-            },
-            boot: false,
-            sysctl_dir: None,
+    Request {
+        keys,
+        sockets: true,
+        time_wait: if args.by_destination || args.sample.is_some() {
+            TimeWaitDetail::PerDestination
+        } else {
+            TimeWaitDetail::Count
         },
-        args.sample,
-    )?;
+        close_wait_owners: if args.processes {
+            Owners::Always
+        } else {
+            Owners::Never
+        },
+        boot: false,
+        sysctl_dir: None,
+    }
+}
+
+fn sockets(system: &System, args: &SocketsArgs, printer: &mut Printer<'_>) -> Result<u8> {
+    let facts = system.gather_sampled(&sockets_request(args), args.sample)?;
     warn_skipped(&facts);
     let printed = printer.print(Document::Sockets(&SocketsReport {
         facts: &facts,
@@ -715,6 +900,20 @@ fn history(system: &System, state_dir: Option<&Path>, printer: &mut Printer<'_>)
 /// Largest sysctl file `lint` reads (real ones are a few KiB).
 const LINT_MAX_BYTES: u64 = 16 * 1024 * 1024;
 
+/// The files `lint` was given: a directory expanded to its `*.conf` files
+/// in loader order; `-` (standard input) kept as it is.
+fn lint_files(system: &System, arguments: &[PathBuf]) -> Result<Vec<PathBuf>> {
+    let mut files = Vec::new();
+    for argument in arguments {
+        if argument.as_os_str() == "-" {
+            files.push(argument.clone());
+        } else {
+            files.extend(system.conf_files(argument)?);
+        }
+    }
+    Ok(files)
+}
+
 fn lint(
     system: &System,
     files: &[PathBuf],
@@ -724,7 +923,13 @@ fn lint(
 ) -> Result<u8> {
     let contents = files
         .iter()
-        .map(|path| system.read_input_file(path, LINT_MAX_BYTES))
+        .map(|path| {
+            if path.as_os_str() == "-" {
+                system.read_stdin(LINT_MAX_BYTES)
+            } else {
+                system.read_input_file(path, LINT_MAX_BYTES)
+            }
+        })
         .collect::<Result<Vec<_>>>()?;
     let inputs: Vec<crate::lint::LintInput<'_>> = files
         .iter()

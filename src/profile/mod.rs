@@ -573,8 +573,18 @@ fn valid_name(name: &str) -> bool {
 }
 
 fn unknown(system: &System, name: &str) -> Error {
+    let installed_names: Vec<String> = list(system)
+        .map(|listings| listings.into_iter().map(|listing| listing.name).collect())
+        .unwrap_or_default();
+    let candidates = BUILTINS
+        .iter()
+        .map(|(builtin, _)| *builtin)
+        .chain(installed_names.iter().map(String::as_str));
     Error::UnknownProfile {
         name: name.to_owned(),
+        suggestion: crate::suggest::closest(name, candidates)
+            .map(|near| format!("; did you mean `{near}`?"))
+            .unwrap_or_default(),
         builtins: BUILTINS
             .iter()
             .map(|(name, _)| *name)

@@ -40,6 +40,19 @@ impl Render for Human {
             }
             Document::Status(report) => status(out, report),
             Document::Recommendation(recommendation) => recommend(out, recommendation),
+            Document::PerNamespace(all) => {
+                for (index, section) in all.sections.iter().enumerate() {
+                    if index > 0 {
+                        writeln!(out)?;
+                    }
+                    namespace_header(out, section.namespace)?;
+                    self.render(out, &section.document)?;
+                }
+                for gone in all.vanished {
+                    writeln!(out, "\n(gone before it could be audited: {})", Shown(gone))?;
+                }
+                super::finish(out)
+            }
             Document::Outcome(outcome, view) => self::outcome(out, outcome, *view),
             Document::RollbackPreview(records) => rollback_preview(out, records),
             Document::Lint(report) => lint(out, report),
@@ -550,6 +563,16 @@ fn profile(out: &mut dyn Write, profile: &Profile) -> io::Result<()> {
 
 fn explain(out: &mut dyn Write, explanation: &Explanation<'_>) -> io::Result<()> {
     match explanation {
+        Explanation::List { topics, keys } => {
+            writeln!(out, "{BOLD}topics{BOLD:#}")?;
+            for topic in *topics {
+                writeln!(out, "  {:<14} {}", topic.name, topic.title)?;
+            }
+            writeln!(out, "\n{BOLD}keys{BOLD:#}")?;
+            for info in *keys {
+                writeln!(out, "  {}", info.key)?;
+            }
+        }
         Explanation::Topic(topic) => {
             writeln!(out, "{BOLD}{}{BOLD:#}", topic.title)?;
             for paragraph in topic.paragraphs {
@@ -711,6 +734,51 @@ fn status(out: &mut dyn Write, report: &super::StatusReport<'_>) -> io::Result<(
         )?;
     }
     super::finish(out)
+}
+
+/// The line that opens one namespace's section: its label and owner.
+fn namespace_header(
+    out: &mut dyn Write,
+    namespace: &crate::system::namespaces::Namespace,
+) -> io::Result<()> {
+    let mut owner = Vec::new();
+    if namespace.host {
+        owner.push("tcptune's own (host)".to_owned());
+    }
+    if let Some(pod) = namespace.pod() {
+        owner.push(format!("pod {pod}"));
+    }
+    if let Some(uid) = &namespace.owner.pod_uid {
+        owner.push(format!("pod uid {uid}"));
+    }
+    if let Some(id) = &namespace.owner.container_id {
+        let short: String = id.chars().take(12).collect();
+        match &namespace.owner.runtime {
+            Some(runtime) => owner.push(format!("{runtime} container {short}")),
+            None => owner.push(format!("container {short}")),
+        }
+    }
+    if let Some(pid) = namespace.pids.first() {
+        owner.push(format!(
+            "pid {pid} {} ({} processes)",
+            namespace.comm.as_deref().unwrap_or("?"),
+            namespace.process_count
+        ));
+    }
+    let label = namespace.label();
+    let inode = format!("net:[{}]", namespace.inode);
+    writeln!(
+        out,
+        "{BOLD}== network namespace {}{BOLD:#}{}{}{}",
+        Shown(&label),
+        if label == inode {
+            String::new()
+        } else {
+            format!(" {inode}")
+        },
+        if owner.is_empty() { "" } else { ": " },
+        Shown(&owner.join(", "))
+    )
 }
 
 fn recommend(

@@ -23,13 +23,61 @@ impl Render for Json {
     }
 
     fn render(&self, out: &mut dyn Write, document: &Document<'_>) -> io::Result<()> {
-        let value = match document {
+        match value(document) {
+            Some(value) => write(out, &value),
+            None => Ok(()),
+        }
+    }
+}
+
+/// Every namespace's document, labelled with the namespace, in one array;
+/// the summary (for check) is the worst of them.
+fn per_namespace(all: &super::PerNamespace<'_>) -> Value {
+    let namespaces: Vec<Value> = all
+        .sections
+        .iter()
+        .map(|section| {
+            let mut document = value(&section.document).unwrap_or(Value::Null);
+            if let Value::Object(map) = &mut document {
+                map.remove("schema_version");
+                map.remove("tcptune_version");
+            }
+            json!({
+                "netns": {
+                    "label": section.namespace.label(),
+                    "dev": section.namespace.dev,
+                    "inode": section.namespace.inode,
+                    "host": section.namespace.host,
+                    "names": section.namespace.names,
+                    "pids": section.namespace.pids,
+                    "process_count": section.namespace.process_count,
+                    "comm": section.namespace.comm,
+                    "owner": section.namespace.owner,
+                    "pod": section.namespace.pod(),
+                },
+                "report": document,
+            })
+        })
+        .collect();
+    json!({
+        "schema_version": SCHEMA_VERSION,
+        "tcptune_version": env!("CARGO_PKG_VERSION"),
+        "namespaces": namespaces,
+        "vanished": all.vanished,
+    })
+}
+
+/// A document's JSON value; None for the previews JSON does not print.
+fn value(document: &Document<'_>) -> Option<Value> {
+    Some({
+        match document {
+            Document::PerNamespace(all) => per_namespace(all),
             Document::Check(report) => check(report),
             Document::Sockets(report) => sockets(report),
             // In JSON, apply prints one document: the outcome (or, when
             // nothing happens, an outcome with `"changed": false`), and
             // rollback likewise; the previews are for people.
-            Document::Plan(_, PlanView::Preview) | Document::RollbackPreview(_) => return Ok(()),
+            Document::Plan(_, PlanView::Preview) | Document::RollbackPreview(_) => return None,
             Document::Plan(plan_, view) => plan(plan_, *view),
             Document::Diff(report) => {
                 let mut value = plan(report.plan, PlanView::Diff);
@@ -54,9 +102,8 @@ impl Render for Json {
             Document::ProfileList(listings) => profile_list(listings),
             Document::Profile(profile_) => profile(profile_),
             Document::Explanation(explanation) => explain(explanation),
-        };
-        write(out, &value)
-    }
+        }
+    })
 }
 
 fn write(out: &mut dyn Write, document: &Value) -> io::Result<()> {
@@ -221,6 +268,17 @@ fn profile(profile: &Profile) -> Value {
 
 fn explain(explanation: &Explanation<'_>) -> Value {
     match explanation {
+        Explanation::List { topics, keys } => json!({
+            "schema_version": SCHEMA_VERSION,
+            "topics": topics
+                .iter()
+                .map(|topic| json!({"topic": topic.name, "title": topic.title}))
+                .collect::<Vec<_>>(),
+            "keys": keys
+                .iter()
+                .map(|info| json!({"key": info.key, "summary": info.summary}))
+                .collect::<Vec<_>>(),
+        }),
         Explanation::Topic(topic) => json!({
             "schema_version": SCHEMA_VERSION,
             "topic": topic.name,

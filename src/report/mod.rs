@@ -85,6 +85,11 @@ pub enum Explanation<'a> {
         key: &'a str,
         why: &'a str,
     },
+    /// `explain --list`: everything it answers.
+    List {
+        topics: &'a [Topic],
+        keys: &'a [crate::knowledge::KeyInfo],
+    },
 }
 
 /// Why a plan is being shown.
@@ -118,6 +123,22 @@ pub struct StatusReport<'a> {
     pub target: &'a crate::journal::Target,
 }
 
+/// One network namespace's part of a `--all-netns` result.
+pub struct Section<'a> {
+    pub namespace: &'a crate::system::namespaces::Namespace,
+    /// `check` or `sockets` for this namespace.
+    pub document: Document<'a>,
+}
+
+/// The result of `check --all-netns` or `sockets --all-netns`.
+pub struct PerNamespace<'a> {
+    /// The command's own document kind (check or sockets).
+    pub kind: DocumentKind,
+    pub sections: &'a [Section<'a>],
+    /// Namespaces found but gone before they could be audited.
+    pub vanished: &'a [String],
+}
+
 /// The result of `lint`.
 pub struct LintReport<'a> {
     pub files: &'a [std::path::PathBuf],
@@ -132,6 +153,7 @@ pub enum Document<'a> {
     Diff(&'a DiffReport<'a>),
     Status(&'a StatusReport<'a>),
     Recommendation(&'a crate::recommend::Recommendation),
+    PerNamespace(&'a PerNamespace<'a>),
     Outcome(&'a Outcome, OutcomeView),
     RollbackPreview(&'a [Record]),
     Lint(&'a LintReport<'a>),
@@ -166,6 +188,7 @@ impl Document<'_> {
             Document::Plan(..) | Document::Diff(_) => DocumentKind::Plan,
             Document::Status(_) => DocumentKind::Status,
             Document::Recommendation(_) => DocumentKind::Recommendation,
+            Document::PerNamespace(all) => all.kind,
             Document::Outcome(..) => DocumentKind::Outcome,
             Document::RollbackPreview(_) => DocumentKind::RollbackPreview,
             Document::Lint(_) => DocumentKind::Lint,

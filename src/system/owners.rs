@@ -97,14 +97,6 @@ pub fn attribute(
     CloseWaitOwners { owners, unknown }
 }
 
-/// Walks and attributes in one go.
-pub fn find(proc: &Path, sockets: &[CloseWaitSocket]) -> CloseWaitOwners {
-    if sockets.is_empty() {
-        return CloseWaitOwners::default();
-    }
-    attribute(proc, socket_holders(proc).as_ref(), sockets)
-}
-
 /// One process's share while walking.
 struct Holder {
     comm: String,
@@ -183,7 +175,7 @@ mod tests {
                 remote,
             })
             .collect();
-        let owners = find(proc.path(), &sockets);
+        let owners = attribute(proc.path(), socket_holders(proc.path()).as_ref(), &sockets);
         assert_eq!(owners.unknown, 1);
         assert_eq!(owners.owners.len(), 1);
         assert_eq!(owners.owners[0].pid, 321);

@@ -26,6 +26,7 @@ const SCHEMAS: &[&str] = &[
     "diff",
     "history",
     "lint",
+    "netns",
     "recommend",
     "sockets",
     "status",
