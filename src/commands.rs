@@ -907,9 +907,16 @@ fn lint_files(system: &System, arguments: &[PathBuf]) -> Result<Vec<PathBuf>> {
     for argument in arguments {
         if argument.as_os_str() == "-" {
             files.push(argument.clone());
-        } else {
-            files.extend(system.conf_files(argument)?);
+            continue;
         }
+        let found = system.conf_files(argument)?;
+        if found.is_empty() {
+            report::warn(&format!(
+                "{} holds no *.conf file: nothing of it to lint",
+                argument.display()
+            ));
+        }
+        files.extend(found);
     }
     Ok(files)
 }
