@@ -232,13 +232,23 @@ fn choose_profile(system: &System, names: &[String]) -> Result<(Profile, Profile
         return Ok((resolve_profiles(system, names)?, ProfileChoice::given()));
     }
     let state_dir = system.default_state_dir();
-    let found = match Journal::existing(&state_dir) {
-        None => None,
-        Some(journal) => {
-            let records = journal.records()?;
-            active::active(&state_dir, &records, &current_target(system)?)?
+    let lookup = || -> Result<Option<active::Entry>> {
+        match Journal::existing(&state_dir) {
+            None => Ok(None),
+            Some(journal) => {
+                let records = journal.records()?;
+                active::active(&state_dir, &records, &current_target(system)?)
+            }
         }
     };
+    // A user who may not read the state directory (it is root's, 0700)
+    // still gets an audit: against the default, said.
+    let found = lookup().unwrap_or_else(|error| {
+        report::warn(&format!(
+            "the active profile cannot be read ({error}); using the built-in default"
+        ));
+        None
+    });
     let Some(entry) = found else {
         return Ok((
             resolve_profiles(system, &[])?,
