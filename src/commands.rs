@@ -353,16 +353,16 @@ fn gather_each(
 ) -> Result<Gathered> {
     let mut gathered = Vec::new();
     let mut vanished = Vec::new();
-    for (index, namespace) in found.iter().enumerate() {
-        let facts = if namespace.host {
+    let results = namespaces::audit_each(found, |namespace| {
+        if namespace.host {
             system.gather_sampled(request, sample)
         } else {
-            namespaces::on_thread_in(&namespace.path, || {
-                system
-                    .for_this_thread()
-                    .gather_sampled(child_request, sample)
-            })
-        };
+            system
+                .for_this_thread()
+                .gather_sampled(child_request, sample)
+        }
+    });
+    for ((index, namespace), facts) in found.iter().enumerate().zip(results) {
         match facts {
             Ok(facts) => {
                 warn_skipped(&facts);

@@ -300,6 +300,57 @@ pub fn vanished(error: &Error) -> bool {
     )
 }
 
+/// Runs `work` for every namespace, tcptune's own on a worker as it is and
+/// each other one on a thread that entered it (see [`on_thread_in`]), on a
+/// few workers at once: most of an audit is waiting on the kernel. The
+/// results come back in the order of `found`.
+pub fn audit_each<T: Send>(
+    found: &[Namespace],
+    work: impl Fn(&Namespace) -> Result<T> + Sync,
+) -> Vec<Result<T>> {
+    use std::sync::Mutex;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let workers = std::thread::available_parallelism()
+        .map_or(2, |cores| cores.get() * 2)
+        .clamp(2, 8)
+        .min(found.len().max(1));
+    let next = AtomicUsize::new(0);
+    let results: Vec<Mutex<Option<Result<T>>>> = found.iter().map(|_| Mutex::new(None)).collect();
+    std::thread::scope(|scope| {
+        for _ in 0..workers {
+            scope.spawn(|| {
+                loop {
+                    let index = next.fetch_add(1, Ordering::Relaxed);
+                    let (Some(namespace), Some(slot)) = (found.get(index), results.get(index))
+                    else {
+                        break;
+                    };
+                    let result = if namespace.host {
+                        work(namespace)
+                    } else {
+                        on_thread_in(&namespace.path, || work(namespace))
+                    };
+                    if let Ok(mut slot) = slot.lock() {
+                        *slot = Some(result);
+                    }
+                }
+            });
+        }
+    });
+    results
+        .into_iter()
+        .zip(found)
+        .map(|(slot, namespace)| {
+            slot.into_inner().ok().flatten().unwrap_or_else(|| {
+                Err(Error::Failed(format!(
+                    "the audit of {} stopped unexpectedly",
+                    namespace.label()
+                )))
+            })
+        })
+        .collect()
+}
+
 /// Runs `work` on a new thread that first entered the namespace at `path`:
 /// setns(2) moves only the calling thread, so the rest of tcptune stays
 /// where it is. Netlink sockets and `/proc/thread-self/net` opened by
