@@ -133,6 +133,13 @@ fn sockets_in_every_namespace_carry_netns_labels_in_prometheus() {
         "{text}"
     );
     assert!(text.contains("== network namespace alpha net:["), "{text}");
+
+    let Some(output) = in_private_mounts("\"$TCPTUNE\" sockets --all-netns --format json\n") else {
+        return;
+    };
+    let document: Value = serde_json::from_slice(&output.stdout).expect("json");
+    assert_valid("netns", &document, "sockets --all-netns");
+    assert_eq!(section(&document, "beta")["report"]["total"], 0);
 }
 
 #[test]
