@@ -358,6 +358,8 @@ pub struct CheckArgs {
     /// with what owns it (container id and pod, from the cgroup path:
     /// containerd, CRI-O and Docker are recognised). Global keys are read
     /// once, in tcptune's own namespace. Needs root and the kernel's /proc.
+    /// Namespaces are audited a few at a time: with --sample, 200 take
+    /// about 50 sampling intervals.
     #[arg(long)]
     pub all_netns: bool,
 }
