@@ -11,12 +11,12 @@
 //! - Docker: `/system.slice/docker-<ID>.scope` or `/docker/<ID>`.
 //!
 //! The pod's UID comes from the cgroup path; its namespace and name are not
-//! in it, so they are read where Kubernetes puts them for the processes of
-//! the pod: the service account's `namespace` file under the process's root
-//! (when the token is mounted) and `HOSTNAME` in its environment (the pod's
-//! name unless the pod sets another hostname). Anything else (a process in a
-//! plain `unshare -n`, a systemd service with `PrivateNetwork=`) is labelled
-//! by its first process's pid and command name.
+//! in it, so they are read from the runtime's own record of the container
+//! on the host (containerd's and CRI-O's OCI bundle annotations, Docker's
+//! container name as the kubelet's dockershim made it), never from inside
+//! the container. Anything else (a process in a plain `unshare -n`, a
+//! systemd service with `PrivateNetwork=`) is labelled by its first
+//! process's pid and command name.
 
 use std::collections::BTreeMap;
 use std::os::unix::fs::MetadataExt;
@@ -243,15 +243,25 @@ pub fn discover(proc: &Path, run_netns: &Path) -> Result<(Vec<Namespace>, usize)
     Ok((namespaces, unreadable))
 }
 
-/// Fills in the owner from the namespace's processes.
+/// Largest file read to label a namespace (a runtime's config.json is a
+/// few tens of KiB).
+const LABEL_FILE_MAX: u64 = 4 * 1024 * 1024;
+
+/// Fills in the owner from the namespace's processes: their cgroup paths,
+/// then the container runtime's own record of the container for the pod's
+/// namespace and name. Every file is read through `input` (bounded,
+/// regular files only, never blocking), and nothing is read from inside a
+/// container's file system, whose contents its owner controls.
 fn label(proc: &Path, namespace: &mut Namespace) {
-    let read = |pid: u32, file: &str| std::fs::read(proc.join(pid.to_string()).join(file)).ok();
+    let read =
+        |path: &Path| crate::input::read(path, LABEL_FILE_MAX, crate::input::Links::Follow).ok();
+    let of_pid = |pid: u32, file: &str| read(&proc.join(pid.to_string()).join(file));
     if let Some(first) = namespace.pids.first() {
-        namespace.comm =
-            read(*first, "comm").map(|bytes| String::from_utf8_lossy(&bytes).trim_end().to_owned());
+        namespace.comm = of_pid(*first, "comm")
+            .map(|bytes| String::from_utf8_lossy(&bytes).trim_end().to_owned());
     }
     for pid in namespace.pids.clone() {
-        let Some(bytes) = read(pid, "cgroup") else {
+        let Some(bytes) = of_pid(pid, "cgroup") else {
             continue;
         };
         let text = String::from_utf8_lossy(&bytes);
@@ -262,19 +272,25 @@ fn label(proc: &Path, namespace: &mut Namespace) {
             owner.runtime = Some("docker".into());
             owner.container_id = Some(id);
         }
-        if owner.pod_uid.is_some() {
-            owner.pod_namespace = read(
-                pid,
-                "root/var/run/secrets/kubernetes.io/serviceaccount/namespace",
-            )
-            .map(|bytes| String::from_utf8_lossy(&bytes).trim().to_owned())
-            .filter(|text| !text.is_empty());
-            owner.pod_name = read(pid, "environ").and_then(|bytes| {
-                bytes
-                    .split(|byte| *byte == 0)
-                    .find_map(|entry| entry.strip_prefix(b"HOSTNAME="))
-                    .map(|name| String::from_utf8_lossy(name).into_owned())
-            });
+        if let Some(id) = owner.container_id.clone() {
+            for (runtime, path) in runtime_records(&id) {
+                if owner
+                    .runtime
+                    .as_deref()
+                    .is_some_and(|known| known != runtime)
+                {
+                    continue;
+                }
+                let Some(pod) = read(&path).and_then(|bytes| pod_from_record(runtime, &bytes))
+                else {
+                    continue;
+                };
+                owner.runtime = Some(runtime.to_owned());
+                owner.pod_namespace = pod.namespace;
+                owner.pod_name = pod.name;
+                owner.pod_uid = pod.uid.or(owner.pod_uid);
+                break;
+            }
         }
         let better = owner.container_id.is_some() && namespace.owner.container_id.is_none()
             || owner.pod_name.is_some() && namespace.owner.pod_name.is_none();
@@ -285,6 +301,77 @@ fn label(proc: &Path, namespace: &mut Namespace) {
             break;
         }
     }
+}
+
+/// Where each runtime keeps its record of a container, on the host.
+fn runtime_records(id: &str) -> [(&'static str, PathBuf); 3] {
+    [
+        (
+            "containerd",
+            PathBuf::from(format!(
+                "/run/containerd/io.containerd.runtime.v2.task/k8s.io/{id}/config.json"
+            )),
+        ),
+        (
+            "cri-o",
+            PathBuf::from(format!(
+                "/run/containers/storage/overlay-containers/{id}/userdata/config.json"
+            )),
+        ),
+        (
+            "docker",
+            PathBuf::from(format!("/var/lib/docker/containers/{id}/config.v2.json")),
+        ),
+    ]
+}
+
+/// A pod as a runtime's record names it.
+#[derive(Debug, Default, PartialEq, Eq)]
+struct Pod {
+    namespace: Option<String>,
+    name: Option<String>,
+    uid: Option<String>,
+}
+
+/// The pod from a runtime's record of a container: containerd's OCI
+/// bundle annotations (`io.kubernetes.cri.sandbox-namespace`, `-name`,
+/// `-uid`), CRI-O's (`io.kubernetes.pod.namespace`, `.name`, `.uid`), or
+/// Docker's container name as the kubelet's dockershim made it
+/// (`/k8s_CONTAINER_POD_NAMESPACE_UID_ATTEMPT`).
+fn pod_from_record(runtime: &str, bytes: &[u8]) -> Option<Pod> {
+    let record: serde_json::Value = serde_json::from_slice(bytes).ok()?;
+    let text = |value: &serde_json::Value| value.as_str().map(str::to_owned);
+    let pod = match runtime {
+        "containerd" => {
+            let annotations = &record["annotations"];
+            Pod {
+                namespace: text(&annotations["io.kubernetes.cri.sandbox-namespace"]),
+                name: text(&annotations["io.kubernetes.cri.sandbox-name"]),
+                uid: text(&annotations["io.kubernetes.cri.sandbox-uid"]),
+            }
+        }
+        "cri-o" => {
+            let annotations = &record["annotations"];
+            Pod {
+                namespace: text(&annotations["io.kubernetes.pod.namespace"]),
+                name: text(&annotations["io.kubernetes.pod.name"]),
+                uid: text(&annotations["io.kubernetes.pod.uid"]),
+            }
+        }
+        _ => {
+            let name = record["Name"].as_str()?.trim_start_matches('/');
+            let parts: Vec<&str> = name.strip_prefix("k8s_")?.split('_').collect();
+            match parts.as_slice() {
+                [_container, pod, namespace, uid, _attempt] => Pod {
+                    namespace: Some((*namespace).to_owned()),
+                    name: Some((*pod).to_owned()),
+                    uid: Some((*uid).to_owned()),
+                },
+                _ => return None,
+            }
+        }
+    };
+    (pod.name.is_some()).then_some(pod)
 }
 
 /// Whether entering a namespace failed because it is gone: its last
@@ -439,6 +526,36 @@ mod tests {
             docker_cgroupfs(&format!("4:cpu,cpuacct:/docker/{ID}\n")).as_deref(),
             Some(ID)
         );
+    }
+
+    #[test]
+    fn pods_from_each_runtime_record() {
+        let containerd = br#"{"ociVersion":"1.1.0","annotations":{"io.kubernetes.cri.container-type":"sandbox","io.kubernetes.cri.sandbox-name":"web-7d4b9c-x2k4p","io.kubernetes.cri.sandbox-namespace":"shop","io.kubernetes.cri.sandbox-uid":"1b2c3d4e-5f60-7182-93a4-b5c6d7e8f901"}}"#;
+        assert_eq!(
+            pod_from_record("containerd", containerd),
+            Some(Pod {
+                namespace: Some("shop".into()),
+                name: Some("web-7d4b9c-x2k4p".into()),
+                uid: Some("1b2c3d4e-5f60-7182-93a4-b5c6d7e8f901".into()),
+            })
+        );
+        let crio = br#"{"annotations":{"io.kubernetes.pod.namespace":"kube-system","io.kubernetes.pod.name":"coredns-5d78c9869d-abcde","io.kubernetes.pod.uid":"0a1b2c3d-4e5f-6071-8293-a4b5c6d7e8f9"}}"#;
+        let pod = pod_from_record("cri-o", crio).expect("cri-o pod");
+        assert_eq!(pod.namespace.as_deref(), Some("kube-system"));
+        assert_eq!(pod.name.as_deref(), Some("coredns-5d78c9869d-abcde"));
+        let docker =
+            br#"{"Name":"/k8s_POD_api-0_payments_9f8e7d6c-5b4a-3928-1706-f5e4d3c2b1a0_0"}"#;
+        let pod = pod_from_record("docker", docker).expect("docker pod");
+        assert_eq!(pod.namespace.as_deref(), Some("payments"));
+        assert_eq!(pod.name.as_deref(), Some("api-0"));
+        // A plain Docker container is no pod; a record without a pod name
+        // says nothing.
+        assert_eq!(pod_from_record("docker", br#"{"Name":"/nginx"}"#), None);
+        assert_eq!(
+            pod_from_record("containerd", br#"{"annotations":{}}"#),
+            None
+        );
+        assert_eq!(pod_from_record("cri-o", b"not json"), None);
     }
 
     #[test]
