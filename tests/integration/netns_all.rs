@@ -61,6 +61,7 @@ fn check_audits_every_namespace_and_exits_with_the_worst_verdict() {
     // tcp_timestamps=0 is folklore check warns about: only alpha has it.
     let Some(output) = in_private_mounts(
         "ip netns exec alpha sysctl -qw net.ipv4.tcp_timestamps=0\n\
+         \"$TCPTUNE\" check --all-netns --format line >&2\n\
          \"$TCPTUNE\" check --all-netns --format json\n\
          echo \"exit=$?\" >&2\n",
     ) else {
@@ -68,6 +69,9 @@ fn check_audits_every_namespace_and_exits_with_the_worst_verdict() {
     };
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("exit=1"), "{stderr}");
+    // node-problem-detector's one line names the worst namespace (alpha,
+    // unless another namespace on this machine has worse findings).
+    assert!(stderr.contains("tcptune: netns "), "{stderr}");
     let document: Value = serde_json::from_slice(&output.stdout).expect("json");
     assert_valid("netns", &document, "check --all-netns");
     let host = &document["namespaces"][0];
