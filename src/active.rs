@@ -399,6 +399,86 @@ pub fn key_states(applied: &Record, facts: &Facts) -> Vec<KeyState> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::journal::{AbsolutePath, FileRecord};
+
+    fn target(root: &str) -> Target {
+        let path = |text: &str| AbsolutePath::new(text).expect("absolute");
+        Target {
+            netns: None,
+            root: path(root),
+            proc: path("/proc"),
+            sysctl_dir: path("/etc/sysctl.d"),
+        }
+    }
+
+    fn apply(id: u64, state: State, rolled_back_by: Option<u64>) -> Record {
+        Record {
+            schema_version: 1,
+            id,
+            kind: Kind::Apply,
+            state,
+            created: 0,
+            profile: None,
+            file: FileRecord {
+                path: AbsolutePath::new("/etc/sysctl.d/99-zz-tcptune.conf").expect("absolute"),
+                existed_before: false,
+                mode_before: None,
+                exists_after: true,
+                changed: true,
+            },
+            keys: Vec::new(),
+            rolls_back: Vec::new(),
+            rolled_back_by,
+            failure: None,
+            target: Some(target("/")),
+            live: true,
+            unrestored: Vec::new(),
+            skipped: Vec::new(),
+        }
+    }
+
+    fn entry(profile: &str, transaction: Option<u64>, basis: Option<u64>) -> Entry {
+        Entry {
+            target: target("/"),
+            profile: profile.to_owned(),
+            layers: Vec::new(),
+            transaction,
+            basis,
+            recorded: 0,
+        }
+    }
+
+    #[test]
+    fn an_entry_counts_while_its_transaction_stands() {
+        let standing = [apply(1, State::Committed, None)];
+        let undone = [apply(1, State::RolledBack, Some(2))];
+        let reverted = [apply(1, State::Reverted, None)];
+        let webserver = entry("webserver", Some(1), None);
+        assert!(valid(&webserver, &standing));
+        assert!(!valid(&webserver, &undone));
+        assert!(!valid(&webserver, &reverted));
+        // An apply that had nothing to change stands on the transaction
+        // that was in force, and falls with it.
+        let again = entry("webserver", None, Some(1));
+        assert!(valid(&again, &standing));
+        assert!(!valid(&again, &undone));
+        // Made on a machine where nothing stood: it stands on its own.
+        assert!(valid(&entry("default", None, None), &undone));
+    }
+
+    #[test]
+    fn the_newest_standing_apply_belongs_to_its_target() {
+        let mut other = apply(3, State::Committed, None);
+        other.target = Some(target("/srv/image"));
+        let records = [
+            apply(1, State::Committed, None),
+            apply(2, State::RolledBack, Some(4)),
+            other,
+        ];
+        assert_eq!(standing(&records, &target("/")), Some(1));
+        assert_eq!(standing(&records, &target("/srv/image")), Some(3));
+        assert_eq!(standing(&records, &target("/mnt")), None);
+    }
 
     #[test]
     fn fnv1a64_matches_the_published_vectors() {
