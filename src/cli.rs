@@ -5,7 +5,43 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use clap::builder::{PossibleValue, StringValueParser, TypedValueParser};
+
 use crate::finding::Severity;
+
+/// Any text, with names offered to shell completion (the built-in profiles,
+/// the subjects of `explain`) but not enforced: a profile can also be a
+/// path or an installed name.
+#[derive(Clone)]
+struct Suggested(fn() -> Vec<&'static str>);
+
+impl TypedValueParser for Suggested {
+    type Value = String;
+
+    fn parse_ref(
+        &self,
+        command: &clap::Command,
+        arg: Option<&clap::Arg>,
+        value: &std::ffi::OsStr,
+    ) -> Result<String, clap::Error> {
+        StringValueParser::new().parse_ref(command, arg, value)
+    }
+
+    fn possible_values(&self) -> Option<Box<dyn Iterator<Item = PossibleValue> + '_>> {
+        Some(Box::new((self.0)().into_iter().map(PossibleValue::new)))
+    }
+}
+
+fn profile_names() -> Vec<&'static str> {
+    crate::profile::BUILTINS
+        .iter()
+        .map(|(name, _)| *name)
+        .collect()
+}
+
+fn explain_subjects() -> Vec<&'static str> {
+    crate::knowledge::subjects().collect()
+}
 pub use crate::report::Format;
 
 /// Linux TCP tuning advisor: evidence, not folklore.
@@ -15,6 +51,9 @@ pub use crate::report::Format;
 /// what is wrong, why, and what actually helps.
 #[derive(Debug, Parser)]
 #[command(name = "tcptune", version, about, long_about, max_term_width = 100)]
+// Every option of this struct is global: under a heading of its own, so a
+// subcommand's --help shows the subcommand's options first.
+#[command(next_help_heading = "Global options")]
 pub struct Cli {
     /// Where configuration lives (etc/sysctl.d, etc/tcptune/profiles, ...),
     /// like `systemctl --root`; for auditing a mounted image.
@@ -83,8 +122,9 @@ pub enum Command {
     /// Exit 0 when there is nothing to change, 1 when changes are pending.
     Diff {
         /// Profile to apply: a built-in name, an installed name, or a path.
-        /// Repeat to layer profiles (later ones override).
-        #[arg(long = "profile", value_name = "P", required = true)]
+        /// Repeat to layer profiles (later ones override). Default: the
+        /// active profile (the one `apply` last put in force here).
+        #[arg(long = "profile", value_name = "P", value_parser = Suggested(profile_names), hide_possible_values = true)]
         profiles: Vec<String>,
 
         /// Directory for tcptune's sysctl.d file (default: <root>/etc/sysctl.d).
@@ -106,7 +146,7 @@ pub enum Command {
     Apply {
         /// Profile to apply: a built-in name, an installed name, or a path.
         /// Repeat to layer profiles (later ones override).
-        #[arg(long = "profile", value_name = "P", required = true)]
+        #[arg(long = "profile", value_name = "P", required = true, value_parser = Suggested(profile_names), hide_possible_values = true)]
         profiles: Vec<String>,
 
         /// Do not ask; needed when there is no terminal.
@@ -166,6 +206,18 @@ pub enum Command {
         state_dir: Option<PathBuf>,
     },
 
+    /// The active profile, the last transaction, drift since it, and
+    /// whether the boot configuration still carries it.
+    ///
+    /// Exit 0 when live values and the boot configuration match what the
+    /// active profile's transaction set, 1 when something drifted, is not
+    /// persisted or is shadowed at boot, or a profile file was edited since.
+    Status {
+        /// State directory (default: <root>/var/lib/tcptune).
+        #[arg(long, value_name = "DIR")]
+        state_dir: Option<PathBuf>,
+    },
+
     /// List the journaled transactions.
     History {
         /// State directory (default: <root>/var/lib/tcptune).
@@ -178,9 +230,17 @@ pub enum Command {
     /// Removed, vendor-only and misspelt keys, harmful and invalid values,
     /// keys set twice, lines the loaders cannot parse. Exit codes as check.
     Lint {
-        /// Files to audit, as a set (duplicates across them are reported).
-        #[arg(value_name = "FILE", required = true)]
+        /// Files to audit, as a set (duplicates across them are reported): a
+        /// directory stands for its *.conf files in loader order, `-` for
+        /// standard input.
+        #[arg(value_name = "FILE", required_unless_present = "boot")]
         files: Vec<PathBuf>,
+
+        /// Audit the whole boot configuration under --root: every file the
+        /// boot loader (systemd-sysctl, or procps `sysctl --system`) reads,
+        /// in its order.
+        #[arg(long, conflicts_with = "files")]
+        boot: bool,
 
         /// Lowest severity that makes lint exit 1.
         #[arg(long, value_enum, default_value_t = FailOn::Warning)]
@@ -196,6 +256,14 @@ pub enum Command {
     /// Count TCP sockets by state; who holds CLOSE_WAIT, where TIME_WAIT points.
     Sockets(SocketsArgs),
 
+    /// Suggest a built-in profile from the traffic on this host, with the
+    /// evidence and the reason. Reads the socket table; changes nothing.
+    ///
+    /// Many outgoing connections closed toward few destinations: loadbalancer;
+    /// many inbound clients: webserver; long-lived connections to few
+    /// servers: database; otherwise default. Exit 0.
+    Recommend,
+
     /// List built-in and installed profiles, or show one with its inheritance resolved.
     Profiles {
         /// A profile name or path to show.
@@ -204,8 +272,18 @@ pub enum Command {
 
     /// What a key really does on this kernel, or a topic (time-wait, close-wait, fin-wait2).
     Explain {
-        /// A sysctl key (net.ipv4.tcp_tw_reuse, or just tcp_tw_reuse) or a topic.
-        subject: String,
+        /// A sysctl key (net.ipv4.tcp_tw_reuse, or just tcp_tw_reuse) or a
+        /// topic, in any case (TIME_WAIT, time-wait).
+        #[arg(
+            required_unless_present = "list",
+            value_parser = Suggested(explain_subjects),
+            hide_possible_values = true
+        )]
+        subject: Option<String>,
+
+        /// List every topic and key tcptune can explain.
+        #[arg(long, conflicts_with = "subject")]
+        list: bool,
 
         /// Explain the key for this kernel release (e.g. 4.14) instead of the
         /// running kernel read from <PROC>/sys/kernel/osrelease.
@@ -228,10 +306,12 @@ impl Command {
             Command::Diff { .. } => "diff",
             Command::Apply { .. } => "apply",
             Command::Rollback { .. } => "rollback",
+            Command::Status { .. } => "status",
             Command::History { .. } => "history",
             Command::Lint { .. } => "lint",
             Command::Sockets(_) => "sockets",
             Command::Profiles { .. } => "profiles",
+            Command::Recommend => "recommend",
             Command::Explain { .. } => "explain",
             Command::Generate { .. } => "generate",
         }
@@ -265,8 +345,9 @@ pub struct Places {
 pub struct CheckArgs {
     /// Profile to check against: a built-in name, a name under
     /// <root>/etc/tcptune/profiles, or a path. Repeat to layer profiles
-    /// (later ones override). Default: the built-in `default`.
-    #[arg(long = "profile", value_name = "P")]
+    /// (later ones override). Default: the active profile (the one `apply`
+    /// last put in force here), else the built-in `default`.
+    #[arg(long = "profile", value_name = "P", value_parser = Suggested(profile_names), hide_possible_values = true)]
     pub profiles: Vec<String>,
 
     /// Lowest severity that makes check exit 1.
@@ -276,6 +357,16 @@ pub struct CheckArgs {
     /// Read the counters twice, SECONDS apart (0.1 to 3600), and judge connection rates too.
     #[arg(long, value_name = "SECONDS", value_parser = parse_seconds)]
     pub sample: Option<f64>,
+
+    /// Audit every network namespace on the machine: those named under
+    /// /run/netns and every distinct /proc/PID/ns/net. Each is labelled
+    /// with what owns it (container id and pod, from the cgroup path:
+    /// containerd, CRI-O and Docker are recognised). Global keys are read
+    /// once, in tcptune's own namespace. Needs root and the kernel's /proc.
+    /// Namespaces are audited a few at a time: with --sample, 200 take
+    /// about 50 sampling intervals.
+    #[arg(long)]
+    pub all_netns: bool,
 }
 
 /// The shortest sampling interval: below it, rates are noise (and a report
@@ -327,4 +418,12 @@ pub struct SocketsArgs {
     /// and per destination the headroom against the port range.
     #[arg(long, value_name = "SECONDS", value_parser = parse_seconds)]
     pub sample: Option<f64>,
+
+    /// Audit every network namespace on the machine: those named under
+    /// /run/netns and every distinct /proc/PID/ns/net. Each is labelled
+    /// with what owns it (container id and pod, from the cgroup path:
+    /// containerd, CRI-O and Docker are recognised). Global keys are read
+    /// once, in tcptune's own namespace. Needs root and the kernel's /proc.
+    #[arg(long)]
+    pub all_netns: bool,
 }

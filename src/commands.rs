@@ -5,6 +5,7 @@
 
 use std::path::{Path, PathBuf};
 
+use crate::active::{self, ProfileChoice, ProfileSource};
 use crate::apply;
 use crate::cli::{CheckArgs, Cli, Command, Generate, Places, SocketsArgs};
 use crate::error::{Error, Result, exit};
@@ -15,10 +16,11 @@ use crate::knowledge;
 use crate::plan::{self, Plan};
 use crate::profile::{self, Profile};
 use crate::report::{
-    self, CheckReport, Document, Explanation, LintReport, OutcomeView, PlanView, Printer,
-    SocketsReport,
+    self, CheckReport, DiffReport, Document, Explanation, LintReport, OutcomeView, PerNamespace,
+    PlanView, Printer, Section, SocketsReport, StatusReport,
 };
 use crate::rules;
+use crate::system::namespaces::{self, Namespace};
 use crate::system::{Owners, Request, System, TimeWaitDetail};
 
 /// Runs the parsed command line, printing through `printer`.
@@ -34,10 +36,32 @@ pub fn run(cli: &Cli, printer: &mut Printer<'_>) -> Result<u8> {
         printer.require(name, kinds)?;
     }
     match &cli.command {
+        Command::Check(args) if args.all_netns => {
+            refuse_netns_with_all(cli)?;
+            check_all(&system, args, printer)
+        }
+        Command::Sockets(args) if args.all_netns => {
+            refuse_netns_with_all(cli)?;
+            sockets_all(&system, args, printer)
+        }
         Command::Check(args) => check(&system, args, printer),
         Command::Sockets(args) => sockets(&system, args, printer),
+        Command::Recommend => recommend(&system, printer),
         Command::Profiles { name } => profiles(&system, name.as_deref(), printer),
-        Command::Explain { subject, kernel } => explain(&system, subject, *kernel, printer),
+        Command::Explain { list: true, .. } => printer
+            .print(Document::Explanation(&Explanation::List {
+                topics: knowledge::TOPICS,
+                keys: knowledge::KEYS,
+            }))
+            .map(|()| exit::SUCCESS),
+        Command::Explain {
+            subject, kernel, ..
+        } => explain(
+            &system,
+            subject.as_deref().unwrap_or_default(),
+            *kernel,
+            printer,
+        ),
         Command::Diff {
             profiles,
             sysctl_dir,
@@ -100,11 +124,20 @@ pub fn run(cli: &Cli, printer: &mut Printer<'_>) -> Result<u8> {
             printer,
         ),
         Command::History { state_dir } => history(&system, state_dir.as_deref(), printer),
+        Command::Status { state_dir } => status(&system, state_dir.as_deref(), printer),
         Command::Lint {
             files,
+            boot,
             fail_on,
             kernel,
-        } => lint(&system, files, Severity::from(*fail_on), *kernel, printer),
+        } => {
+            let files = if *boot {
+                system.boot_files()?
+            } else {
+                lint_files(&system, files)?
+            };
+            lint(&system, &files, Severity::from(*fail_on), *kernel, printer)
+        }
         Command::Generate { what } => {
             printer.raw(|out| match what {
                 Generate::Man => crate::manual::render_man(out),
@@ -216,8 +249,85 @@ fn warn_skipped(facts: &crate::facts::Facts) {
     }
 }
 
-fn check(system: &System, args: &CheckArgs, printer: &mut Printer<'_>) -> Result<u8> {
-    let profile = resolve_profiles(system, &args.profiles)?;
+/// The profiles given, or else the active profile `apply` recorded for
+/// this target, or else the built-in default; said on stderr when the
+/// active profile's files changed since they were applied.
+fn choose_profile(system: &System, names: &[String]) -> Result<(Profile, ProfileChoice)> {
+    if !names.is_empty() {
+        return Ok((resolve_profiles(system, names)?, ProfileChoice::given()));
+    }
+    let state_dir = system.default_state_dir();
+    let lookup = || -> Result<Option<active::Entry>> {
+        match Journal::existing(&state_dir)? {
+            None => Ok(None),
+            Some(journal) => {
+                let records = journal.records()?;
+                active::active(&state_dir, &records, &current_target(system)?)
+            }
+        }
+    };
+    // A user who may not read the state directory (it is root's, 0700)
+    // still gets an audit: against the default, said.
+    let found = lookup().unwrap_or_else(|error| {
+        report::warn(&format!(
+            "the active profile cannot be read ({error}); using the built-in default"
+        ));
+        None
+    });
+    let Some(entry) = found else {
+        return Ok((
+            resolve_profiles(system, &[])?,
+            ProfileChoice {
+                source: ProfileSource::Default,
+                active: None,
+                changed_files: Vec::new(),
+            },
+        ));
+    };
+    let arguments = entry.arguments();
+    let profile = resolve_profiles(system, &arguments)?;
+    let changed_files = active::changed_files(&entry, &active::layers(system, &arguments)?);
+    for file in &changed_files {
+        report::warn(&format!(
+            "{file} changed since the active profile {} was applied; judging against it as it is now",
+            entry.profile
+        ));
+    }
+    Ok((
+        profile,
+        ProfileChoice {
+            source: ProfileSource::Active,
+            active: Some(entry),
+            changed_files,
+        },
+    ))
+}
+
+/// The system this invocation acts on, as transactions name it.
+fn current_target(system: &System) -> Result<crate::journal::Target> {
+    Ok(crate::journal::Target {
+        netns: crate::system::netns_id()
+            .map(|(dev, inode)| crate::journal::NamespaceId { dev, inode }),
+        root: crate::journal::AbsolutePath::new(system.root().to_path_buf())
+            .ok_or_else(|| Error::Usage("--root is not absolute".into()))?,
+        proc: crate::journal::AbsolutePath::new(system.proc().to_path_buf())
+            .ok_or_else(|| Error::Usage("--proc is not absolute".into()))?,
+        sysctl_dir: crate::journal::AbsolutePath::new(system.default_sysctl_dir())
+            .ok_or_else(|| Error::Usage("--root is not absolute".into()))?,
+    })
+}
+
+fn refuse_netns_with_all(cli: &Cli) -> Result<()> {
+    if cli.netns.is_some() {
+        return Err(Error::Usage(
+            "--netns and --all-netns exclude each other: --all-netns audits every namespace".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// What `check` reads.
+fn check_request(profile: &Profile) -> Request {
     let mut keys: Vec<Key> = profile
         .settings
         .iter()
@@ -226,18 +336,163 @@ fn check(system: &System, args: &CheckArgs, printer: &mut Printer<'_>) -> Result
         .collect();
     keys.sort();
     keys.dedup();
-    let facts = system.gather_sampled(
-        &Request {
-            keys,
-            sockets: true,
-            // port-exhaustion names destinations.
-            time_wait: TimeWaitDetail::PerDestination,
-            close_wait_owners: Owners::IfCloseWait,
-            boot: true,
-            sysctl_dir: None,
+    Request {
+        keys,
+        sockets: true,
+        // port-exhaustion names destinations.
+        time_wait: TimeWaitDetail::PerDestination,
+        close_wait_owners: Owners::IfCloseWait,
+        boot: true,
+        sysctl_dir: None,
+    }
+}
+
+/// Every network namespace, found; refused unless this is the kernel's
+/// /proc (a saved tree has no namespaces to enter).
+fn namespaces(system: &System) -> Result<Vec<Namespace>> {
+    if !system.is_kernel_proc() {
+        return Err(Error::Usage(
+            "--all-netns needs the kernel's /proc: a saved tree has no namespaces to enter".into(),
+        ));
+    }
+    let (found, unreadable) = namespaces::discover(system.proc(), Path::new("/run/netns"))?;
+    if unreadable > 0 {
+        crate::note!("{unreadable} processes or names could not be looked at (gone, or not ours)");
+    }
+    Ok(found)
+}
+
+/// Each audited namespace's index in the list found, with its facts; and
+/// the namespaces that vanished first.
+type Gathered = (Vec<(usize, crate::facts::Facts)>, Vec<String>);
+
+/// Gathers in each namespace (tcptune's own on this thread, the others on
+/// a thread that entered them). A namespace that is gone by the time it is
+/// entered is listed as vanished, not an error.
+fn gather_each(
+    system: &System,
+    found: &[Namespace],
+    request: &Request,
+    child_request: &Request,
+    sample: Option<f64>,
+) -> Result<Gathered> {
+    let mut gathered = Vec::new();
+    let mut vanished = Vec::new();
+    let results = namespaces::audit_each(found, |namespace| {
+        if namespace.host {
+            system.gather_sampled(request, sample)
+        } else {
+            system
+                .for_this_thread()
+                .gather_sampled(child_request, sample)
+        }
+    });
+    for ((index, namespace), facts) in found.iter().enumerate().zip(results) {
+        match facts {
+            Ok(facts) => {
+                warn_skipped(&facts);
+                gathered.push((index, facts));
+            }
+            Err(error) if namespaces::vanished(&error) => {
+                vanished.push(namespace.label());
+            }
+            Err(error) => {
+                return Err(Error::Failed(format!(
+                    "network namespace {}: {error}",
+                    namespace.label()
+                )));
+            }
+        }
+    }
+    Ok((gathered, vanished))
+}
+
+fn check_all(system: &System, args: &CheckArgs, printer: &mut Printer<'_>) -> Result<u8> {
+    let system = &system.sharing_one_fd_walk();
+    let (profile, choice) = choose_profile(system, &args.profiles)?;
+    let found = namespaces(system)?;
+    let request = check_request(&profile);
+    // The boot configuration is the host's: read once, with its section.
+    let child_request = Request {
+        boot: false,
+        ..check_request(&profile)
+    };
+    let (gathered, vanished) = gather_each(system, &found, &request, &child_request, args.sample)?;
+    let fail_on = Severity::from(args.fail_on);
+    let judged: Vec<(usize, &crate::facts::Facts, Vec<crate::finding::Finding>)> = gathered
+        .iter()
+        .map(|(index, facts)| (*index, facts, rules::evaluate(facts, &profile)))
+        .collect();
+    let failed = judged
+        .iter()
+        .flat_map(|(_, _, findings)| findings)
+        .any(|finding| finding.severity >= fail_on);
+    let reports: Vec<CheckReport<'_>> = judged
+        .iter()
+        .map(|(_, facts, findings)| CheckReport {
+            kernel: &facts.kernel_release,
+            profile: &profile,
+            choice: &choice,
+            summary: Summary::of(findings),
+            findings,
+            facts,
+        })
+        .collect();
+    let sections: Vec<Section<'_>> = judged
+        .iter()
+        .zip(&reports)
+        .map(|((index, _, _), report)| Section {
+            namespace: &found[*index],
+            document: Document::Check(report),
+        })
+        .collect();
+    let printed = printer.print(Document::PerNamespace(&PerNamespace {
+        kind: report::DocumentKind::Check,
+        sections: &sections,
+        vanished: &vanished,
+    }));
+    deliver(
+        printed,
+        if failed {
+            exit::FINDINGS
+        } else {
+            exit::SUCCESS
         },
-        args.sample,
-    )?;
+    )
+}
+
+fn sockets_all(system: &System, args: &SocketsArgs, printer: &mut Printer<'_>) -> Result<u8> {
+    let system = &system.sharing_one_fd_walk();
+    let found = namespaces(system)?;
+    let request = sockets_request(args);
+    let (gathered, vanished) = gather_each(system, &found, &request, &request, args.sample)?;
+    let reports: Vec<SocketsReport<'_>> = gathered
+        .iter()
+        .map(|(_, facts)| SocketsReport {
+            facts,
+            processes: args.processes,
+            by_destination: args.by_destination,
+        })
+        .collect();
+    let sections: Vec<Section<'_>> = gathered
+        .iter()
+        .zip(&reports)
+        .map(|((index, _), report)| Section {
+            namespace: &found[*index],
+            document: Document::Sockets(report),
+        })
+        .collect();
+    let printed = printer.print(Document::PerNamespace(&PerNamespace {
+        kind: report::DocumentKind::Sockets,
+        sections: &sections,
+        vanished: &vanished,
+    }));
+    deliver(printed, exit::SUCCESS)
+}
+
+fn check(system: &System, args: &CheckArgs, printer: &mut Printer<'_>) -> Result<u8> {
+    let (profile, choice) = choose_profile(system, &args.profiles)?;
+    let facts = system.gather_sampled(&check_request(&profile), args.sample)?;
     warn_skipped(&facts);
     let findings = rules::evaluate(&facts, &profile);
     let fail_on = Severity::from(args.fail_on);
@@ -245,6 +500,7 @@ fn check(system: &System, args: &CheckArgs, printer: &mut Printer<'_>) -> Result
     let printed = printer.print(Document::Check(&CheckReport {
         kernel: &facts.kernel_release,
         profile: &profile,
+        choice: &choice,
         summary: Summary::of(&findings),
         findings: &findings,
         facts: &facts,
@@ -268,30 +524,31 @@ const SOCKET_KEYS: &[&str] = &[
     "net.ipv4.tcp_fin_timeout",
 ];
 
-fn sockets(system: &System, args: &SocketsArgs, printer: &mut Printer<'_>) -> Result<u8> {
+fn sockets_request(args: &SocketsArgs) -> Request {
     let keys = SOCKET_KEYS
         .iter()
         .filter_map(|key| Key::parse(key).ok())
         .collect();
-    let facts = system.gather_sampled(
-        &Request {
-            keys,
-            sockets: true,
-            time_wait: if args.by_destination || args.sample.is_some() {
-                TimeWaitDetail::PerDestination
-            } else {
-                TimeWaitDetail::Count
-            },
-            close_wait_owners: if args.processes {
-                Owners::Always
-            } else {
-                Owners::Never
-            },
-            boot: false,
-            sysctl_dir: None,
+    Request {
+        keys,
+        sockets: true,
+        time_wait: if args.by_destination || args.sample.is_some() {
+            TimeWaitDetail::PerDestination
+        } else {
+            TimeWaitDetail::Count
         },
-        args.sample,
-    )?;
+        close_wait_owners: if args.processes {
+            Owners::Always
+        } else {
+            Owners::Never
+        },
+        boot: false,
+        sysctl_dir: None,
+    }
+}
+
+fn sockets(system: &System, args: &SocketsArgs, printer: &mut Printer<'_>) -> Result<u8> {
+    let facts = system.gather_sampled(&sockets_request(args), args.sample)?;
     warn_skipped(&facts);
     let printed = printer.print(Document::Sockets(&SocketsReport {
         facts: &facts,
@@ -299,6 +556,16 @@ fn sockets(system: &System, args: &SocketsArgs, printer: &mut Printer<'_>) -> Re
         by_destination: args.by_destination,
     }));
     deliver(printed, exit::SUCCESS)
+}
+
+fn recommend(system: &System, printer: &mut Printer<'_>) -> Result<u8> {
+    let mut collector = crate::recommend::Collector::default();
+    system.each_tcp_row(&mut |row| collector.record(row))?;
+    let recommendation = crate::recommend::recommend(collector.evidence());
+    deliver(
+        printer.print(Document::Recommendation(&recommendation)),
+        exit::SUCCESS,
+    )
 }
 
 fn profiles(system: &System, name: Option<&str>, printer: &mut Printer<'_>) -> Result<u8> {
@@ -396,7 +663,7 @@ fn diff(
     confirmation: &Confirmation,
     printer: &mut Printer<'_>,
 ) -> Result<u8> {
-    let profile = resolve_profiles(system, profiles)?;
+    let (profile, choice) = choose_profile(system, profiles)?;
     let places_args = Places {
         sysctl_dir: sysctl_dir.map(Path::to_path_buf),
         state_dir: None,
@@ -409,7 +676,10 @@ fn diff(
         &scope,
         live_only_reason(system, &places_args, confirmation.entered_netns),
     );
-    let printed = printer.print(Document::Plan(&plan, PlanView::Diff));
+    let printed = printer.print(Document::Diff(&DiffReport {
+        plan: &plan,
+        choice: &choice,
+    }));
     deliver(
         printed,
         if plan.is_empty() {
@@ -468,9 +738,16 @@ fn apply_command(
         apply::refuse_interrupted(&readable_records(&journal)?, &scope)?;
         held = Some((lock, journal));
     }
+    let layers = active::layers(system, profiles)?;
     let mut plan = shape(make_plan(system, &profile, &sysctl_dir)?);
     let journal = loop {
         if plan.is_empty() {
+            // The profile is in force without a change. It is recorded as
+            // the active one where a state directory already exists; a
+            // first apply with nothing to do creates nothing.
+            if let Some((_, journal)) = &held {
+                record_active(journal, &state_dir, &scope, &profile, layers, None);
+            }
             printer.print(Document::Plan(&plan, PlanView::NothingToDo))?;
             return Ok(exit::SUCCESS);
         }
@@ -503,10 +780,44 @@ fn apply_command(
     };
     let (_lock, journal) = journal;
     let outcome = apply::apply(system, &journal, &plan, &scope)?;
+    let transaction = outcome
+        .transaction
+        .as_deref()
+        .and_then(|id| id.parse::<u64>().ok());
+    record_active(&journal, &state_dir, &scope, &profile, layers, transaction);
     report_committed(
         printer.print(Document::Outcome(&outcome, OutcomeView::Apply)),
         &outcome,
     )
+}
+
+/// Records the profile now in force. The transaction is already committed
+/// when this runs, so a failure is said, not returned: without the record,
+/// `check` audits against what was active before.
+fn record_active(
+    journal: &Journal,
+    state_dir: &Path,
+    scope: &apply::Scope,
+    profile: &Profile,
+    layers: Vec<active::Layer>,
+    transaction: Option<u64>,
+) {
+    let recorded = journal.records().and_then(|records| {
+        active::record(
+            state_dir,
+            &records,
+            &scope.target,
+            &profile.name,
+            layers,
+            transaction,
+        )
+    });
+    if let Err(error) = recorded {
+        report::warn(&format!(
+            "the active profile could not be recorded ({error}); check and diff without --profile will not use {}",
+            profile.name
+        ));
+    }
 }
 
 fn rollback_command(
@@ -588,9 +899,86 @@ fn rollback_command(
     printer.print(Document::RollbackPreview(&plan.targets))?;
     report::confirm(confirmation.yes, "Roll back?")?;
     let outcome = apply::rollback(system, &journal, &plan, &scope)?;
+    // The active profile is the one of the newest apply still standing;
+    // entries of undone transactions no longer count (even if this fails).
+    if let Err(error) = journal
+        .records()
+        .and_then(|records| active::forget_undone(&state_dir, &records))
+    {
+        report::warn(&format!(
+            "the rollback committed; the record of the active profile could not be tidied ({error})"
+        ));
+    }
     report_committed(
         printer.print(Document::Outcome(&outcome, OutcomeView::Rollback)),
         &outcome,
+    )
+}
+
+fn status(system: &System, state_dir: Option<&Path>, printer: &mut Printer<'_>) -> Result<u8> {
+    let state_dir = match state_dir {
+        Some(dir) => absolute(dir)?,
+        None => system.default_state_dir(),
+    };
+    let target = current_target(system)?;
+    let scope = apply::Scope {
+        target: target.clone(),
+        live: true,
+    };
+    let records: Vec<crate::journal::Record> = match Journal::existing(&state_dir)? {
+        Some(journal) => journal
+            .records()?
+            .into_iter()
+            .filter(|record| scope.owns(record))
+            .collect(),
+        None => Vec::new(),
+    };
+    let entry = active::active(&state_dir, &records, &target)?;
+    let last_transaction = records.iter().max_by_key(|record| record.id).cloned();
+    let applied = entry
+        .as_ref()
+        .and_then(|entry| entry.transaction.or(entry.basis))
+        .and_then(|id| records.iter().find(|record| record.id == id));
+    let keys = match applied {
+        None => Vec::new(),
+        Some(record) => {
+            let facts = system.gather(&Request {
+                keys: record.keys.iter().map(|key| key.key.clone()).collect(),
+                sockets: false,
+                time_wait: TimeWaitDetail::Count,
+                close_wait_owners: Owners::Never,
+                boot: true,
+                sysctl_dir: None,
+            })?;
+            warn_skipped(&facts);
+            active::key_states(record, &facts)
+        }
+    };
+    let changed_files = match &entry {
+        None => Vec::new(),
+        Some(entry) => match active::layers(system, &entry.arguments()) {
+            Ok(now) => active::changed_files(entry, &now),
+            // A profile file that is gone or no longer valid has changed.
+            Err(error) => vec![error.to_string()],
+        },
+    };
+    let status = active::Status {
+        active: entry,
+        changed_files,
+        last_transaction,
+        keys,
+    };
+    let code = if status.attention() {
+        exit::FINDINGS
+    } else {
+        exit::SUCCESS
+    };
+    deliver(
+        printer.print(Document::Status(&StatusReport {
+            status: &status,
+            target: &target,
+        })),
+        code,
     )
 }
 
@@ -607,16 +995,7 @@ fn history(system: &System, state_dir: Option<&Path>, printer: &mut Printer<'_>)
     // This target's records only; the sysctl.d directory does not matter
     // for which system a record belongs to.
     let scope = apply::Scope {
-        target: crate::journal::Target {
-            netns: crate::system::netns_id()
-                .map(|(dev, inode)| crate::journal::NamespaceId { dev, inode }),
-            root: crate::journal::AbsolutePath::new(system.root().to_path_buf())
-                .ok_or_else(|| Error::Usage("--root is not absolute".into()))?,
-            proc: crate::journal::AbsolutePath::new(system.proc().to_path_buf())
-                .ok_or_else(|| Error::Usage("--proc is not absolute".into()))?,
-            sysctl_dir: crate::journal::AbsolutePath::new(system.default_sysctl_dir())
-                .ok_or_else(|| Error::Usage("--root is not absolute".into()))?,
-        },
+        target: current_target(system)?,
         live: true,
     };
     let (own, other): (Vec<_>, Vec<_>) = records.into_iter().partition(|record| scope.owns(record));
@@ -649,6 +1028,27 @@ fn history(system: &System, state_dir: Option<&Path>, printer: &mut Printer<'_>)
 /// Largest sysctl file `lint` reads (real ones are a few KiB).
 const LINT_MAX_BYTES: u64 = 16 * 1024 * 1024;
 
+/// The files `lint` was given: a directory expanded to its `*.conf` files
+/// in loader order; `-` (standard input) kept as it is.
+fn lint_files(system: &System, arguments: &[PathBuf]) -> Result<Vec<PathBuf>> {
+    let mut files = Vec::new();
+    for argument in arguments {
+        if argument.as_os_str() == "-" {
+            files.push(argument.clone());
+            continue;
+        }
+        let found = system.conf_files(argument)?;
+        if found.is_empty() {
+            report::warn(&format!(
+                "{} holds no *.conf file: nothing of it to lint",
+                argument.display()
+            ));
+        }
+        files.extend(found);
+    }
+    Ok(files)
+}
+
 fn lint(
     system: &System,
     files: &[PathBuf],
@@ -658,7 +1058,13 @@ fn lint(
 ) -> Result<u8> {
     let contents = files
         .iter()
-        .map(|path| system.read_input_file(path, LINT_MAX_BYTES))
+        .map(|path| {
+            if path.as_os_str() == "-" {
+                system.read_stdin(LINT_MAX_BYTES)
+            } else {
+                system.read_input_file(path, LINT_MAX_BYTES)
+            }
+        })
         .collect::<Result<Vec<_>>>()?;
     let inputs: Vec<crate::lint::LintInput<'_>> = files
         .iter()

@@ -30,10 +30,12 @@ pub enum Error {
 
     /// A profile name that is neither built in, installed, nor a file.
     #[error(
-        "unknown profile `{name}`: not built in ({builtins}), not found as {installed}, and not a path to a file"
+        "unknown profile `{name}`{suggestion}: not built in ({builtins}), not found as {installed}, and not a path to a file"
     )]
     UnknownProfile {
         name: String,
+        /// `; did you mean `webserver`?`, or empty.
+        suggestion: String,
         builtins: String,
         installed: PathBuf,
     },

@@ -10,6 +10,7 @@
 //! outcome to an exit code. `ARCHITECTURE.md` maps the layers and their
 //! invariants.
 
+pub mod active;
 pub mod apply;
 pub mod census;
 pub mod cli;
@@ -29,6 +30,7 @@ pub mod manual;
 pub mod plan;
 pub mod profile;
 pub mod rates;
+pub mod recommend;
 pub mod report;
 pub mod rules;
 pub mod suggest;

@@ -429,8 +429,19 @@ pub static TOPICS: &[Topic] = &[
     },
 ];
 
+/// A topic by name, in any case and with `_` or `-` (`TIME_WAIT`,
+/// `time_wait`, `time-wait`).
 pub fn topic(name: &str) -> Option<&'static Topic> {
-    TOPICS.iter().find(|topic| topic.name == name)
+    let wanted = name.trim().to_ascii_lowercase().replace('_', "-");
+    TOPICS.iter().find(|topic| topic.name == wanted)
+}
+
+/// Every name `explain` answers to: the topics, then the keys.
+pub fn subjects() -> impl Iterator<Item = &'static str> {
+    TOPICS
+        .iter()
+        .map(|topic| topic.name)
+        .chain(KEYS.iter().map(|info| info.key))
 }
 
 /// What `explain SUBJECT` names.
@@ -446,10 +457,12 @@ pub enum Subject {
 /// Finds a topic or key in either spelling (`net.ipv4.tcp_tw_reuse`,
 /// `net/ipv4/tcp_tw_reuse`) or by its last part alone (`tcp_tw_reuse`).
 pub fn find(subject: &str) -> Option<Subject> {
-    let subject = subject.trim();
     if let Some(topic) = topic(subject) {
         return Some(Subject::Topic(topic));
     }
+    // Kernel keys are lower case; `TCP_TW_REUSE` means the key.
+    let lowered = subject.trim().to_ascii_lowercase();
+    let subject = lowered.as_str();
     let canonical = crate::key::Key::parse(subject)
         .ok()
         .map(|key| key.to_string());

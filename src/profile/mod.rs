@@ -407,6 +407,32 @@ pub fn resolve_stack<S: AsRef<str>>(system: &System, arguments: &[S]) -> Result<
     Ok(merge(layers))
 }
 
+/// One file of a profile as it was read: its name, where it came from and
+/// its bytes (what `apply` records of the active profile).
+pub struct FileRead {
+    pub name: String,
+    pub origin: Origin,
+    pub bytes: Vec<u8>,
+}
+
+/// For each argument, its files as read: itself first, then each parent it
+/// extends. The same lookup as [`resolve_stack`].
+pub fn stack_files<S: AsRef<str>>(system: &System, arguments: &[S]) -> Result<Vec<Vec<FileRead>>> {
+    arguments
+        .iter()
+        .map(|argument| {
+            Ok(chain(system, argument.as_ref())?
+                .into_iter()
+                .map(|(located, _)| FileRead {
+                    name: located.name,
+                    origin: located.origin,
+                    bytes: located.bytes,
+                })
+                .collect())
+        })
+        .collect()
+}
+
 /// One profile's files: itself first, then each parent it extends.
 fn chain(system: &System, argument: &str) -> Result<Vec<(Located, ProfileFile)>> {
     let reference = Reference::from_argument(argument, None);
@@ -598,8 +624,28 @@ fn valid_name(name: &str) -> bool {
 }
 
 fn unknown(system: &System, name: &str) -> Error {
+    // The installed names only, from the directory: resolving them (as
+    // `list` does) would meet this same unknown name again in a broken
+    // `extends` chain.
+    let installed_names: Vec<String> = system
+        .list_yaml(&system.config_path(INSTALLED_DIR))
+        .map(|paths| {
+            paths
+                .iter()
+                .filter_map(|path| path.file_stem())
+                .map(|stem| stem.to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    let candidates = BUILTINS
+        .iter()
+        .map(|(builtin, _)| *builtin)
+        .chain(installed_names.iter().map(String::as_str));
     Error::UnknownProfile {
         name: name.to_owned(),
+        suggestion: crate::suggest::closest(name, candidates)
+            .map(|near| format!("; did you mean `{near}`?"))
+            .unwrap_or_default(),
         builtins: BUILTINS
             .iter()
             .map(|(name, _)| *name)

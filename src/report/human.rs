@@ -9,6 +9,7 @@ use super::{
     CheckReport, DISPLAY_ORDER, Document, DocumentKind, Explanation, LintReport, OutcomeView,
     PlanView, Render, SocketsReport, destinations,
 };
+use crate::active::{ProfileChoice, ProfileSource};
 use crate::apply::Outcome;
 use crate::census::TcpState;
 use crate::facts::Reading;
@@ -33,7 +34,25 @@ impl Render for Human {
         match document {
             Document::Check(report) => check(out, report),
             Document::Sockets(report) => sockets(out, report, self.fancy),
-            Document::Plan(plan, view) => self::plan(out, plan, *view),
+            Document::Plan(plan, view) => self::plan(out, plan, *view, None),
+            Document::Diff(report) => {
+                self::plan(out, report.plan, PlanView::Diff, Some(report.choice))
+            }
+            Document::Status(report) => status(out, report),
+            Document::Recommendation(recommendation) => recommend(out, recommendation),
+            Document::PerNamespace(all) => {
+                for (index, section) in all.sections.iter().enumerate() {
+                    if index > 0 {
+                        writeln!(out)?;
+                    }
+                    namespace_header(out, section.namespace)?;
+                    self.render(out, &section.document)?;
+                }
+                for gone in all.vanished {
+                    writeln!(out, "\n(gone before it could be audited: {})", Shown(gone))?;
+                }
+                super::finish(out)
+            }
             Document::Outcome(outcome, view) => self::outcome(out, outcome, *view),
             Document::RollbackPreview(records) => rollback_preview(out, records),
             Document::Lint(report) => lint(out, report),
@@ -91,8 +110,9 @@ fn check(out: &mut dyn Write, report: &CheckReport<'_>) -> io::Result<()> {
     let facts = report.facts;
     writeln!(
         out,
-        "{BOLD}tcptune check{BOLD:#}: profile {}, kernel {}",
+        "{BOLD}tcptune check{BOLD:#}: profile {}{}, kernel {}",
         Shown(&report.profile.name),
+        profile_origin(report.choice),
         Shown(report.kernel)
     )?;
     profile_sources(out, &report.profile.sources)?;
@@ -554,6 +574,16 @@ fn profile(out: &mut dyn Write, profile: &Profile) -> io::Result<()> {
 
 fn explain(out: &mut dyn Write, explanation: &Explanation<'_>) -> io::Result<()> {
     match explanation {
+        Explanation::List { topics, keys } => {
+            writeln!(out, "{BOLD}topics{BOLD:#}")?;
+            for topic in *topics {
+                writeln!(out, "  {:<14} {}", topic.name, topic.title)?;
+            }
+            writeln!(out, "\n{BOLD}keys{BOLD:#}")?;
+            for info in *keys {
+                writeln!(out, "  {}", info.key)?;
+            }
+        }
         Explanation::Topic(topic) => {
             writeln!(out, "{BOLD}{}{BOLD:#}", topic.title)?;
             for paragraph in topic.paragraphs {
@@ -620,10 +650,218 @@ fn explain(out: &mut dyn Write, explanation: &Explanation<'_>) -> io::Result<()>
     super::finish(out)
 }
 
+/// Why this profile, after its name: nothing when it was given.
+fn profile_origin(choice: &ProfileChoice) -> String {
+    match (&choice.source, &choice.active) {
+        (ProfileSource::Active, Some(entry)) => match entry.transaction {
+            Some(id) => format!(" (active: applied by transaction {id})"),
+            None => format!(" (active: applied {})", format_time(entry.recorded)),
+        },
+        // Given, or the default when nothing was applied: as it always read.
+        _ => String::new(),
+    }
+}
+
+fn status(out: &mut dyn Write, report: &super::StatusReport<'_>) -> io::Result<()> {
+    let status = report.status;
+    match &status.active {
+        None => writeln!(
+            out,
+            "{BOLD}tcptune status{BOLD:#}: no active profile (nothing applied here, or everything rolled back)"
+        )?,
+        Some(entry) => {
+            writeln!(
+                out,
+                "{BOLD}tcptune status{BOLD:#}: active profile {}",
+                Shown(&entry.profile)
+            )?;
+            for layer in &entry.layers {
+                for file in &layer.files {
+                    let source = match &file.source {
+                        crate::active::Source::Builtin => "built-in".to_owned(),
+                        crate::active::Source::File(path) => path.display().to_string(),
+                    };
+                    writeln!(
+                        out,
+                        "  {} from {} ({} bytes, fnv1a64 {})",
+                        Shown(&file.name),
+                        Shown(&source),
+                        file.length,
+                        file.fnv1a64
+                    )?;
+                }
+            }
+        }
+    }
+    for file in &status.changed_files {
+        writeln!(out, "  changed since applied: {}", Shown(file))?;
+    }
+    match &status.last_transaction {
+        None => writeln!(out, "last transaction: none")?,
+        Some(record) => writeln!(
+            out,
+            "last transaction: {} {} {} at {} (profile {})",
+            record.id,
+            record.kind,
+            record.state,
+            format_time(record.created),
+            Shown(record.profile.as_deref().unwrap_or("-"))
+        )?,
+    }
+    for key in &status.keys {
+        let live = key
+            .live
+            .as_ref()
+            .map_or_else(|| "unreadable".to_owned(), ToString::to_string);
+        let drift = if key.drifted {
+            format!(
+                "drifted: live {}, applied {}",
+                Shown(&live),
+                Shown(&key.applied.to_string())
+            )
+        } else {
+            format!("live {}", Shown(&live))
+        };
+        let boot = match (key.boot, &key.boot_winner) {
+            (crate::active::Persistence::Persisted, _) => "persisted".to_owned(),
+            (crate::active::Persistence::NotPersisted, _) => "not persisted at boot".to_owned(),
+            (crate::active::Persistence::Shadowed, Some(winner)) => {
+                format!("shadowed at boot by {}", Shown(winner))
+            }
+            (crate::active::Persistence::Shadowed, None) => "shadowed at boot".to_owned(),
+            (crate::active::Persistence::Unknown, _) => "boot configuration unread".to_owned(),
+        };
+        writeln!(out, "  {}: {drift}; {boot}", Shown(&key.key.to_string()))?;
+    }
+    if status.active.is_some() {
+        writeln!(
+            out,
+            "{}",
+            if status.attention() {
+                "attention: the system no longer matches the active profile as applied"
+            } else {
+                "in force: live values and boot configuration carry the active profile"
+            }
+        )?;
+    }
+    super::finish(out)
+}
+
+/// The line that opens one namespace's section: its label and owner.
+fn namespace_header(
+    out: &mut dyn Write,
+    namespace: &crate::system::namespaces::Namespace,
+) -> io::Result<()> {
+    let mut owner = Vec::new();
+    if namespace.host {
+        owner.push("tcptune's own (host)".to_owned());
+    }
+    if let Some(pod) = namespace.pod() {
+        owner.push(format!("pod {pod}"));
+    }
+    if let Some(uid) = &namespace.owner.pod_uid {
+        owner.push(format!("pod uid {uid}"));
+    }
+    if let Some(id) = &namespace.owner.container_id {
+        let short: String = id.chars().take(12).collect();
+        match &namespace.owner.runtime {
+            Some(runtime) => owner.push(format!("{runtime} container {short}")),
+            None => owner.push(format!("container {short}")),
+        }
+    }
+    if let Some(pid) = namespace.pids.first() {
+        owner.push(format!(
+            "pid {pid} {} ({} processes)",
+            namespace.comm.as_deref().unwrap_or("?"),
+            namespace.process_count
+        ));
+    }
+    let label = namespace.label();
+    let inode = format!("net:[{}]", namespace.inode);
+    writeln!(
+        out,
+        "{BOLD}== network namespace {}{BOLD:#}{}{}{}",
+        Shown(&label),
+        if label == inode {
+            String::new()
+        } else {
+            format!(" {inode}")
+        },
+        if owner.is_empty() { "" } else { ": " },
+        Shown(&owner.join(", "))
+    )
+}
+
+fn recommend(
+    out: &mut dyn Write,
+    recommendation: &crate::recommend::Recommendation,
+) -> io::Result<()> {
+    let evidence = &recommendation.evidence;
+    writeln!(
+        out,
+        "{BOLD}tcptune recommend{BOLD:#}: profile {}",
+        recommendation.profile
+    )?;
+    wrapped(
+        out,
+        "",
+        0,
+        &format!("because {}", Shown(&recommendation.reason)),
+    )?;
+    writeln!(out)?;
+    writeln!(
+        out,
+        "inbound:  {} established, {} time_wait, from {} client addresses, listening on {:?}",
+        evidence.inbound_established,
+        evidence.inbound_time_wait,
+        evidence.inbound_clients,
+        evidence.listening_ports
+    )?;
+    writeln!(
+        out,
+        "outgoing: {} established, {} time_wait, toward {} destinations",
+        evidence.outgoing_established, evidence.outgoing_time_wait, evidence.outgoing_destinations
+    )?;
+    for destination in &evidence.top_destinations {
+        writeln!(
+            out,
+            "  {:<44} {:>6} established {:>6} time_wait",
+            Shown(&destination.destination),
+            destination.established,
+            destination.time_wait
+        )?;
+    }
+    writeln!(out)?;
+    for shape in &recommendation.considered {
+        writeln!(
+            out,
+            "{} {}: {}",
+            if shape.matched {
+                "fits    "
+            } else {
+                "does not"
+            },
+            shape.profile,
+            Shown(&shape.why)
+        )?;
+    }
+    writeln!(
+        out,
+        "nothing was changed; to use it: tcptune diff --profile {0}, then tcptune apply --profile {0}",
+        recommendation.profile
+    )?;
+    super::finish(out)
+}
+
 const GREEN: Style = AnsiColor::Green.on_default();
 const RED: Style = AnsiColor::Red.on_default();
 
-fn plan(out: &mut dyn Write, plan: &Plan, view: PlanView) -> io::Result<()> {
+fn plan(
+    out: &mut dyn Write,
+    plan: &Plan,
+    view: PlanView,
+    choice: Option<&ProfileChoice>,
+) -> io::Result<()> {
     let title = match view {
         PlanView::Diff => "tcptune diff",
         PlanView::DryRun => "tcptune apply --dry-run",
@@ -631,8 +869,9 @@ fn plan(out: &mut dyn Write, plan: &Plan, view: PlanView) -> io::Result<()> {
     };
     writeln!(
         out,
-        "{BOLD}{title}{BOLD:#}: profile {}",
-        Shown(&plan.profile)
+        "{BOLD}{title}{BOLD:#}: profile {}{}",
+        Shown(&plan.profile),
+        choice.map(profile_origin).unwrap_or_default()
     )?;
     profile_sources(out, &plan.profile_sources)?;
     let file = plan.file.display().to_string();

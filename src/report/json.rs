@@ -23,14 +23,77 @@ impl Render for Json {
     }
 
     fn render(&self, out: &mut dyn Write, document: &Document<'_>) -> io::Result<()> {
-        let value = match document {
+        match value(document) {
+            Some(value) => write(out, &value),
+            None => Ok(()),
+        }
+    }
+}
+
+/// Every namespace's document, labelled with the namespace, in one array;
+/// the summary (for check) is the worst of them.
+fn per_namespace(all: &super::PerNamespace<'_>) -> Value {
+    let namespaces: Vec<Value> = all
+        .sections
+        .iter()
+        .map(|section| {
+            let mut document = value(&section.document).unwrap_or(Value::Null);
+            if let Value::Object(map) = &mut document {
+                map.remove("schema_version");
+                map.remove("tcptune_version");
+            }
+            json!({
+                "netns": {
+                    "label": section.namespace.label(),
+                    "dev": section.namespace.dev,
+                    "inode": section.namespace.inode,
+                    "host": section.namespace.host,
+                    "names": section.namespace.names,
+                    "pids": section.namespace.pids,
+                    "process_count": section.namespace.process_count,
+                    "comm": section.namespace.comm,
+                    "owner": section.namespace.owner,
+                    "pod": section.namespace.pod(),
+                },
+                "report": document,
+            })
+        })
+        .collect();
+    json!({
+        "schema_version": SCHEMA_VERSION,
+        "tcptune_version": env!("CARGO_PKG_VERSION"),
+        "namespaces": namespaces,
+        "vanished": all.vanished,
+    })
+}
+
+/// A document's JSON value; None for the previews JSON does not print.
+fn value(document: &Document<'_>) -> Option<Value> {
+    Some({
+        match document {
+            Document::PerNamespace(all) => per_namespace(all),
             Document::Check(report) => check(report),
             Document::Sockets(report) => sockets(report),
             // In JSON, apply prints one document: the outcome (or, when
             // nothing happens, an outcome with `"changed": false`), and
             // rollback likewise; the previews are for people.
-            Document::Plan(_, PlanView::Preview) | Document::RollbackPreview(_) => return Ok(()),
+            Document::Plan(_, PlanView::Preview) | Document::RollbackPreview(_) => return None,
             Document::Plan(plan_, view) => plan(plan_, *view),
+            Document::Diff(report) => {
+                let mut value = plan(report.plan, PlanView::Diff);
+                choice(&mut value, report.choice);
+                value
+            }
+            Document::Status(report) => status(report),
+            Document::Recommendation(recommendation) => json!({
+                "schema_version": SCHEMA_VERSION,
+                "tcptune_version": env!("CARGO_PKG_VERSION"),
+                "profile": recommendation.profile,
+                "reason": recommendation.reason,
+                "evidence": recommendation.evidence,
+                "considered": recommendation.considered,
+                "applied": false,
+            }),
             Document::Outcome(outcome_, view) => {
                 outcome(outcome_, *view == super::OutcomeView::Rollback)
             }
@@ -39,9 +102,8 @@ impl Render for Json {
             Document::ProfileList(listings) => profile_list(listings),
             Document::Profile(profile_) => profile(profile_),
             Document::Explanation(explanation) => explain(explanation),
-        };
-        write(out, &value)
-    }
+        }
+    })
 }
 
 fn write(out: &mut dyn Write, document: &Value) -> io::Result<()> {
@@ -60,7 +122,7 @@ fn check(report: &CheckReport<'_>) -> Value {
         sockets["close_wait_owners"] = json!(owners.owners);
         sockets["close_wait_unknown_owner"] = json!(owners.unknown);
     }
-    json!({
+    let mut value = json!({
         "schema_version": SCHEMA_VERSION,
         "tcptune_version": env!("CARGO_PKG_VERSION"),
         "kernel": report.kernel,
@@ -74,6 +136,48 @@ fn check(report: &CheckReport<'_>) -> Value {
             "sockstat": facts.sockstat,
         },
         "sample": facts.sample,
+    });
+    choice(&mut value, report.choice);
+    value
+}
+
+/// `profile_source` and, for the active profile, `active`.
+fn choice(value: &mut Value, choice: &crate::active::ProfileChoice) {
+    value["profile_source"] = json!(choice.source);
+    if let Some(entry) = &choice.active {
+        value["active"] = active_entry(entry, &choice.changed_files);
+    }
+}
+
+fn active_entry(entry: &crate::active::Entry, changed_files: &[String]) -> Value {
+    json!({
+        "profile": entry.profile,
+        "layers": entry.layers,
+        "transaction": entry.transaction.map(|id| id.to_string()),
+        "recorded": format_time(entry.recorded),
+        "changed_files": changed_files,
+    })
+}
+
+fn status(report: &super::StatusReport<'_>) -> Value {
+    let status = report.status;
+    json!({
+        "schema_version": SCHEMA_VERSION,
+        "tcptune_version": env!("CARGO_PKG_VERSION"),
+        "target": report.target,
+        "active": status
+            .active
+            .as_ref()
+            .map(|entry| active_entry(entry, &status.changed_files)),
+        "last_transaction": status.last_transaction.as_ref().map(|record| json!({
+            "id": record.id.to_string(),
+            "kind": record.kind,
+            "state": record.state,
+            "created": format_time(record.created),
+            "profile": record.profile,
+        })),
+        "keys": status.keys,
+        "attention": status.attention(),
     })
 }
 
@@ -165,6 +269,17 @@ fn profile(profile: &Profile) -> Value {
 
 fn explain(explanation: &Explanation<'_>) -> Value {
     match explanation {
+        Explanation::List { topics, keys } => json!({
+            "schema_version": SCHEMA_VERSION,
+            "topics": topics
+                .iter()
+                .map(|topic| json!({"topic": topic.name, "title": topic.title}))
+                .collect::<Vec<_>>(),
+            "keys": keys
+                .iter()
+                .map(|info| json!({"key": info.key, "summary": info.summary}))
+                .collect::<Vec<_>>(),
+        }),
         Explanation::Topic(topic) => json!({
             "schema_version": SCHEMA_VERSION,
             "topic": topic.name,

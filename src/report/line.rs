@@ -23,6 +23,7 @@ impl Render for Line {
     fn render(&self, out: &mut dyn Write, document: &Document<'_>) -> io::Result<()> {
         match document {
             Document::Check(report) => check(out, report),
+            Document::PerNamespace(all) => per_namespace(out, all),
             other => Err(unsupported("line", other.kind())),
         }
     }
@@ -56,6 +57,54 @@ fn mention(finding: &Finding) -> String {
         Some(key) => format!("{} {}", finding.code, ascii(key)),
         None => finding.code.to_string(),
     }
+}
+
+/// `check --all-netns`: the line of the namespace with the worst findings,
+/// naming it and how many others have findings too.
+fn per_namespace(out: &mut dyn Write, all: &super::PerNamespace<'_>) -> io::Result<()> {
+    let checks: Vec<(&super::Section<'_>, &CheckReport<'_>)> = all
+        .sections
+        .iter()
+        .filter_map(|section| match &section.document {
+            Document::Check(report) => Some((section, *report)),
+            _ => None,
+        })
+        .collect();
+    let with_findings = checks
+        .iter()
+        .filter(|(_, report)| !report.findings.is_empty())
+        .count();
+    let worst = checks
+        .iter()
+        .filter(|(_, report)| !report.findings.is_empty())
+        .max_by_key(|(_, report)| {
+            let summary = report.summary;
+            (summary.error, summary.warning, summary.info)
+        });
+    let Some((section, report)) = worst else {
+        writeln!(
+            out,
+            "tcptune: OK, no findings in {} network namespaces",
+            checks.len()
+        )?;
+        return super::finish(out);
+    };
+    let mut line = Vec::new();
+    check(&mut line, report)?;
+    let text = String::from_utf8_lossy(&line);
+    let others = match with_findings {
+        0 | 1 => String::new(),
+        more => format!(" (+{} more)", more - 1),
+    };
+    writeln!(
+        out,
+        "tcptune: netns {}{others}: {}",
+        ascii(&section.namespace.label()),
+        text.trim_end()
+            .strip_prefix("tcptune: ")
+            .unwrap_or(text.trim_end())
+    )?;
+    super::finish(out)
 }
 
 fn check(out: &mut dyn Write, report: &CheckReport<'_>) -> io::Result<()> {

@@ -17,6 +17,7 @@ mod prometheus;
 
 use std::io::{self, Write};
 
+use crate::active::ProfileChoice;
 use crate::apply::Outcome;
 use crate::census::TcpState;
 use crate::error::{Error, Result};
@@ -58,6 +59,8 @@ pub const SCHEMA_VERSION: u32 = 1;
 pub struct CheckReport<'a> {
     pub kernel: &'a str,
     pub profile: &'a Profile,
+    /// Why this profile: given, the active one, or the default.
+    pub choice: &'a ProfileChoice,
     pub summary: Summary,
     pub findings: &'a [Finding],
     pub facts: &'a Facts,
@@ -81,6 +84,11 @@ pub enum Explanation<'a> {
     VendorOnly {
         key: &'a str,
         why: &'a str,
+    },
+    /// `explain --list`: everything it answers.
+    List {
+        topics: &'a [Topic],
+        keys: &'a [crate::knowledge::KeyInfo],
     },
 }
 
@@ -110,6 +118,34 @@ pub struct HistoryReport<'a> {
     pub unreadable: &'a [crate::journal::Unreadable],
 }
 
+/// The result of `diff`: the plan and which profile it was made for.
+pub struct DiffReport<'a> {
+    pub plan: &'a Plan,
+    pub choice: &'a ProfileChoice,
+}
+
+/// The result of `status`.
+pub struct StatusReport<'a> {
+    pub status: &'a crate::active::Status,
+    pub target: &'a crate::journal::Target,
+}
+
+/// One network namespace's part of a `--all-netns` result.
+pub struct Section<'a> {
+    pub namespace: &'a crate::system::namespaces::Namespace,
+    /// `check` or `sockets` for this namespace.
+    pub document: Document<'a>,
+}
+
+/// The result of `check --all-netns` or `sockets --all-netns`.
+pub struct PerNamespace<'a> {
+    /// The command's own document kind (check or sockets).
+    pub kind: DocumentKind,
+    pub sections: &'a [Section<'a>],
+    /// Namespaces found but gone before they could be audited.
+    pub vanished: &'a [String],
+}
+
 /// The result of `lint`.
 pub struct LintReport<'a> {
     pub files: &'a [std::path::PathBuf],
@@ -121,6 +157,10 @@ pub enum Document<'a> {
     Check(&'a CheckReport<'a>),
     Sockets(&'a SocketsReport<'a>),
     Plan(&'a Plan, PlanView),
+    Diff(&'a DiffReport<'a>),
+    Status(&'a StatusReport<'a>),
+    Recommendation(&'a crate::recommend::Recommendation),
+    PerNamespace(&'a PerNamespace<'a>),
     Outcome(&'a Outcome, OutcomeView),
     RollbackPreview(&'a [Record]),
     Lint(&'a LintReport<'a>),
@@ -136,6 +176,8 @@ pub enum DocumentKind {
     Check,
     Sockets,
     Plan,
+    Status,
+    Recommendation,
     Outcome,
     RollbackPreview,
     Lint,
@@ -150,7 +192,10 @@ impl Document<'_> {
         match self {
             Document::Check(_) => DocumentKind::Check,
             Document::Sockets(_) => DocumentKind::Sockets,
-            Document::Plan(..) => DocumentKind::Plan,
+            Document::Plan(..) | Document::Diff(_) => DocumentKind::Plan,
+            Document::Status(_) => DocumentKind::Status,
+            Document::Recommendation(_) => DocumentKind::Recommendation,
+            Document::PerNamespace(all) => all.kind,
             Document::Outcome(..) => DocumentKind::Outcome,
             Document::RollbackPreview(_) => DocumentKind::RollbackPreview,
             Document::Lint(_) => DocumentKind::Lint,
@@ -268,6 +313,8 @@ pub const COMMAND_DOCUMENTS: &[(&str, &[DocumentKind])] = &[
         &[DocumentKind::RollbackPreview, DocumentKind::Outcome],
     ),
     ("history", &[DocumentKind::History]),
+    ("status", &[DocumentKind::Status]),
+    ("recommend", &[DocumentKind::Recommendation]),
     (
         "profiles",
         &[DocumentKind::ProfileList, DocumentKind::Profile],

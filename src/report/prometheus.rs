@@ -36,9 +36,69 @@ impl Render for Prometheus {
         match document {
             Document::Check(report) => check(out, report),
             Document::Sockets(report) => sockets(out, report),
+            Document::PerNamespace(all) => per_namespace(self, out, all),
             other => Err(unsupported("prometheus", other.kind())),
         }
     }
+}
+
+/// Every namespace's metrics, one family at a time (the exposition format
+/// wants a family's samples together), each sample labelled with `netns`
+/// and `pod` (empty when none is known).
+fn per_namespace(
+    format: &Prometheus,
+    out: &mut dyn Write,
+    all: &super::PerNamespace<'_>,
+) -> io::Result<()> {
+    // family name -> (HELP and TYPE lines, samples)
+    let mut families: Vec<(String, Vec<String>, Vec<String>)> = Vec::new();
+    for section in all.sections {
+        let mut text = Vec::new();
+        format.render(&mut text, &section.document)?;
+        let labels = format!(
+            "netns=\"{}\",pod=\"{}\"",
+            escape(&section.namespace.label()),
+            escape(&section.namespace.pod().unwrap_or_default())
+        );
+        let mut current: Option<usize> = None;
+        for line in String::from_utf8_lossy(&text).lines() {
+            if let Some(rest) = line
+                .strip_prefix("# HELP ")
+                .or_else(|| line.strip_prefix("# TYPE "))
+            {
+                let name = rest.split(' ').next().unwrap_or_default().to_owned();
+                let at = match families.iter().position(|(known, _, _)| *known == name) {
+                    Some(at) => at,
+                    None => {
+                        families.push((name, Vec::new(), Vec::new()));
+                        families.len() - 1
+                    }
+                };
+                if families[at].1.len() < 2 {
+                    families[at].1.push(line.to_owned());
+                }
+                current = Some(at);
+            } else if let Some(at) = current {
+                let labelled = match line.split_once('{') {
+                    Some((name, rest)) if rest.starts_with('}') => {
+                        format!("{name}{{{labels}{rest}")
+                    }
+                    Some((name, rest)) => format!("{name}{{{labels},{rest}"),
+                    None => match line.split_once(' ') {
+                        Some((name, value)) => format!("{name}{{{labels}}} {value}"),
+                        None => line.to_owned(),
+                    },
+                };
+                families[at].2.push(labelled);
+            }
+        }
+    }
+    for (_, header, samples) in families {
+        for line in header.iter().chain(&samples) {
+            writeln!(out, "{line}")?;
+        }
+    }
+    Ok(())
 }
 
 fn family(out: &mut dyn Write, name: &str, kind: &str, help: &str) -> io::Result<()> {

@@ -9,6 +9,7 @@
 //! data ([`crate::facts::Facts`]); nothing after it does I/O.
 
 pub mod counters;
+pub mod namespaces;
 pub mod netlink;
 mod owners;
 mod tcp_table;
@@ -31,14 +32,57 @@ pub use write::WriteRefusal;
 pub struct System {
     root: PathBuf,
     proc: PathBuf,
+    /// Where `net/*` is read: `<proc>/net`, or for an audit on a thread
+    /// that entered another namespace `/proc/thread-self/net` (`/proc/net`
+    /// follows the process's first thread, not the caller).
+    net: PathBuf,
+    /// With `--all-netns`: one walk of every `/proc/PID/fd`, shared by the
+    /// audits of all namespaces (socket inodes are unique machine-wide), so
+    /// 200 namespaces cost one walk, not 200.
+    fd_walk: Option<std::sync::Arc<std::sync::OnceLock<Holders>>>,
 }
+
+/// Which process holds each socket inode; None when /proc could not be read.
+type Holders = Option<owners::Holders>;
 
 impl System {
     pub fn new(root: impl Into<PathBuf>, proc: impl Into<PathBuf>) -> System {
+        let proc = proc.into();
         System {
             root: root.into(),
-            proc: proc.into(),
+            net: proc.join("net"),
+            proc,
+            fd_walk: None,
         }
+    }
+
+    /// The same system, its `/proc/PID/fd` walk done at most once for all
+    /// its clones (see [`System::for_this_thread`]).
+    pub fn sharing_one_fd_walk(&self) -> System {
+        let mut system = self.clone();
+        system.fd_walk = Some(std::sync::Arc::default());
+        system
+    }
+
+    /// Which process holds each socket inode (None: /proc unreadable).
+    fn socket_holders(&self) -> Holders {
+        match &self.fd_walk {
+            Some(shared) => shared
+                .get_or_init(|| owners::socket_holders_everywhere(&self.proc))
+                .clone(),
+            None => owners::socket_holders(&self.proc),
+        }
+    }
+
+    /// The same system as seen from the calling thread's network namespace
+    /// (see [`namespaces::on_thread_in`]): `net/*` from
+    /// `/proc/thread-self/net` when reading the kernel's `/proc`.
+    pub fn for_this_thread(&self) -> System {
+        let mut system = self.clone();
+        if self.proc == Path::new("/proc") {
+            system.net = PathBuf::from("/proc/thread-self/net");
+        }
+        system
     }
 
     pub fn root(&self) -> &Path {
@@ -202,8 +246,16 @@ impl System {
     /// Counts TCP sockets from `<proc>/net/tcp` and `tcp6`, streaming.
     pub fn census_procfs(&self) -> Result<Census> {
         let mut census = Census::default();
-        for name in ["net/tcp", "net/tcp6"] {
-            let path = self.proc.join(name);
+        self.each_tcp_row(&mut |row| census.record(row))?;
+        census.source = Some(crate::census::Source::Procfs);
+        Ok(census)
+    }
+
+    /// Hands every row of `<proc>/net/tcp` and `tcp6` to `visit`, streaming
+    /// (the tables of the calling thread's network namespace).
+    pub fn each_tcp_row(&self, visit: &mut dyn FnMut(&crate::census::Row)) -> Result<()> {
+        for name in ["tcp", "tcp6"] {
+            let path = self.net.join(name);
             match input::open(&path, Links::Follow).and_then(|file| {
                 // A plain-file tree can hold a sparse file of any size; the
                 // kernel's own table reports 0 and is read as it streams.
@@ -216,29 +268,35 @@ impl System {
                 }
                 Ok(file)
             }) {
-                Ok(file) => tcp_table::count(
+                Ok(file) => tcp_table::each_row(
                     io::BufReader::with_capacity(64 * 1024, file),
                     &path,
-                    &mut census,
+                    visit,
                 )?,
                 // A kernel built without IPv6 has no tcp6.
-                Err(error) if error.kind() == io::ErrorKind::NotFound && name == "net/tcp6" => {}
+                Err(error) if error.kind() == io::ErrorKind::NotFound && name == "tcp6" => {}
                 Err(source) => return Err(Error::Read { path, source }),
             }
         }
-        census.source = Some(crate::census::Source::Procfs);
-        Ok(census)
+        Ok(())
     }
 
     /// Maps CLOSE_WAIT sockets to the processes holding them by walking
     /// `<proc>/PID/fd`, as `ss -p` does.
     pub fn close_wait_owners(&self, census: &Census) -> CloseWaitOwners {
-        owners::find(&self.proc, &census.close_wait)
+        if census.close_wait.is_empty() {
+            return CloseWaitOwners::default();
+        }
+        owners::attribute(
+            &self.proc,
+            self.socket_holders().as_mut(),
+            &census.close_wait,
+        )
     }
 
     /// `<proc>/net/sockstat`, when present.
     pub fn sockstat(&self) -> Result<Option<Sockstat>> {
-        let path = self.proc.join("net/sockstat");
+        let path = self.net.join("sockstat");
         match read_optional(&path)? {
             Some(text) => counters::parse_sockstat(&text, &path).map(Some),
             None => Ok(None),
@@ -249,11 +307,11 @@ impl System {
     /// `<proc>/net/snmp`; a missing file yields empty counters.
     pub fn counters(&self) -> Result<Counters> {
         let mut counters = Counters::default();
-        let netstat = self.proc.join("net/netstat");
+        let netstat = self.net.join("netstat");
         if let Some(text) = read_optional(&netstat)? {
             counters.tcp_ext = counters::parse_pairs(&text, "TcpExt", &netstat)?;
         }
-        let snmp = self.proc.join("net/snmp");
+        let snmp = self.net.join("snmp");
         if let Some(text) = read_optional(&snmp)? {
             counters.tcp = counters::parse_pairs(&text, "Tcp", &snmp)?;
         }
@@ -285,6 +343,57 @@ impl System {
 
     /// The `*.yaml` files of a directory, sorted; none when it does not exist.
     pub fn list_yaml(&self, dir: &Path) -> Result<Vec<PathBuf>> {
+        self.list_with_extension(dir, "yaml")
+    }
+
+    /// The `*.conf` files of a directory, by file name (the order every
+    /// sysctl loader applies one directory's files in). A missing directory
+    /// is an error here: the user named it.
+    /// A path given to `lint`: a directory's `*.conf` files by file name
+    /// (the order every sysctl loader applies one directory's files in),
+    /// or the path itself.
+    pub fn conf_files(&self, path: &Path) -> Result<Vec<PathBuf>> {
+        if path.is_dir() {
+            self.list_with_extension(path, "conf")
+        } else {
+            Ok(vec![path.to_path_buf()])
+        }
+    }
+
+    /// Standard input, at most `limit` bytes (`lint -`).
+    pub fn read_stdin(&self, limit: u64) -> Result<Vec<u8>> {
+        use std::io::Read;
+        let mut bytes = Vec::new();
+        io::stdin()
+            .lock()
+            .take(limit + 1)
+            .read_to_end(&mut bytes)
+            .map_err(|source| Error::Read {
+                path: PathBuf::from("<stdin>"),
+                source,
+            })?;
+        if bytes.len() as u64 > limit {
+            return Err(Error::Usage(format!(
+                "standard input is over {limit} bytes; sysctl files are a few KiB"
+            )));
+        }
+        Ok(bytes)
+    }
+
+    /// Every file the boot loader of this root reads, in the order it
+    /// applies them (masked and unreadable ones left out, as it does).
+    pub fn boot_files(&self) -> Result<Vec<PathBuf>> {
+        let resolution = crate::conf::resolve(&self.root, self.loader())
+            .map_err(|error| Error::Usage(error.to_string()))?;
+        Ok(resolution
+            .files
+            .iter()
+            .filter(|file| matches!(file.source.state, crate::conf::FileState::Regular { .. }))
+            .map(|file| file.source.path.clone())
+            .collect())
+    }
+
+    fn list_with_extension(&self, dir: &Path, extension: &str) -> Result<Vec<PathBuf>> {
         let entries = match std::fs::read_dir(dir) {
             Ok(entries) => entries,
             Err(error) if error.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
@@ -302,7 +411,7 @@ impl System {
                 source,
             })?;
             let path = entry.path();
-            if path.extension().is_some_and(|ext| ext == "yaml") && path.is_file() {
+            if path.extension().is_some_and(|ext| ext == extension) && path.is_file() {
                 files.push(path);
             }
         }
@@ -458,12 +567,7 @@ impl System {
             let (census, holders) = std::thread::scope(|scope| {
                 let (start, started) = std::sync::mpsc::channel::<()>();
                 let walk = (request.close_wait_owners != Owners::Never).then(|| {
-                    scope.spawn(move || {
-                        started
-                            .recv()
-                            .ok()
-                            .map(|()| owners::socket_holders(&self.proc))
-                    })
+                    scope.spawn(move || started.recv().ok().map(|()| self.socket_holders()))
                 });
                 if request.close_wait_owners == Owners::Always {
                     let _ = start.send(());
@@ -732,11 +836,12 @@ impl System {
 }
 
 /// The network namespace this process is in now (after `--netns`), by the
-/// device and inode of `/proc/self/ns/net`.
+/// device and inode of `/proc/thread-self/ns/net` (the calling thread's:
+/// the process's after `--netns`, which runs before any other thread).
 /// Returns (device, inode).
 pub fn netns_id() -> Option<(u64, u64)> {
     use std::os::unix::fs::MetadataExt;
-    std::fs::metadata("/proc/self/ns/net")
+    std::fs::metadata("/proc/thread-self/ns/net")
         .ok()
         .map(|meta| (meta.dev(), meta.ino()))
 }
@@ -747,7 +852,7 @@ pub fn netns_id() -> Option<(u64, u64)> {
 pub fn in_child_netns() -> Option<bool> {
     use std::os::unix::fs::MetadataExt;
     let init = std::fs::metadata("/proc/1/ns/net").ok()?;
-    let own = std::fs::metadata("/proc/self/ns/net").ok()?;
+    let own = std::fs::metadata("/proc/thread-self/ns/net").ok()?;
     Some((init.dev(), init.ino()) != (own.dev(), own.ino()))
 }
 

@@ -25,7 +25,7 @@ const ADDRESSES_PER_OWNER: usize = 5;
 /// is still without an owner ([`Holders::complete`]), and then only until
 /// every such socket has one; so the answer is the same as a full walk's.
 /// A process whose namespace cannot be read is walked at once.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct Holders {
     /// Socket inode -> the first process found holding it.
     found: HashMap<u64, u32>,
@@ -145,6 +145,21 @@ fn walk_in_parallel(proc: &Path, pids: &[u32]) -> HashMap<u64, u32> {
     found
 }
 
+/// Walks every process at once, whatever its namespace: for `--all-netns`,
+/// where one walk serves the audits of every namespace (socket inodes are
+/// unique machine-wide).
+pub fn socket_holders_everywhere(proc: &Path) -> Option<Holders> {
+    let pids: Vec<u32> = std::fs::read_dir(proc)
+        .ok()?
+        .flatten()
+        .filter_map(|entry| entry.file_name().to_str()?.parse::<u32>().ok())
+        .collect();
+    Some(Holders {
+        found: walk_in_parallel(proc, &pids),
+        deferred: Vec::new(),
+    })
+}
+
 /// Records the socket inodes one process holds.
 fn walk_fds(proc: &Path, pid: u32, found: &mut HashMap<u64, u32>) {
     let fd_path = proc.join(pid.to_string()).join("fd");
@@ -211,14 +226,6 @@ pub fn attribute(
         .collect();
     owners.sort_by(|a, b| b.count.cmp(&a.count).then(a.pid.cmp(&b.pid)));
     CloseWaitOwners { owners, unknown }
-}
-
-/// Walks and attributes in one go.
-pub fn find(proc: &Path, sockets: &[CloseWaitSocket]) -> CloseWaitOwners {
-    if sockets.is_empty() {
-        return CloseWaitOwners::default();
-    }
-    attribute(proc, socket_holders(proc).as_mut(), sockets)
 }
 
 /// One process's share while walking.
@@ -380,7 +387,7 @@ mod tests {
                 remote,
             })
             .collect();
-        let owners = find(proc.path(), &sockets);
+        let owners = attribute(proc.path(), socket_holders(proc.path()).as_mut(), &sockets);
         assert_eq!(owners.unknown, 1);
         assert_eq!(owners.owners.len(), 1);
         assert_eq!(owners.owners[0].pid, 321);

@@ -82,7 +82,12 @@ pub fn parse_address(field: &str) -> Result<SocketAddr, String> {
 }
 
 /// Adds every row of one table to the census.
-pub fn count(mut reader: impl BufRead, path: &Path, census: &mut Census) -> Result<()> {
+pub fn count(reader: impl BufRead, path: &Path, census: &mut Census) -> Result<()> {
+    each_row(reader, path, &mut |row| census.record(row))
+}
+
+/// Hands every row of one table to `visit`, streaming.
+pub fn each_row(mut reader: impl BufRead, path: &Path, visit: &mut dyn FnMut(&Row)) -> Result<()> {
     let mut line = Vec::with_capacity(256);
     let mut number = 0usize;
     loop {
@@ -107,7 +112,7 @@ pub fn count(mut reader: impl BufRead, path: &Path, census: &mut Census) -> Resu
             line: number,
             message,
         })?;
-        census.record(&row);
+        visit(&row);
     }
 }
 

@@ -3,9 +3,11 @@
 //! real kernel inside private network namespaces. One test binary; each test
 //! that writes anything gets its own temporary directory.
 
+mod active;
 mod apply;
 mod architecture;
 mod check;
+mod cli_habits;
 mod explain;
 mod faults;
 mod hostile;
@@ -14,6 +16,7 @@ mod lint;
 mod loader_fidelity;
 mod manual;
 mod netns;
+mod netns_all;
 mod netns_apply;
 mod netns_enter;
 mod npd;
@@ -21,6 +24,7 @@ mod output;
 mod profiles;
 mod prometheus;
 mod prompt;
+mod recommend;
 mod schema;
 mod sockets;
 mod special_files;

@@ -68,6 +68,12 @@ const STATES: [&str; 11] = [
 /// re-executes `netns::<test>` under `unshare -n`; called in that child it
 /// checks the namespace, brings `lo` up and runs the scenario.
 fn in_netns(test: &str, scenario: impl FnOnce()) {
+    in_netns_of("netns", test, scenario);
+}
+
+/// [`in_netns`] for a test in another module of this binary: `module` is
+/// its path (`recommend`), so the child runs `module::test`.
+pub(crate) fn in_netns_of(module: &str, test: &str, scenario: impl FnOnce()) {
     if let Ok(spec) = env::var(HOLDER_ENV) {
         assert_private_netns();
         hold_connections(&spec);
@@ -85,7 +91,9 @@ fn in_netns(test: &str, scenario: impl FnOnce()) {
             env::var(REQUIRE_ENV).as_deref() != Ok("1"),
             "{REQUIRE_ENV}=1 but a private network namespace cannot be created: {reason}"
         );
-        eprintln!("skipping netns::{test}: {reason} (set {REQUIRE_ENV}=1 to make this a failure)");
+        eprintln!(
+            "skipping {module}::{test}: {reason} (set {REQUIRE_ENV}=1 to make this a failure)"
+        );
         return;
     }
 
@@ -95,7 +103,7 @@ fn in_netns(test: &str, scenario: impl FnOnce()) {
         .arg(env::current_exe().expect("path of the test binary"))
         .args([
             "--exact",
-            &format!("netns::{test}"),
+            &format!("{module}::{test}"),
             "--nocapture",
             "--test-threads=1",
         ])
@@ -107,7 +115,7 @@ fn in_netns(test: &str, scenario: impl FnOnce()) {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
         output.status.success() && stdout.contains(&format!("{DONE_MARKER} {test}")),
-        "netns::{test} failed inside its namespace ({})\n--- child stdout ---\n{stdout}\n--- child stderr ---\n{stderr}",
+        "{module}::{test} failed inside its namespace ({})\n--- child stdout ---\n{stdout}\n--- child stderr ---\n{stderr}",
         output.status
     );
 }

@@ -208,7 +208,16 @@ fn a_processs_namespace_is_counted_like_ss_counts_it() {
         .expect("loader reports");
     assert!(ready.contains("holding"), "loader: {ready}");
 
-    let (document, code) = tcptune_json(&["--netns", &path, "sockets", "--processes"]);
+    // The last closes may still be finishing their handshake on a busy
+    // machine: wait (briefly) until the namespace holds what the loader made.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    let (document, code) = loop {
+        let (document, code) = tcptune_json(&["--netns", &path, "sockets", "--processes"]);
+        if document["states"]["time_wait"] == 7 || std::time::Instant::now() > deadline {
+            break (document, code);
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
     assert_eq!(code, Some(0));
     assert_eq!(document["states"]["time_wait"], 7);
     assert_eq!(document["states"]["close_wait"], 3);

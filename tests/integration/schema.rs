@@ -21,7 +21,17 @@ use serde_json::{Value, json};
 use crate::{Scene, fixture, tcptune, tcptune_on};
 
 /// Every schema file `schema/` must hold.
-const SCHEMAS: &[&str] = &["check", "diff", "history", "lint", "sockets", "transaction"];
+const SCHEMAS: &[&str] = &[
+    "check",
+    "diff",
+    "history",
+    "lint",
+    "netns",
+    "recommend",
+    "sockets",
+    "status",
+    "transaction",
+];
 
 /// Codes the design contract requires (DESIGN.md); more are welcome.
 const CONTRACT_CODES: &[&str] = &[
@@ -70,7 +80,7 @@ fn errors(validator: &jsonschema::Validator, document: &Value) -> Vec<String> {
 }
 
 #[track_caller]
-fn assert_valid(name: &str, document: &Value, what: &str) {
+pub(crate) fn assert_valid(name: &str, document: &Value, what: &str) {
     let found = errors(&validator(name), document);
     assert!(
         found.is_empty(),
