@@ -23,8 +23,7 @@ use crate::finding::{Code, Finding, Severity};
 use crate::kernel::KernelVersion;
 use crate::key::{Key, Value};
 use crate::knowledge::judgements::{self, Kind};
-use crate::knowledge::{self, KeyInfo, Presence, names};
-use crate::suggest;
+use crate::knowledge::{self, KeyInfo, Presence};
 
 /// One file to audit.
 #[derive(Debug, Clone, Copy)]
@@ -332,7 +331,7 @@ fn check_assignment(assignment: &Assignment<'_>, kernel: Option<KernelVersion>) 
         .find(|(vendor_key, _)| *vendor_key == name)
     {
         findings.push(vendor_only(assignment, &name, note));
-    } else if let Some(near) = likely_typo(assignment.key, &name) {
+    } else if let Some(near) = knowledge::likely_typo(assignment.key) {
         findings.push(typo(assignment, &name, near));
     }
     findings
@@ -491,17 +490,6 @@ fn vendor_only(assignment: &Assignment<'_>, name: &str, note: &str) -> Finding {
         "{name} {note}. On a mainline kernel the line does nothing: {MISSING_KEY}"
     ))
     .fix(fix)
-}
-
-/// A known key this one is probably a misspelling of. Only `net.` keys are
-/// compared, and never a name the mainline kernel has: the kernel has
-/// hundreds of keys tcptune does not describe, and flagging them would teach
-/// users to ignore this check.
-fn likely_typo(key: &Key, name: &str) -> Option<&'static str> {
-    if !key.is_net() || names::is_other_mainline_key(key) {
-        return None;
-    }
-    suggest::closest(name, knowledge::KEYS.iter().map(|info| info.key))
 }
 
 fn typo(assignment: &Assignment<'_>, name: &str, near: &str) -> Finding {

@@ -244,6 +244,18 @@ pub fn lookup_key(key: &Key) -> Option<&'static KeyInfo> {
     lookup(&key.to_string())
 }
 
+/// A known key this one is probably a misspelling of (for lint and profile
+/// validation alike). Only `net.` keys that tcptune does not describe are
+/// compared, and never a name the mainline kernel has: the kernel has
+/// hundreds of keys tcptune does not describe, and flagging them would
+/// teach users to ignore this.
+pub fn likely_typo(key: &Key) -> Option<&'static str> {
+    if !key.is_net() || lookup_key(key).is_some() || names::is_other_mainline_key(key) {
+        return None;
+    }
+    crate::suggest::closest(&key.to_string(), KEYS.iter().map(|info| info.key))
+}
+
 /// What the kernel stores for `written` on `key`, or the text split into
 /// tokens when tcptune cannot predict it (an unknown key, a refused value):
 /// the form in which file, profile and live values are compared.

@@ -187,6 +187,15 @@ fn settings(collector: &mut Collector<'_>, profile: &str, node: &Node) -> Vec<Se
             collector.error(key_node.position, format!("`{key}` {why}"));
             continue;
         }
+        // A misspelt key names no file under /proc/sys: apply would skip it
+        // as absent and the meant key would keep its value.
+        if let Some(near) = knowledge::likely_typo(&key) {
+            collector.error(
+                key_node.position,
+                format!("`{key}` is not a key tcptune knows; did you mean `{near}`?"),
+            );
+            continue;
+        }
         if let Some(first) = seen.insert(key.clone(), key_node.position) {
             collector.error(
                 key_node.position,

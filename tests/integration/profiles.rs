@@ -146,6 +146,14 @@ fn unknown_profile_is_invalid_input() {
 
 /// Invalid profile files: (file, exit code, every error line expected on stderr).
 const INVALID: &[(&str, &[&str])] = &[
+    // A misspelt key would be skipped as absent and the meant key left as
+    // it was: refused, with the nearest known key.
+    (
+        "misspelt-key.yaml",
+        &[
+            "misspelt-key.yaml:4:3: `net.ipv4.tcp_fin_timout` is not a key tcptune knows; did you mean `net.ipv4.tcp_fin_timeout`?",
+        ],
+    ),
     (
         "bad-indent.yaml",
         &[
