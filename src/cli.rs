@@ -271,6 +271,12 @@ pub struct CheckArgs {
     /// Read the counters twice, SECONDS apart, and judge connection rates too.
     #[arg(long, value_name = "SECONDS", value_parser = parse_seconds)]
     pub sample: Option<f64>,
+
+    /// Keep each counter reading here and judge counters by their change
+    /// since the previous check (default: <root>/var/lib/tcptune when it
+    /// exists; with --proc pointing at plain files, nowhere).
+    #[arg(long, value_name = "DIR")]
+    pub state_dir: Option<PathBuf>,
 }
 
 /// A sampling interval: more than 0, at most an hour.

@@ -19,6 +19,7 @@ use crate::report::{
     SocketsReport,
 };
 use crate::rules;
+use crate::system::counter_state::CounterState;
 use crate::system::{Owners, Request, System, TimeWaitDetail};
 
 /// Runs the parsed command line, printing through `printer`.
@@ -201,6 +202,18 @@ fn check(system: &System, args: &CheckArgs, printer: &mut Printer<'_>) -> Result
         .collect();
     keys.sort();
     keys.dedup();
+    // Where the previous counter reading is kept; a directory that cannot
+    // be used costs the rates, not the audit.
+    let counter_state = match system.counter_state(args.state_dir.as_deref()) {
+        Ok(CounterState::In(dir)) => Some(dir),
+        Ok(CounterState::None) => None,
+        Err(error) => {
+            report::warn(&format!(
+                "counters are judged without a previous reading: the state directory cannot be used ({error})"
+            ));
+            None
+        }
+    };
     let facts = system.gather_sampled(
         &Request {
             keys,
@@ -210,10 +223,24 @@ fn check(system: &System, args: &CheckArgs, printer: &mut Printer<'_>) -> Result
             close_wait_owners: Owners::IfCloseWait,
             boot: true,
             sysctl_dir: None,
+            counter_state: counter_state.clone(),
         },
         args.sample,
     )?;
     warn_skipped(&facts);
+    if let Some(dir) = &counter_state {
+        match system.keep_counters(dir, &system.counter_target(), &facts.counters) {
+            Ok(path) => {
+                crate::note!("kept this counter reading in {}", path.display());
+            }
+            Err(error) => {
+                report::warn(&format!(
+                    "this counter reading could not be kept in {} ({error}): the next check judges lifetime totals",
+                    dir.display()
+                ));
+            }
+        }
+    }
     let findings = rules::evaluate(&facts, &profile);
     let fail_on = Severity::from(args.fail_on);
     let failed = findings.iter().any(|finding| finding.severity >= fail_on);
@@ -264,6 +291,7 @@ fn sockets(system: &System, args: &SocketsArgs, printer: &mut Printer<'_>) -> Re
             },
             boot: false,
             sysctl_dir: None,
+            counter_state: None,
         },
         args.sample,
     )?;
@@ -355,6 +383,7 @@ fn make_plan(system: &System, profile: &Profile, sysctl_dir: &Path) -> Result<Pl
         close_wait_owners: Owners::Never,
         boot: false,
         sysctl_dir: Some(sysctl_dir.to_path_buf()),
+        counter_state: None,
     })?;
     warn_skipped(&facts);
     // Refused before anything changes: the kernel would answer ENOENT.

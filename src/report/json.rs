@@ -73,6 +73,34 @@ fn check(report: &CheckReport<'_>) -> Value {
             "sockstat": facts.sockstat,
         },
         "sample": facts.sample,
+        "counter_window": counter_window(facts),
+    })
+}
+
+/// What the rules judged the counters over, with the change of each
+/// evidence counter (and its rate, when the window has a length).
+fn counter_window(facts: &crate::facts::Facts) -> Value {
+    let window = &facts.counter_window;
+    let mut changes = serde_json::Map::new();
+    let mut per_second = serde_json::Map::new();
+    for (table, name) in super::KERNEL_COUNTERS {
+        let change = match *table {
+            "TcpExt" => window.tcp_ext(name),
+            _ => window.tcp(name),
+        };
+        if let Some(change) = change {
+            changes.insert((*name).to_owned(), json!(change));
+            if let Some(rate) = window.per_second(change) {
+                per_second.insert((*name).to_owned(), json!(rate));
+            }
+        }
+    }
+    json!({
+        "basis": window.basis,
+        "seconds": window.seconds,
+        "note": window.note,
+        "changes": changes,
+        "per_second": per_second,
     })
 }
 

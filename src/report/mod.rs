@@ -315,6 +315,26 @@ pub fn confirm(yes: bool, question: &str) -> Result<()> {
     }
 }
 
+/// Kernel counters behind the findings: exported as totals and, over the
+/// window the rules judged, as changes and rates (JSON and Prometheus).
+pub const KERNEL_COUNTERS: &[(&str, &str)] = &[
+    ("TcpExt", "TCPTimeWaitOverflow"),
+    ("TcpExt", "ListenOverflows"),
+    ("TcpExt", "ListenDrops"),
+    ("TcpExt", "TW"),
+    ("TcpExt", "SyncookiesSent"),
+    ("TcpExt", "SyncookiesRecv"),
+    ("TcpExt", "SyncookiesFailed"),
+    ("TcpExt", "TCPReqQFullDrop"),
+    ("TcpExt", "TCPReqQFullDoCookies"),
+    ("TcpExt", "TCPMemoryPressures"),
+    ("TcpExt", "TCPAbortOnMemory"),
+    ("Tcp", "ActiveOpens"),
+    ("Tcp", "PassiveOpens"),
+    ("Tcp", "OutSegs"),
+    ("Tcp", "RetransSegs"),
+];
+
 /// State counts in the order people read them: the busy states first.
 pub(crate) const DISPLAY_ORDER: [TcpState; 11] = [
     TcpState::Established,

@@ -5,8 +5,8 @@
 use std::io::{self, Write};
 
 use super::{
-    CheckReport, DISPLAY_ORDER, Document, DocumentKind, Render, SocketsReport, destinations,
-    unsupported,
+    CheckReport, DISPLAY_ORDER, Document, DocumentKind, KERNEL_COUNTERS, Render, SocketsReport,
+    destinations, unsupported,
 };
 use crate::finding::{Code, Severity};
 
@@ -171,22 +171,6 @@ fn limits(out: &mut dyn Write, facts: &crate::facts::Facts) -> io::Result<()> {
     Ok(())
 }
 
-/// Kernel counters behind the findings, as counters, so alert rules can
-/// take their rate.
-const KERNEL_COUNTERS: &[(&str, &str)] = &[
-    ("TcpExt", "TCPTimeWaitOverflow"),
-    ("TcpExt", "ListenOverflows"),
-    ("TcpExt", "ListenDrops"),
-    ("TcpExt", "TW"),
-    ("TcpExt", "SyncookiesSent"),
-    ("TcpExt", "SyncookiesFailed"),
-    ("TcpExt", "TCPAbortOnMemory"),
-    ("Tcp", "ActiveOpens"),
-    ("Tcp", "PassiveOpens"),
-    ("Tcp", "OutSegs"),
-    ("Tcp", "RetransSegs"),
-];
-
 fn counters(out: &mut dyn Write, facts: &crate::facts::Facts) -> io::Result<()> {
     let present: Vec<(&str, &str, i64)> = KERNEL_COUNTERS
         .iter()
@@ -211,6 +195,53 @@ fn counters(out: &mut dyn Write, facts: &crate::facts::Facts) -> io::Result<()> 
         writeln!(
             out,
             "tcptune_kernel_tcp_counter_total{{table=\"{table}\",counter=\"{name}\"}} {value}"
+        )?;
+    }
+    counter_rates(out, &facts.counter_window)
+}
+
+/// The counters' change per second over the window the rules judged
+/// (`--sample`, or since the previous check), so a scrape of a textfile
+/// written by a timer shows rates without Prometheus keeping history.
+fn counter_rates(out: &mut dyn Write, window: &crate::facts::CounterWindow) -> io::Result<()> {
+    family(
+        out,
+        "counter_window_seconds",
+        "gauge",
+        "Seconds the counter rates cover, by basis (sample, previous_run); 0 with basis lifetime, where no rate is known.",
+    )?;
+    let basis = match serde_json::to_value(window.basis) {
+        Ok(serde_json::Value::String(name)) => name,
+        _ => String::new(),
+    };
+    writeln!(
+        out,
+        "tcptune_counter_window_seconds{{basis=\"{basis}\"}} {}",
+        window.seconds.unwrap_or(0.0)
+    )?;
+    let rates: Vec<(&str, &str, f64)> = KERNEL_COUNTERS
+        .iter()
+        .filter_map(|(table, name)| {
+            let change = match *table {
+                "TcpExt" => window.tcp_ext(name),
+                _ => window.tcp(name),
+            }?;
+            window.per_second(change).map(|rate| (*table, *name, rate))
+        })
+        .collect();
+    if rates.is_empty() {
+        return Ok(());
+    }
+    family(
+        out,
+        "kernel_tcp_counter_rate_per_second",
+        "gauge",
+        "Kernel TCP counters' change per second over tcptune_counter_window_seconds.",
+    )?;
+    for (table, name, rate) in rates {
+        writeln!(
+            out,
+            "tcptune_kernel_tcp_counter_rate_per_second{{table=\"{table}\",counter=\"{name}\"}} {rate}"
         )?;
     }
     Ok(())

@@ -8,6 +8,7 @@
 //! no other module touches the machine. What this module returns is plain
 //! data ([`crate::facts::Facts`]); nothing after it does I/O.
 
+pub mod counter_state;
 pub mod counters;
 pub mod netlink;
 mod owners;
@@ -421,6 +422,9 @@ pub struct Request {
     /// key's writability, the file's current bytes and, for the root's
     /// standard directory, which later files would beat it at boot.
     pub sysctl_dir: Option<PathBuf>,
+    /// The state directory holding the previous counter reading, when the
+    /// counters are to be judged since the last run.
+    pub counter_state: Option<PathBuf>,
 }
 
 impl System {
@@ -518,6 +522,11 @@ impl System {
                 None => self.sockstat()?,
             };
             facts.counters = self.counters()?;
+            if let Some(dir) = &request.counter_state {
+                facts.previous_counters = self.previous_counters(dir, &self.counter_target());
+            }
+            facts.counter_window =
+                crate::rates::window_since(facts.previous_counters.as_ref(), &facts.counters);
         }
         if request.boot {
             let reading = std::time::Instant::now();
@@ -635,12 +644,15 @@ impl System {
             close_wait_owners: Owners::Never,
             boot: false,
             sysctl_dir: None,
+            counter_state: None,
             ..request.clone()
         };
         let started = std::time::Instant::now();
         let first = self.gather(&quick)?;
         std::thread::sleep(std::time::Duration::from_secs_f64(seconds));
         let mut second = self.gather(request)?;
+        second.counter_window =
+            crate::rates::sampled_window(&first, &second, started.elapsed().as_secs_f64());
         second.sample = Some(crate::rates::compare(
             &first,
             &second,

@@ -6,6 +6,7 @@
 mod apply;
 mod architecture;
 mod check;
+mod counters;
 mod explain;
 mod faults;
 mod hostile;
