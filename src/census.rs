@@ -146,12 +146,49 @@ pub struct CloseWaitSocket {
     pub remote: SocketAddr,
 }
 
-/// A listening socket and its accept queue.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+/// A listening socket, its accept queue and backlog.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Listener {
     pub local: SocketAddr,
-    /// Connections waiting in the accept queue (`rx_queue` of a LISTEN row).
+    /// Connections waiting in the accept queue (`rx_queue` of a LISTEN row,
+    /// `idiag_rqueue` of a netlink reply).
     pub accept_queue: u64,
+    /// The backlog the kernel granted at listen(): the application's request
+    /// capped by `net.core.somaxconn` (`idiag_wqueue`); None from procfs,
+    /// which does not show it.
+    pub backlog: Option<u64>,
+    /// Request sockets (SYN_RECV) waiting for the handshake's last ACK on
+    /// this listener's port.
+    pub syn_recv: u64,
+    /// The process holding it, when the owner walk ran.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub owner: Option<ListenerOwner>,
+    #[serde(skip)]
+    pub inode: u64,
+}
+
+impl Listener {
+    /// Whether the accept queue is full: the kernel drops (or, with
+    /// syncookies, defers) new connections once it exceeds the backlog.
+    pub fn is_full(&self) -> bool {
+        self.backlog
+            .is_some_and(|backlog| self.accept_queue >= backlog.max(1))
+    }
+
+    /// How people name it: `127.0.0.1:8080 (nginx, pid 42)`.
+    pub fn name(&self) -> String {
+        match &self.owner {
+            Some(owner) => format!("{} ({}, pid {})", self.local, owner.comm, owner.pid),
+            None => self.local.to_string(),
+        }
+    }
+}
+
+/// The process that holds a listening socket.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ListenerOwner {
+    pub pid: u32,
+    pub comm: String,
 }
 
 /// One socket as the table (or a netlink dump) lists it: the fields tcptune
@@ -163,6 +200,8 @@ pub struct Row {
     pub remote: SocketAddr,
     pub state: TcpState,
     pub rx_queue: u64,
+    /// A listener's granted backlog, where the source shows it (netlink).
+    pub listen_backlog: Option<u64>,
     pub inode: u64,
 }
 
@@ -193,6 +232,9 @@ pub struct Census {
     pub time_wait_by_destination: HashMap<SocketAddr, u64>,
     pub close_wait: Vec<CloseWaitSocket>,
     pub listeners: Vec<Listener>,
+    /// SYN_RECV (request) sockets per local address and port, to charge
+    /// half-open connections to their listener.
+    pub syn_recv_by_local: HashMap<SocketAddr, u64>,
 }
 
 impl Census {
@@ -211,7 +253,14 @@ impl Census {
             TcpState::Listen => self.listeners.push(Listener {
                 local: row.local,
                 accept_queue: row.rx_queue,
+                backlog: row.listen_backlog,
+                syn_recv: 0,
+                owner: None,
+                inode: row.inode,
             }),
+            TcpState::SynRecv => {
+                *self.syn_recv_by_local.entry(row.local).or_insert(0) += 1;
+            }
             _ => {}
         }
     }
@@ -230,6 +279,39 @@ impl Census {
         }
         self.close_wait.extend(other.close_wait);
         self.listeners.extend(other.listeners);
+        for (local, count) in other.syn_recv_by_local {
+            *self.syn_recv_by_local.entry(local).or_insert(0) += count;
+        }
+    }
+
+    /// Charges the SYN_RECV sockets to the listeners on their port (the
+    /// exact address, else a wildcard listener of the same family), once
+    /// the walk is complete.
+    pub fn charge_syn_recv(&mut self) {
+        for listener in &mut self.listeners {
+            listener.syn_recv = 0;
+        }
+        for (local, count) in &self.syn_recv_by_local {
+            let exact = self
+                .listeners
+                .iter()
+                .position(|listener| listener.local == *local);
+            let wildcard = || {
+                self.listeners.iter().position(|listener| {
+                    listener.local.port() == local.port()
+                        && listener.local.ip().is_unspecified()
+                        && listener.local.is_ipv4() == local.is_ipv4()
+                })
+            };
+            let any_family = || {
+                self.listeners.iter().position(|listener| {
+                    listener.local.port() == local.port() && listener.local.ip().is_unspecified()
+                })
+            };
+            if let Some(index) = exact.or_else(wildcard).or_else(any_family) {
+                self.listeners[index].syn_recv += count;
+            }
+        }
     }
 
     /// The TIME_WAIT destinations, largest first, ties by address.

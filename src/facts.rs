@@ -106,6 +106,24 @@ impl Facts {
         Some(size.saturating_sub(reserved))
     }
 
+    /// ip_local_port_range as (low, high), when it is a valid range.
+    pub fn ephemeral_range(&self) -> Option<(u16, u16)> {
+        let range = self.value("net.ipv4.ip_local_port_range")?.integers()?;
+        let [low, high] = range.as_slice() else {
+            return None;
+        };
+        let (low, high) = (u16::try_from(*low).ok()?, u16::try_from(*high).ok()?);
+        (low <= high).then_some((low, high))
+    }
+
+    /// Whether ip_local_reserved_ports lists `port`.
+    pub fn port_reserved(&self, port: u16) -> bool {
+        self.value("net.ipv4.ip_local_reserved_ports")
+            .is_some_and(|value| {
+                reserved_within(&value.tokens().join(""), i64::from(port), i64::from(port)) > 0
+            })
+    }
+
     /// Whether this looks like a child network namespace: a global key such
     /// as `tcp_max_orphans` is missing, or `tcp_ehash_entries` is negative
     /// (a child sharing the host's table).

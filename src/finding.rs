@@ -100,6 +100,10 @@ finding_codes! {
     ListenOverflow,
     /// Orphaned sockets near tcp_max_orphans.
     OrphanOverflow,
+    /// A listener's backlog equals net.core.somaxconn: probably clamped.
+    ListenBacklogClamped,
+    /// A listener's port lies in the ephemeral range and is not reserved.
+    ListenerInEphemeralRange,
     /// A sysctl file sets a key no mainline kernel has: a vendor-only key,
     /// or a likely misspelling of a known one.
     UnknownKey,
@@ -144,7 +148,9 @@ impl Code {
             | Code::PortExhaustion
             | Code::TwBucketOverflow
             | Code::ListenOverflow
-            | Code::OrphanOverflow => Kind::Workload,
+            | Code::OrphanOverflow
+            | Code::ListenBacklogClamped
+            | Code::ListenerInEphemeralRange => Kind::Workload,
         }
     }
 

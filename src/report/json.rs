@@ -55,6 +55,7 @@ fn check(report: &CheckReport<'_>) -> Value {
     let mut sockets = json!({
         "states": facts.census.states,
         "source": facts.census.source,
+        "listeners": facts.census.listeners,
     });
     if let Some(owners) = &facts.close_wait_owners {
         sockets["close_wait_owners"] = json!(owners.owners);
@@ -139,6 +140,7 @@ fn sockets(report: &SocketsReport<'_>) -> Value {
         "states": facts.census.states,
         "total": facts.census.states.total(),
         "time_wait_count": facts.census.time_wait_count,
+        "listeners": facts.census.listeners,
     });
     if let Some(sockstat) = facts.sockstat {
         document["sockstat"] = json!(sockstat);

@@ -127,8 +127,75 @@ fn states(out: &mut dyn Write, facts: &crate::facts::Facts) -> io::Result<()> {
         )?;
         writeln!(out, "tcptune_close_wait_unowned_sockets {}", owners.unknown)?;
     }
+    listeners(out, facts)?;
     limits(out, facts)?;
     counters(out, facts)
+}
+
+/// Listeners exported per scrape, the fullest first.
+const MAX_LISTENERS: usize = 50;
+
+/// Each listener's accept queue, backlog and half-open connections, by
+/// its local address (stable across restarts, unlike a pid).
+fn listeners(out: &mut dyn Write, facts: &crate::facts::Facts) -> io::Result<()> {
+    let mut listeners: Vec<&crate::census::Listener> = facts.census.listeners.iter().collect();
+    if listeners.is_empty() {
+        return Ok(());
+    }
+    listeners.sort_by(|a, b| {
+        b.accept_queue
+            .cmp(&a.accept_queue)
+            .then(b.syn_recv.cmp(&a.syn_recv))
+            .then(a.local.cmp(&b.local))
+    });
+    listeners.truncate(MAX_LISTENERS);
+    listeners.sort_by_key(|listener| listener.local);
+    family(
+        out,
+        "listener_accept_queue",
+        "gauge",
+        "Connections waiting in a listener's accept queue (idiag_rqueue).",
+    )?;
+    for listener in &listeners {
+        writeln!(
+            out,
+            "tcptune_listener_accept_queue{{listener=\"{}\"}} {}",
+            escape(&listener.local.to_string()),
+            listener.accept_queue
+        )?;
+    }
+    if listeners.iter().any(|listener| listener.backlog.is_some()) {
+        family(
+            out,
+            "listener_backlog",
+            "gauge",
+            "The backlog a listener was granted at listen() (idiag_wqueue: the request capped by somaxconn).",
+        )?;
+        for listener in &listeners {
+            if let Some(backlog) = listener.backlog {
+                writeln!(
+                    out,
+                    "tcptune_listener_backlog{{listener=\"{}\"}} {backlog}",
+                    escape(&listener.local.to_string())
+                )?;
+            }
+        }
+    }
+    family(
+        out,
+        "listener_syn_recv_sockets",
+        "gauge",
+        "Half-open connections (SYN_RECV) waiting on a listener's port.",
+    )?;
+    for listener in &listeners {
+        writeln!(
+            out,
+            "tcptune_listener_syn_recv_sockets{{listener=\"{}\"}} {}",
+            escape(&listener.local.to_string()),
+            listener.syn_recv
+        )?;
+    }
+    Ok(())
 }
 
 /// The limits the socket counts are judged against.

@@ -32,11 +32,36 @@ fn evaluate(facts: &Facts, profile: &Profile) -> Vec<Finding> {
     queued.truncate(LISTENERS_IN_EVIDENCE);
     let somaxconn = facts.integer("net.core.somaxconn");
     let during = window.describe();
+    // The kernel does not count overflows per listener; a listener whose
+    // queue is full right now is the one dropping.
+    let full: Vec<_> = facts
+        .census
+        .listeners
+        .iter()
+        .filter(|listener| listener.is_full())
+        .collect();
+    let culprits = if full.is_empty() {
+        String::new()
+    } else {
+        format!(
+            "; accept queue full now: {}",
+            full.iter()
+                .take(LISTENERS_IN_EVIDENCE)
+                .map(|listener| format!(
+                    "{} ({} of {})",
+                    listener.name(),
+                    listener.accept_queue,
+                    listener.backlog.unwrap_or(0)
+                ))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
+    };
     let mut finding = if window.is_measured() {
         Finding::new(
             Code::ListenOverflow,
             Severity::Warning,
-            format!("listeners dropped connections {during}: ListenOverflows +{overflows}, ListenDrops +{drops}"),
+            format!("listeners dropped connections {during}: ListenOverflows +{overflows}, ListenDrops +{drops}{culprits}"),
         )
         .rationale("ListenOverflows counts connections dropped because a listener's accept queue was full: the application does not call accept() fast enough, or its backlog is too small. ListenDrops includes those and other drops of incoming connections. Clients see slow or failed connects. These are changes over the window in the evidence, so it is happening now.")
     } else {
@@ -45,7 +70,7 @@ fn evaluate(facts: &Facts, profile: &Profile) -> Vec<Finding> {
         Finding::new(
             Code::ListenOverflow,
             Severity::Info,
-            format!("listeners dropped connections {during}: ListenOverflows {overflows}, ListenDrops {drops}; whether it still happens is not known"),
+            format!("listeners dropped connections {during}: ListenOverflows {overflows}, ListenDrops {drops}; whether it still happens is not known{culprits}"),
         )
         .rationale("ListenOverflows counts connections dropped because a listener's accept queue was full; ListenDrops includes those and other drops. These totals only grow from the namespace's start, so a single burst long ago keeps them above zero: with no recent reading to compare, tcptune does not warn on them. Run check again (it keeps each reading in its state directory) or use --sample SECONDS to measure the rate.")
     }
@@ -68,6 +93,11 @@ fn evaluate(facts: &Facts, profile: &Profile) -> Vec<Finding> {
         && let Ok(listeners) = serde_json::to_value(&queued)
     {
         finding = finding.evidence("listeners_with_queued_connections", listeners);
+    }
+    if let (Some(first), Ok(listeners)) = (full.first(), serde_json::to_value(&full)) {
+        finding = finding
+            .evidence("listener", first.name())
+            .evidence("listeners_full", listeners);
     }
     vec![finding]
 }
@@ -108,10 +138,21 @@ mod tests {
         facts.census.listeners.push(Listener {
             local: "0.0.0.0:80".parse().unwrap(),
             accept_queue: 129,
+            backlog: Some(128),
+            syn_recv: 0,
+            owner: Some(crate::census::ListenerOwner {
+                pid: 42,
+                comm: "nginx".into(),
+            }),
+            inode: 7,
         });
         facts.census.listeners.push(Listener {
             local: "0.0.0.0:22".parse().unwrap(),
             accept_queue: 0,
+            backlog: Some(128),
+            syn_recv: 0,
+            owner: None,
+            inode: 8,
         });
         let findings = evaluate(&facts, &builtin("default"));
         assert_eq!(findings.len(), 1);
@@ -130,6 +171,17 @@ mod tests {
             1
         );
         assert_eq!(findings[0].evidence["somaxconn"], 128);
+        assert_eq!(
+            findings[0].evidence["listener"],
+            "0.0.0.0:80 (nginx, pid 42)"
+        );
+        assert!(
+            findings[0]
+                .message
+                .contains("accept queue full now: 0.0.0.0:80 (nginx, pid 42) (129 of 128)"),
+            "{}",
+            findings[0].message
+        );
     }
 
     #[test]

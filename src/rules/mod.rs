@@ -10,6 +10,7 @@
 mod close_wait;
 mod harmful;
 mod listen;
+mod listeners;
 mod orphans;
 mod persistence;
 mod ports;
@@ -37,6 +38,7 @@ const FAMILIES: &[Family] = &[
     ports::FAMILY,
     time_wait::FAMILY,
     listen::FAMILY,
+    listeners::FAMILY,
     orphans::FAMILY,
 ];
 

@@ -494,7 +494,25 @@ impl System {
                     .flatten();
                 (census, holders)
             });
-            let (census, sockstat) = census?;
+            let (mut census, sockstat) = census?;
+            census.charge_syn_recv();
+            // A full accept queue is named with its process: the walk runs
+            // now if the CLOSE_WAIT sockets did not start it (a check that
+            // is asked for owners; never for `sockets` without --processes).
+            let holders = match holders {
+                None if request.close_wait_owners == Owners::IfCloseWait
+                    && census
+                        .listeners
+                        .iter()
+                        .any(crate::census::Listener::is_full) =>
+                {
+                    Some(owners::socket_holders(&self.proc))
+                }
+                holders => holders,
+            };
+            if let Some(Some(holders)) = &holders {
+                owners::attribute_listeners(&self.proc, holders, &mut census.listeners);
+            }
             facts.census = census;
             crate::note!(
                 "counted {} sockets ({}) in {:.1?}",

@@ -455,6 +455,8 @@ struct DiagMessage {
     source: [u8; 16],
     destination: [u8; 16],
     rx_queue: u32,
+    /// For a listener, its effective backlog (`sk_max_ack_backlog`).
+    wqueue: u32,
     inode: u32,
 }
 
@@ -472,8 +474,9 @@ impl DiagMessage {
         // Interface index, cookie and expires.
         take::<16>(cursor)?;
         let rx_queue = u32::from_ne_bytes(take(cursor)?);
-        // Write queue and uid.
-        take::<8>(cursor)?;
+        let wqueue = u32::from_ne_bytes(take(cursor)?);
+        // uid.
+        take::<4>(cursor)?;
         let inode = u32::from_ne_bytes(take(cursor)?);
         Some(DiagMessage {
             family,
@@ -484,6 +487,7 @@ impl DiagMessage {
             source,
             destination,
             rx_queue,
+            wqueue,
             inode,
         })
     }
@@ -500,6 +504,7 @@ fn parse_socket(payload: &[u8], offset: usize) -> Result<Option<Reply>, ParseErr
         source,
         destination,
         rx_queue,
+        wqueue,
         inode,
     }) = DiagMessage::read(payload)
     else {
@@ -526,8 +531,11 @@ fn parse_socket(payload: &[u8], offset: usize) -> Result<Option<Reply>, ParseErr
             local,
             remote,
             state,
-            // For a listener this is the accept backlog, as in procfs.
+            // For a listener this is the accept queue, as in procfs.
             rx_queue: u64::from(rx_queue),
+            // And this the backlog listen() was granted (idiag_wqueue of a
+            // listener is sk_max_ack_backlog); procfs does not show it.
+            listen_backlog: (state == TcpState::Listen).then_some(u64::from(wqueue)),
             inode: u64::from(inode),
         },
         in_timewait_table: timer == TIMEWAIT_TIMER,
@@ -761,6 +769,7 @@ mod tests {
                 remote: "[2001:db8::2]:50000".parse().unwrap(),
                 state: TcpState::CloseWait,
                 rx_queue: 0,
+                listen_backlog: None,
                 inode: 2222,
             }
         );

@@ -51,6 +51,25 @@ pub fn socket_holders(proc: &Path) -> Option<HashMap<u64, u32>> {
     Some(holders)
 }
 
+/// Names the process holding each listener, where the walk found it.
+pub fn attribute_listeners(
+    proc: &Path,
+    holders: &HashMap<u64, u32>,
+    listeners: &mut [crate::census::Listener],
+) {
+    for listener in listeners {
+        if listener.inode == 0 {
+            continue;
+        }
+        if let Some(pid) = holders.get(&listener.inode) {
+            listener.owner = Some(crate::census::ListenerOwner {
+                pid: *pid,
+                comm: read_comm(&proc.join(pid.to_string())),
+            });
+        }
+    }
+}
+
 /// Charges each CLOSE_WAIT socket to the process holding its inode.
 pub fn attribute(
     proc: &Path,

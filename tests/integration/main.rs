@@ -17,6 +17,7 @@ mod manual;
 mod netns;
 mod netns_apply;
 mod netns_enter;
+mod netns_evidence;
 mod npd;
 mod output;
 mod profiles;

@@ -1,0 +1,261 @@
+//! The evidence findings against the real kernel, with real traffic, each
+//! scenario in a private network namespace of its own (the plumbing of
+//! `netns`: this test binary re-executed under `unshare -n`, the child
+//! proving it moved before it creates a socket or writes a sysctl). With
+//! `TCPTUNE_REQUIRE_NETNS=1` a missing namespace fails instead of skipping.
+
+use std::env;
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::netns::{
+    CHILD_ENV, CHILD_TIMEOUT, DONE_MARKER, PARENT_NETNS_ENV, REQUIRE_ENV, assert_private_netns,
+    current_netns, netns_available, output_within, run,
+};
+use crate::tcptune;
+
+/// Runs `scenario` in a fresh network namespace (see `netns::in_netns`).
+fn in_netns(test: &str, scenario: impl FnOnce()) {
+    if env::var_os(CHILD_ENV).is_some() {
+        assert_private_netns();
+        run(Command::new("ip").args(["link", "set", "lo", "up"]));
+        scenario();
+        println!("{DONE_MARKER} {test}");
+        return;
+    }
+    if let Err(reason) = netns_available() {
+        assert!(
+            env::var(REQUIRE_ENV).as_deref() != Ok("1"),
+            "{REQUIRE_ENV}=1 but a private network namespace cannot be created: {reason}"
+        );
+        eprintln!(
+            "skipping netns_evidence::{test}: {reason} (set {REQUIRE_ENV}=1 to make this a failure)"
+        );
+        return;
+    }
+    let mut command = Command::new("unshare");
+    command
+        .args(["-n", "--"])
+        .arg(env::current_exe().expect("path of the test binary"))
+        .args([
+            "--exact",
+            &format!("netns_evidence::{test}"),
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env(CHILD_ENV, "1")
+        .env(PARENT_NETNS_ENV, current_netns());
+    let output = output_within(&mut command, CHILD_TIMEOUT);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.status.success() && stdout.contains(&format!("{DONE_MARKER} {test}")),
+        "netns_evidence::{test} failed inside its namespace ({})\n--- child stdout ---\n{stdout}\n--- child stderr ---\n{stderr}",
+        output.status
+    );
+}
+
+/// Writes a sysctl of this (private) namespace.
+pub(crate) fn sysctl_write(key: &str, value: &str) {
+    assert_private_netns();
+    run(Command::new("sysctl").args(["-qw", &format!("{key}={value}")]));
+}
+
+/// A listener on `address` with exactly `backlog` asked of listen(2). std
+/// listens with its own backlog; calling listen() again on a listening
+/// socket sets the new one (as a server must after somaxconn is raised).
+pub(crate) fn listener_with_backlog(address: &str, backlog: i32) -> TcpListener {
+    use nix::sys::socket::{Backlog, listen};
+    let listener = TcpListener::bind(address).expect("bind");
+    listen(&listener, Backlog::new(backlog).expect("backlog")).expect("listen again");
+    listener
+}
+
+/// Connects `count` times without anyone accepting; connections the full
+/// queue refuses time out quickly and are dropped (their SYNs counted by
+/// the kernel as ListenOverflows).
+pub(crate) fn connect_many(to: SocketAddr, count: usize) -> Vec<TcpStream> {
+    (0..count)
+        .filter_map(|_| TcpStream::connect_timeout(&to, Duration::from_millis(100)).ok())
+        .collect()
+}
+
+/// `tcptune ARGS --format json` in this namespace, parsed, with its exit code.
+pub(crate) fn tcptune_json(args: &[&str]) -> (Value, Option<i32>) {
+    let output = tcptune()
+        .args(args)
+        .args(["--format", "json"])
+        .output()
+        .expect("run tcptune");
+    let document = serde_json::from_slice(&output.stdout).unwrap_or_else(|error| {
+        panic!(
+            "not JSON ({error}): {}\nstderr: {}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        )
+    });
+    (document, output.status.code())
+}
+
+pub(crate) fn finding<'a>(document: &'a Value, code: &str) -> Option<&'a Value> {
+    document["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .find(|finding| finding["code"] == code)
+}
+
+fn check(state: &Path) -> (Value, Option<i32>) {
+    tcptune_json(&["check", "--state-dir", state.to_str().expect("utf-8 path")])
+}
+
+/// `ss -Hltn` for one port: (Recv-Q, Send-Q), the accept queue and backlog.
+fn ss_listener(port: u16) -> (u64, u64) {
+    let output = run(Command::new("ss").args(["-Hltn", &format!("sport = :{port}")]));
+    let text = String::from_utf8_lossy(&output.stdout);
+    let fields: Vec<&str> = text.split_whitespace().collect();
+    (
+        fields[1].parse().expect("Recv-Q"),
+        fields[2].parse().expect("Send-Q"),
+    )
+}
+
+#[test]
+fn an_overflowing_listener_is_named_and_judged_since_the_last_check() {
+    in_netns(
+        "an_overflowing_listener_is_named_and_judged_since_the_last_check",
+        || {
+            let state = tempfile::tempdir().expect("tempdir");
+            sysctl_write("net.core.somaxconn", "8");
+            // Keep the port range away from the listeners of this scenario.
+            sysctl_write("net.ipv4.ip_local_port_range", "50000 50999");
+
+            // Before any traffic: the first reading is kept, nothing to say.
+            let (first, _) = check(state.path());
+            assert_eq!(first["counter_window"]["basis"], "lifetime");
+            assert!(finding(&first, "listen-overflow").is_none(), "{first:#}");
+
+            // A server that never accepts, with a backlog of 2 (a queue of
+            // 3), and a server asking for 1000 that somaxconn cuts to 8.
+            let stuck = listener_with_backlog("127.0.0.1:0", 2);
+            let stuck_address = stuck.local_addr().expect("address");
+            let clamped = listener_with_backlog("127.0.0.1:0", 1000);
+            let clamped_port = clamped.local_addr().expect("address").port();
+            let _held = connect_many(stuck_address, 12);
+
+            // tcptune's listeners agree with ss.
+            let (sockets, _) = tcptune_json(&["sockets"]);
+            let listeners = sockets["listeners"].as_array().expect("listeners");
+            let row = |port: u16| {
+                listeners
+                    .iter()
+                    .find(|row| row["local"] == format!("127.0.0.1:{port}"))
+                    .unwrap_or_else(|| panic!("no listener on {port}: {sockets:#}"))
+            };
+            let (queue, backlog) = ss_listener(stuck_address.port());
+            assert_eq!(row(stuck_address.port())["accept_queue"], queue);
+            assert_eq!(row(stuck_address.port())["backlog"], backlog);
+            assert_eq!(backlog, 2);
+            assert!(queue >= 2, "the stuck listener's queue filled: {queue}");
+            assert_eq!(row(clamped_port)["backlog"], 8);
+            let metrics = tcptune()
+                .args(["sockets", "--format", "prometheus"])
+                .output()
+                .expect("run tcptune");
+            let metrics = String::from_utf8_lossy(&metrics.stdout);
+            assert!(
+                metrics.contains(&format!(
+                    "tcptune_listener_backlog{{listener=\"{stuck_address}\"}} 2"
+                )),
+                "{metrics}"
+            );
+
+            // Second check: overflows since the first, a warning naming the
+            // listener and the process that holds it (this test).
+            let (second, code) = check(state.path());
+            assert_eq!(code, Some(1), "{second:#}");
+            assert_eq!(second["counter_window"]["basis"], "previous_run");
+            let overflow = finding(&second, "listen-overflow").expect("listen-overflow");
+            assert_eq!(overflow["severity"], "warning");
+            assert!(
+                overflow["evidence"]["ListenOverflows"]
+                    .as_i64()
+                    .unwrap_or(0)
+                    >= 1,
+                "{overflow:#}"
+            );
+            let named = overflow["evidence"]["listener"]
+                .as_str()
+                .unwrap_or_default();
+            assert!(
+                named.starts_with(&format!("{stuck_address} ("))
+                    && named.ends_with(&format!("pid {})", std::process::id())),
+                "{overflow:#}"
+            );
+            assert!(
+                overflow["message"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .contains(&stuck_address.to_string())
+            );
+
+            // The clamped listener, with what to do about it.
+            let clamp = finding(&second, "listen-backlog-clamped").expect("clamped");
+            let names: Vec<&str> = clamp["evidence"]["listeners"]
+                .as_array()
+                .expect("listeners")
+                .iter()
+                .filter_map(|listener| listener["local"].as_str())
+                .collect();
+            assert_eq!(names, vec![format!("127.0.0.1:{clamped_port}")]);
+            assert!(
+                clamp["fix"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .contains("listen() again")
+            );
+
+            // A third check with no new connects: the overflows are old news.
+            let (third, _) = check(state.path());
+            let quiet = finding(&third, "listen-overflow");
+            assert!(
+                quiet.is_none_or(|finding| finding["evidence"]["ListenOverflows"] == 0),
+                "{third:#}"
+            );
+            drop(clamped);
+        },
+    );
+}
+
+#[test]
+fn a_listener_inside_the_port_range_is_flagged_until_reserved() {
+    in_netns(
+        "a_listener_inside_the_port_range_is_flagged_until_reserved",
+        || {
+            sysctl_write("net.ipv4.ip_local_port_range", "40000 40100");
+            let inside = TcpListener::bind("127.0.0.1:40050").expect("bind inside the range");
+            let _outside = TcpListener::bind("127.0.0.1:8080").expect("bind outside");
+            let (document, _) = tcptune_json(&["check"]);
+            let flagged =
+                finding(&document, "listener-in-ephemeral-range").expect("in-range finding");
+            assert_eq!(flagged["evidence"]["ports"], serde_json::json!([40050]));
+            assert!(
+                flagged["fix"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .contains("ip_local_reserved_ports = 40050")
+            );
+            sysctl_write("net.ipv4.ip_local_reserved_ports", "40050");
+            let (document, _) = tcptune_json(&["check"]);
+            assert!(
+                finding(&document, "listener-in-ephemeral-range").is_none(),
+                "{document:#}"
+            );
+            drop(inside);
+        },
+    );
+}
