@@ -235,12 +235,64 @@ pub struct Census {
     /// SYN_RECV (request) sockets per local address and port, to charge
     /// half-open connections to their listener.
     pub syn_recv_by_local: HashMap<SocketAddr, u64>,
+    /// When set, the ephemeral port range: every socket whose local port
+    /// lies in it is counted in [`Census::ports_by_path`]. Left unset by
+    /// commands that show no destinations (hashing every socket costs).
+    pub track_ports: Option<(u16, u16)>,
+    /// Sockets holding an ephemeral local port, per (source address,
+    /// destination address and port), by state: from one source address a
+    /// destination can be reached from each local port once, whatever the
+    /// state (ESTABLISHED in a pool as much as TIME_WAIT).
+    pub ports_by_path: HashMap<Path, StateCounts>,
+}
+
+/// A source address and a destination: what one local port can be used
+/// for once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Path {
+    pub source: std::net::IpAddr,
+    pub destination: SocketAddr,
+}
+
+impl Census {
+    /// An empty census that counts ephemeral ports per path when `ports` is
+    /// the ephemeral range.
+    pub fn tracking(ports: Option<(u16, u16)>) -> Census {
+        Census {
+            track_ports: ports,
+            ..Census::default()
+        }
+    }
+
+    /// The paths, busiest first, ties by path.
+    pub fn busiest_paths(&self) -> Vec<(Path, StateCounts)> {
+        let mut paths: Vec<(Path, StateCounts)> = self
+            .ports_by_path
+            .iter()
+            .map(|(path, counts)| (*path, *counts))
+            .collect();
+        paths.sort_by(|a, b| b.1.total().cmp(&a.1.total()).then(a.0.cmp(&b.0)));
+        paths
+    }
 }
 
 impl Census {
     /// Counts one socket.
     pub fn record(&mut self, row: &Row) {
         self.states.add(row.state);
+        if let Some((low, high)) = self.track_ports
+            && row.state != TcpState::Listen
+            && (low..=high).contains(&row.local.port())
+            && row.remote.port() != 0
+        {
+            self.ports_by_path
+                .entry(Path {
+                    source: row.local.ip(),
+                    destination: row.remote,
+                })
+                .or_default()
+                .add(row.state);
+        }
         match row.state {
             TcpState::TimeWait => {
                 *self.time_wait_by_destination.entry(row.remote).or_insert(0) += 1;
@@ -281,6 +333,12 @@ impl Census {
         self.listeners.extend(other.listeners);
         for (local, count) in other.syn_recv_by_local {
             *self.syn_recv_by_local.entry(local).or_insert(0) += count;
+        }
+        for (path, counts) in other.ports_by_path {
+            let mine = self.ports_by_path.entry(path).or_default();
+            for state in TcpState::ALL {
+                mine.set(state, mine.get(state) + counts.get(state));
+            }
         }
     }
 

@@ -92,7 +92,7 @@ impl System {
     /// table), from the files when `--proc` points elsewhere or netlink is
     /// not available. Every TIME_WAIT socket is counted with its destination.
     pub fn census(&self) -> Result<Census> {
-        self.census_with(TimeWaitDetail::PerDestination, None, &|| {})
+        self.census_with(TimeWaitDetail::PerDestination, None, None, &|| {})
             .map(|(census, _)| census)
     }
 
@@ -110,23 +110,25 @@ impl System {
         &self,
         detail: TimeWaitDetail,
         kernel: Option<crate::kernel::KernelVersion>,
+        track_ports: Option<(u16, u16)>,
         on_close_wait: &(dyn Fn() + Sync),
     ) -> Result<(Census, Option<Sockstat>)> {
         if self.proc == Path::new("/proc") {
-            match self.census_netlink(detail, kernel, on_close_wait) {
+            match self.census_netlink(detail, kernel, track_ports, on_close_wait) {
                 Ok(counted) => return Ok(counted),
                 Err(error) => {
                     crate::note!("netlink census failed ({error}); reading /proc/net/tcp instead")
                 }
             }
         }
-        Ok((self.census_procfs()?, None))
+        Ok((self.census_procfs_tracking(track_ports)?, None))
     }
 
     fn census_netlink(
         &self,
         detail: TimeWaitDetail,
         kernel: Option<crate::kernel::KernelVersion>,
+        track_ports: Option<(u16, u16)>,
         on_close_wait: &(dyn Fn() + Sync),
     ) -> io::Result<(Census, Option<Sockstat>)> {
         use crate::census::{TcpState, TimeWaitCount};
@@ -137,7 +139,7 @@ impl System {
         } else {
             netlink::ALL_STATES
         };
-        let mut census = Census::default();
+        let mut census = Census::tracking(track_ports);
         let walk = netlink::census(
             &mut census,
             netlink::Query {
@@ -202,7 +204,12 @@ impl System {
 
     /// Counts TCP sockets from `<proc>/net/tcp` and `tcp6`, streaming.
     pub fn census_procfs(&self) -> Result<Census> {
-        let mut census = Census::default();
+        self.census_procfs_tracking(None)
+    }
+
+    /// [`System::census_procfs`], counting ephemeral ports per path.
+    fn census_procfs_tracking(&self, track_ports: Option<(u16, u16)>) -> Result<Census> {
+        let mut census = Census::tracking(track_ports);
         for name in ["net/tcp", "net/tcp6"] {
             let path = self.proc.join(name);
             match input::open(&path, Links::Follow).and_then(|file| {
@@ -479,7 +486,11 @@ impl System {
                             let _ = start.send(());
                         }
                     };
-                    self.census_with(request.time_wait, facts.kernel, &on_close_wait)
+                    // Ports per path only where destinations are shown.
+                    let track_ports = (request.time_wait == TimeWaitDetail::PerDestination)
+                        .then(|| facts.ephemeral_range())
+                        .flatten();
+                    self.census_with(request.time_wait, facts.kernel, track_ports, &on_close_wait)
                 };
                 // Dropping the sender tells a walk that never started to end.
                 drop(start);

@@ -205,9 +205,10 @@ fn per_family(
     query: Query,
     on_close_wait: &(dyn Fn() + Sync),
 ) -> io::Result<u64> {
+    let track_ports = census.track_ports;
     let (ipv4, ipv6) = std::thread::scope(|scope| {
         let ipv6 = scope.spawn(|| {
-            let mut part = Census::default();
+            let mut part = Census::tracking(track_ports);
             let mut fin_wait2 = 0;
             let result = visit(
                 Target::Family(AF_INET6),

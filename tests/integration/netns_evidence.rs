@@ -259,3 +259,46 @@ fn a_listener_inside_the_port_range_is_flagged_until_reserved() {
         },
     );
 }
+
+#[test]
+fn a_pool_of_established_connections_exhausts_ports() {
+    in_netns("a_pool_of_established_connections_exhausts_ports", || {
+        // 100 usable ports; the pool holds 90 of them open, no TIME_WAIT.
+        sysctl_write("net.ipv4.ip_local_port_range", "40000 40099");
+        let upstream = TcpListener::bind("127.0.0.1:9000").expect("bind upstream");
+        let mut pool = Vec::new();
+        let mut accepted = Vec::new();
+        for _ in 0..90 {
+            pool.push(TcpStream::connect("127.0.0.1:9000").expect("connect"));
+            accepted.push(upstream.accept().expect("accept").0);
+        }
+        let (document, code) = tcptune_json(&["check"]);
+        assert_eq!(code, Some(1));
+        let exhaustion = finding(&document, "port-exhaustion").expect("port-exhaustion");
+        assert_eq!(exhaustion["evidence"]["destination"], "127.0.0.1:9000");
+        assert_eq!(exhaustion["evidence"]["source"], "127.0.0.1");
+        assert_eq!(exhaustion["evidence"]["sockets"], 90);
+        assert_eq!(exhaustion["evidence"]["time_wait"], 0);
+        assert_eq!(exhaustion["evidence"]["states"]["established"], 90);
+        assert_eq!(exhaustion["severity"], "error");
+        assert!(
+            exhaustion["message"]
+                .as_str()
+                .unwrap_or_default()
+                .contains("(90 ESTABLISHED)"),
+            "{exhaustion:#}"
+        );
+        // The accepted side (local port 9000, outside the range) holds no
+        // ephemeral port: no finding toward the clients.
+        assert_eq!(
+            document["findings"]
+                .as_array()
+                .expect("findings")
+                .iter()
+                .filter(|finding| finding["code"] == "port-exhaustion")
+                .count(),
+            1
+        );
+        drop((pool, accepted));
+    });
+}
