@@ -104,6 +104,8 @@ finding_codes! {
     ListenBacklogClamped,
     /// A listener's port lies in the ephemeral range and is not reserved.
     ListenerInEphemeralRange,
+    /// SYN cookies sent or SYNs dropped because a SYN queue was full.
+    SynQueueFull,
     /// A sysctl file sets a key no mainline kernel has: a vendor-only key,
     /// or a likely misspelling of a known one.
     UnknownKey,
@@ -150,7 +152,8 @@ impl Code {
             | Code::ListenOverflow
             | Code::OrphanOverflow
             | Code::ListenBacklogClamped
-            | Code::ListenerInEphemeralRange => Kind::Workload,
+            | Code::ListenerInEphemeralRange
+            | Code::SynQueueFull => Kind::Workload,
         }
     }
 

@@ -15,6 +15,7 @@ mod orphans;
 mod persistence;
 mod ports;
 mod settings;
+mod syn_queue;
 mod time_wait;
 
 use crate::facts::Facts;
@@ -39,6 +40,7 @@ const FAMILIES: &[Family] = &[
     time_wait::FAMILY,
     listen::FAMILY,
     listeners::FAMILY,
+    syn_queue::FAMILY,
     orphans::FAMILY,
 ];
 

@@ -302,3 +302,94 @@ fn a_pool_of_established_connections_exhausts_ports() {
         drop((pool, accepted));
     });
 }
+
+/// Whether `nft` can run here; without it the packet-dropping scenarios
+/// skip, unless `TCPTUNE_REQUIRE_NETNS=1` (CI installs nftables).
+pub(crate) fn nft_available(test: &str) -> bool {
+    let found = Command::new("nft")
+        .arg("--version")
+        .output()
+        .is_ok_and(|output| output.status.success());
+    if !found {
+        assert!(
+            env::var(REQUIRE_ENV).as_deref() != Ok("1"),
+            "{REQUIRE_ENV}=1 but nft (nftables) is not installed"
+        );
+        eprintln!("skipping netns_evidence::{test}: nft is not installed");
+    }
+    found
+}
+
+/// Loads an nftables ruleset in this (private) namespace.
+pub(crate) fn nft_load(ruleset: &str) {
+    use std::io::Write;
+    assert_private_netns();
+    let mut child = Command::new("nft")
+        .args(["-f", "-"])
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .expect("run nft");
+    child
+        .stdin
+        .take()
+        .expect("nft stdin")
+        .write_all(ruleset.as_bytes())
+        .expect("write the ruleset");
+    assert!(
+        child.wait().expect("wait for nft").success(),
+        "nft refused: {ruleset}"
+    );
+}
+
+#[test]
+fn a_syn_queue_full_of_unfinished_handshakes_is_a_flood() {
+    if env::var_os(CHILD_ENV).is_none()
+        && !nft_available("a_syn_queue_full_of_unfinished_handshakes_is_a_flood")
+    {
+        return;
+    }
+    in_netns(
+        "a_syn_queue_full_of_unfinished_handshakes_is_a_flood",
+        || {
+            let state = tempfile::tempdir().expect("tempdir");
+            sysctl_write("net.ipv4.tcp_syncookies", "1");
+            // The server never sees the handshake's last ACK: every connection
+            // stays half-open (SYN_RECV), and once the listener holds as many
+            // as its backlog the kernel answers with cookies that never return.
+            let listener = listener_with_backlog("127.0.0.1:7000", 4);
+            nft_load(
+                "table inet evidence {\n chain input {\n  type filter hook input priority 0;\n  \
+             tcp dport 7000 tcp flags & (syn | ack) == ack drop\n }\n}\n",
+            );
+            let (first, _) = check(state.path());
+            assert!(finding(&first, "syn-queue-full").is_none(), "{first:#}");
+            // The clients see their SYN-ACK and believe they are connected.
+            let clients = connect_many("127.0.0.1:7000".parse().expect("address"), 20);
+            assert!(!clients.is_empty());
+
+            let (second, code) = check(state.path());
+            assert_eq!(code, Some(1), "{second:#}");
+            let full = finding(&second, "syn-queue-full").expect("syn-queue-full");
+            assert_eq!(full["severity"], "warning");
+            assert_eq!(full["evidence"]["diagnosis"], "flood", "{full:#}");
+            assert!(full["evidence"]["SyncookiesSent"].as_i64().unwrap_or(0) >= 1);
+            assert_eq!(full["evidence"]["SyncookiesRecv"], 0);
+            let named = full["evidence"]["listener"].as_str().unwrap_or_default();
+            assert!(named.starts_with("127.0.0.1:7000"), "{full:#}");
+            // SYN_RECV per listener, as ss counts them.
+            let listeners = second["sockets"]["listeners"]
+                .as_array()
+                .expect("listeners");
+            let row = listeners
+                .iter()
+                .find(|row| row["local"] == "127.0.0.1:7000")
+                .expect("listener row");
+            let ss =
+                run(Command::new("ss").args(["-Htn", "state", "syn-recv", "sport", "= :7000"]));
+            let ss_count = String::from_utf8_lossy(&ss.stdout).lines().count() as u64;
+            assert!(ss_count >= 1);
+            assert_eq!(row["syn_recv"], ss_count, "{row:#}");
+            drop((listener, clients));
+        },
+    );
+}
