@@ -106,6 +106,9 @@ finding_codes! {
     ListenerInEphemeralRange,
     /// SYN cookies sent or SYNs dropped because a SYN queue was full.
     SynQueueFull,
+    /// TCP memory above the tcp_mem pressure or hard threshold, or the
+    /// kernel counted memory pressure or aborts.
+    TcpMemoryPressure,
     /// A sysctl file sets a key no mainline kernel has: a vendor-only key,
     /// or a likely misspelling of a known one.
     UnknownKey,
@@ -153,7 +156,8 @@ impl Code {
             | Code::OrphanOverflow
             | Code::ListenBacklogClamped
             | Code::ListenerInEphemeralRange
-            | Code::SynQueueFull => Kind::Workload,
+            | Code::SynQueueFull
+            | Code::TcpMemoryPressure => Kind::Workload,
         }
     }
 

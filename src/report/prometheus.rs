@@ -208,6 +208,31 @@ fn limits(out: &mut dyn Write, facts: &crate::facts::Facts) -> io::Result<()> {
             "Orphaned TCP sockets (machine-wide, from sockstat).",
         )?;
         writeln!(out, "tcptune_orphan_sockets {}", sockstat.orphan)?;
+        family(
+            out,
+            "tcp_memory_pages",
+            "gauge",
+            "Memory all TCP sockets hold, in pages (sockstat mem; machine-wide).",
+        )?;
+        writeln!(out, "tcptune_tcp_memory_pages {}", sockstat.mem)?;
+    }
+    if let Some(values) = facts
+        .value("net.ipv4.tcp_mem")
+        .and_then(crate::key::Value::integers)
+        && let [low, pressure, high] = values.as_slice()
+    {
+        family(
+            out,
+            "tcp_mem_pages",
+            "gauge",
+            "net.ipv4.tcp_mem thresholds in pages: low (no limit below), pressure, max (memory refused).",
+        )?;
+        for (threshold, value) in [("low", low), ("pressure", pressure), ("max", high)] {
+            writeln!(
+                out,
+                "tcptune_tcp_mem_pages{{threshold=\"{threshold}\"}} {value}"
+            )?;
+        }
     }
     for (name, key, help) in [
         (

@@ -11,6 +11,7 @@ mod close_wait;
 mod harmful;
 mod listen;
 mod listeners;
+mod memory;
 mod orphans;
 mod persistence;
 mod ports;
@@ -42,6 +43,7 @@ const FAMILIES: &[Family] = &[
     listeners::FAMILY,
     syn_queue::FAMILY,
     orphans::FAMILY,
+    memory::FAMILY,
 ];
 
 /// Every key some rule reads.

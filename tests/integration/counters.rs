@@ -138,3 +138,91 @@ fn a_fixture_run_keeps_nothing_without_a_state_dir() {
         default.display()
     );
 }
+
+/// Sets sockstat's `TCP: ... mem N` in a tree.
+fn set_sockstat_mem(proc: &Path, pages: u64) {
+    let path = proc.join("net/sockstat");
+    let text = std::fs::read_to_string(&path).expect("read sockstat");
+    let changed: Vec<String> = text
+        .lines()
+        .map(|line| {
+            if !line.starts_with("TCP:") {
+                return line.to_owned();
+            }
+            let mut words: Vec<String> = line.split_whitespace().map(str::to_owned).collect();
+            let at = words.iter().position(|word| word == "mem").expect("mem") + 1;
+            words[at] = pages.to_string();
+            words.join(" ")
+        })
+        .collect();
+    std::fs::write(&path, changed.join("\n") + "\n").expect("write sockstat");
+}
+
+/// Global TCP memory pressure cannot be made inside a namespace (tcp_mem
+/// and sockstat mem are the machine's), so a tree stands in for it.
+#[test]
+fn tcp_memory_at_its_hard_limit_is_an_error_with_what_holds_it() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    copy_tree(&fixture("modern-defaults"), dir.path());
+    let proc = dir.path().join("proc");
+    let state = dir.path().join("state");
+    // tcp_mem of the fixture: 382185 509582 764370 pages.
+    set_sockstat_mem(&proc, 600_000);
+    set_tcp_ext(&proc, "TCPAbortOnMemory", 100);
+    let first = check(dir.path(), Some(&state), 1);
+    let pressure = first["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .find(|finding| finding["code"] == "tcp-memory-pressure")
+        .expect("tcp-memory-pressure");
+    assert_eq!(pressure["severity"], "warning");
+    assert_eq!(pressure["kind"], "workload");
+    assert_eq!(pressure["evidence"]["mem_pages"], 600_000);
+    assert_eq!(
+        pressure["evidence"]["tcp_mem"],
+        serde_json::json!([382185, 509582, 764370])
+    );
+
+    set_sockstat_mem(&proc, 770_000);
+    set_tcp_ext(&proc, "TCPAbortOnMemory", 130);
+    let second = check(dir.path(), Some(&state), 1);
+    let full = second["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .find(|finding| finding["code"] == "tcp-memory-pressure")
+        .expect("tcp-memory-pressure");
+    assert_eq!(full["severity"], "error");
+    assert_eq!(full["evidence"]["TCPAbortOnMemory"], 30);
+    assert!(
+        full["rationale"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("TCP: out of memory -- consider tuning tcp_mem")
+    );
+    assert!(
+        full["fix"]
+            .as_str()
+            .unwrap_or_default()
+            .starts_with("find what holds the memory first: orphans")
+    );
+    // The same numbers for monitoring.
+    let metrics = tcptune()
+        .arg("--proc")
+        .arg(&proc)
+        .arg("--root")
+        .arg(dir.path().join("root"))
+        .args(["check", "--format", "prometheus"])
+        .output()
+        .expect("run tcptune");
+    let metrics = String::from_utf8_lossy(&metrics.stdout);
+    assert!(
+        metrics.contains("tcptune_tcp_memory_pages 770000"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("tcptune_tcp_mem_pages{threshold=\"max\"} 764370"),
+        "{metrics}"
+    );
+}
