@@ -168,6 +168,10 @@ pub struct Counters {
     pub tcp_ext: CounterMap,
     /// `Tcp:` of `/proc/net/snmp`.
     pub tcp: CounterMap,
+    /// `/proc/net/stat/nf_conntrack`, per-CPU rows summed (`entries` left
+    /// out); empty where connection tracking is not loaded.
+    #[serde(default)]
+    pub conntrack: CounterMap,
 }
 
 impl Counters {
@@ -220,6 +224,11 @@ impl CounterWindow {
     /// The change of a `TcpExt` counter over the window.
     pub fn tcp_ext(&self, name: &str) -> Option<i64> {
         self.changes.tcp_ext.get(name).copied()
+    }
+
+    /// The change of a connection-tracking counter over the window.
+    pub fn conntrack(&self, name: &str) -> Option<i64> {
+        self.changes.conntrack.get(name).copied()
     }
 
     /// The change of a `Tcp` counter over the window.

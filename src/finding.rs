@@ -109,6 +109,8 @@ finding_codes! {
     /// TCP memory above the tcp_mem pressure or hard threshold, or the
     /// kernel counted memory pressure or aborts.
     TcpMemoryPressure,
+    /// The connection-tracking table is nearly full, or refused entries.
+    ConntrackTableFull,
     /// A sysctl file sets a key no mainline kernel has: a vendor-only key,
     /// or a likely misspelling of a known one.
     UnknownKey,
@@ -157,7 +159,8 @@ impl Code {
             | Code::ListenBacklogClamped
             | Code::ListenerInEphemeralRange
             | Code::SynQueueFull
-            | Code::TcpMemoryPressure => Kind::Workload,
+            | Code::TcpMemoryPressure
+            | Code::ConntrackTableFull => Kind::Workload,
         }
     }
 

@@ -114,6 +114,7 @@ fn changes(before: &Counters, after: &Counters) -> Option<Counters> {
     Some(Counters {
         tcp_ext: table(&before.tcp_ext, &after.tcp_ext)?,
         tcp: table(&before.tcp, &after.tcp)?,
+        conntrack: table(&before.conntrack, &after.conntrack)?,
     })
 }
 

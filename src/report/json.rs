@@ -75,7 +75,22 @@ fn check(report: &CheckReport<'_>) -> Value {
         },
         "sample": facts.sample,
         "counter_window": counter_window(facts),
+        "conntrack": conntrack(facts),
     })
+}
+
+/// Connection tracking in this namespace, where it is loaded: the count,
+/// the machine's limit and buckets, and the summed per-CPU statistics.
+fn conntrack(facts: &crate::facts::Facts) -> Value {
+    match facts.integer("net.netfilter.nf_conntrack_count") {
+        Some(count) => json!({
+            "count": count,
+            "max": facts.integer("net.netfilter.nf_conntrack_max"),
+            "buckets": facts.integer("net.netfilter.nf_conntrack_buckets"),
+            "stat": facts.counters.conntrack,
+        }),
+        None => Value::Null,
+    }
 }
 
 /// What the rules judged the counters over, with the change of each
@@ -85,10 +100,9 @@ fn counter_window(facts: &crate::facts::Facts) -> Value {
     let mut changes = serde_json::Map::new();
     let mut per_second = serde_json::Map::new();
     for (table, name) in super::KERNEL_COUNTERS {
-        let change = match *table {
-            "TcpExt" => window.tcp_ext(name),
-            _ => window.tcp(name),
-        };
+        let change = super::counter_table(&window.changes, table)
+            .get(*name)
+            .copied();
         if let Some(change) = change {
             changes.insert((*name).to_owned(), json!(change));
             if let Some(rate) = window.per_second(change) {

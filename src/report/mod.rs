@@ -333,7 +333,22 @@ pub const KERNEL_COUNTERS: &[(&str, &str)] = &[
     ("Tcp", "PassiveOpens"),
     ("Tcp", "OutSegs"),
     ("Tcp", "RetransSegs"),
+    ("Conntrack", "drop"),
+    ("Conntrack", "early_drop"),
+    ("Conntrack", "insert_failed"),
 ];
+
+/// The table of [`KERNEL_COUNTERS`] a counter lives in.
+pub(crate) fn counter_table<'a>(
+    counters: &'a crate::facts::Counters,
+    table: &str,
+) -> &'a crate::facts::CounterMap {
+    match table {
+        "TcpExt" => &counters.tcp_ext,
+        "Conntrack" => &counters.conntrack,
+        _ => &counters.tcp,
+    }
+}
 
 /// State counts in the order people read them: the busy states first.
 pub(crate) const DISPLAY_ORDER: [TcpState; 11] = [

@@ -251,6 +251,28 @@ fn limits(out: &mut dyn Write, facts: &crate::facts::Facts) -> io::Result<()> {
             writeln!(out, "tcptune_{name} {value}")?;
         }
     }
+    for (name, key, help) in [
+        (
+            "conntrack_entries",
+            "net.netfilter.nf_conntrack_count",
+            "Connections tracked in this network namespace (nf_conntrack_count).",
+        ),
+        (
+            "conntrack_max",
+            "net.netfilter.nf_conntrack_max",
+            "net.netfilter.nf_conntrack_max: the machine's limit, compared with each namespace's count.",
+        ),
+        (
+            "conntrack_buckets",
+            "net.netfilter.nf_conntrack_buckets",
+            "net.netfilter.nf_conntrack_buckets: hash buckets of the connection-tracking table.",
+        ),
+    ] {
+        if let Some(value) = facts.integer(key) {
+            family(out, name, "gauge", help)?;
+            writeln!(out, "tcptune_{name} {value}")?;
+        }
+    }
     if let Some(usable) = facts.usable_ports() {
         family(
             out,
@@ -267,10 +289,7 @@ fn counters(out: &mut dyn Write, facts: &crate::facts::Facts) -> io::Result<()> 
     let present: Vec<(&str, &str, i64)> = KERNEL_COUNTERS
         .iter()
         .filter_map(|(table, name)| {
-            let map = match *table {
-                "TcpExt" => &facts.counters.tcp_ext,
-                _ => &facts.counters.tcp,
-            };
+            let map = super::counter_table(&facts.counters, table);
             map.get(*name).map(|value| (*table, *name, *value))
         })
         .collect();
@@ -281,7 +300,7 @@ fn counters(out: &mut dyn Write, facts: &crate::facts::Facts) -> io::Result<()> 
         out,
         "kernel_tcp_counter_total",
         "counter",
-        "Kernel TCP counters since boot (TcpExt of /proc/net/netstat, Tcp of /proc/net/snmp) in this network namespace.",
+        "Kernel counters since boot in this network namespace: TcpExt of /proc/net/netstat, Tcp of /proc/net/snmp, Conntrack of /proc/net/stat/nf_conntrack (per-CPU rows summed).",
     )?;
     for (table, name, value) in present {
         writeln!(
@@ -314,10 +333,9 @@ fn counter_rates(out: &mut dyn Write, window: &crate::facts::CounterWindow) -> i
     let rates: Vec<(&str, &str, f64)> = KERNEL_COUNTERS
         .iter()
         .filter_map(|(table, name)| {
-            let change = match *table {
-                "TcpExt" => window.tcp_ext(name),
-                _ => window.tcp(name),
-            }?;
+            let change = super::counter_table(&window.changes, table)
+                .get(*name)
+                .copied()?;
             window.per_second(change).map(|rate| (*table, *name, rate))
         })
         .collect();

@@ -8,6 +8,7 @@
 //! reads the system.
 
 mod close_wait;
+mod conntrack;
 mod harmful;
 mod listen;
 mod listeners;
@@ -44,6 +45,7 @@ const FAMILIES: &[Family] = &[
     syn_queue::FAMILY,
     orphans::FAMILY,
     memory::FAMILY,
+    conntrack::FAMILY,
 ];
 
 /// Every key some rule reads.

@@ -35,6 +35,8 @@ struct Kept {
     taken_at: f64,
     tcp_ext: CounterMap,
     tcp: CounterMap,
+    #[serde(default)]
+    conntrack: CounterMap,
 }
 
 /// Whose counters these are: the namespace (and boot) and the root.
@@ -136,6 +138,7 @@ impl System {
             counters: Counters {
                 tcp_ext: kept.tcp_ext,
                 tcp: kept.tcp,
+                conntrack: kept.conntrack,
             },
             taken_at: kept.taken_at,
             age_seconds: now() - kept.taken_at,
@@ -158,6 +161,7 @@ impl System {
             taken_at: now(),
             tcp_ext: counters.tcp_ext.clone(),
             tcp: counters.tcp.clone(),
+            conntrack: counters.conntrack.clone(),
         };
         let bytes = serde_json::to_vec_pretty(&kept).map_err(io::Error::other)?;
         let path = target.path(state_dir);

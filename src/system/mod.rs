@@ -265,6 +265,10 @@ impl System {
         if let Some(text) = read_optional(&snmp)? {
             counters.tcp = counters::parse_pairs(&text, "Tcp", &snmp)?;
         }
+        let conntrack = self.proc.join("net/stat/nf_conntrack");
+        if let Some(text) = read_optional(&conntrack)? {
+            counters.conntrack = counters::parse_conntrack_stat(&text, &conntrack)?;
+        }
         Ok(counters)
     }
 

@@ -226,3 +226,53 @@ fn tcp_memory_at_its_hard_limit_is_an_error_with_what_holds_it() {
         "{metrics}"
     );
 }
+
+/// A full table cannot be made in a child namespace (its limit is the
+/// machine's and read-only there), so a tree stands in for it.
+#[test]
+fn conntrack_drops_are_judged_over_the_window_with_their_limit() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    copy_tree(&fixture("modern-defaults"), dir.path());
+    let proc = dir.path().join("proc");
+    let state = dir.path().join("state");
+    let netfilter = proc.join("sys/net/netfilter");
+    std::fs::create_dir_all(&netfilter).expect("mkdir");
+    std::fs::create_dir_all(proc.join("net/stat")).expect("mkdir");
+    std::fs::write(netfilter.join("nf_conntrack_max"), "262144\n").expect("max");
+    std::fs::write(netfilter.join("nf_conntrack_buckets"), "65536\n").expect("buckets");
+    let stat = |drops: u32| {
+        format!(
+            "entries  clashres found new invalid ignore delete chainlength insert insert_failed drop early_drop icmp_error  expect_new expect_create expect_delete search_restart\n\
+             00001000  00000000 00000000 00000000 00000000 00000000 00000000 00000000 00000000 00000001 {drops:08x} 00000002 00000000  00000000 00000000 00000000 00000000\n\
+             00001000  00000000 00000000 00000000 00000000 00000000 00000000 00000000 00000000 00000000 {drops:08x} 00000000 00000000  00000000 00000000 00000000 00000000\n"
+        )
+    };
+    std::fs::write(netfilter.join("nf_conntrack_count"), "1000\n").expect("count");
+    std::fs::write(proc.join("net/stat/nf_conntrack"), stat(5)).expect("stat");
+    let first = check(dir.path(), Some(&state), 0);
+    assert_eq!(first["conntrack"]["count"], 1000);
+    assert_eq!(first["conntrack"]["stat"]["drop"], 10);
+    let lifetime = first["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .find(|finding| finding["code"] == "conntrack-table-full")
+        .expect("lifetime conntrack finding");
+    assert_eq!(lifetime["severity"], "info");
+
+    // 255,000 of 262,144 and 2 x 0x20 - 10 = 54 more drops since.
+    std::fs::write(netfilter.join("nf_conntrack_count"), "255000\n").expect("count");
+    std::fs::write(proc.join("net/stat/nf_conntrack"), stat(0x20)).expect("stat");
+    let second = check(dir.path(), Some(&state), 1);
+    let full = second["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .find(|finding| finding["code"] == "conntrack-table-full")
+        .expect("conntrack-table-full");
+    assert_eq!(full["severity"], "error");
+    assert_eq!(full["key"], "net.netfilter.nf_conntrack_max");
+    assert_eq!(full["evidence"]["drop"], 54);
+    assert_eq!(full["evidence"]["usage_percent"], 97);
+    assert_eq!(second["counter_window"]["changes"]["drop"], 54);
+}

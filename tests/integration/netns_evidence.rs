@@ -393,3 +393,86 @@ fn a_syn_queue_full_of_unfinished_handshakes_is_a_flood() {
         },
     );
 }
+
+/// The per-CPU rows of /proc/net/stat/nf_conntrack summed, for one column.
+fn conntrack_stat_column(name: &str) -> i64 {
+    let text = std::fs::read_to_string("/proc/net/stat/nf_conntrack").expect("conntrack stat");
+    let mut lines = text.lines();
+    let header: Vec<&str> = lines.next().expect("header").split_whitespace().collect();
+    let column = header
+        .iter()
+        .position(|known| *known == name)
+        .expect("column");
+    lines
+        .filter_map(|line| line.split_whitespace().nth(column))
+        .map(|value| i64::from_str_radix(value, 16).expect("hex"))
+        .sum()
+}
+
+/// nf_conntrack is built into this kernel (`modprobe` is not available
+/// here): a rule that needs it makes this namespace track connections.
+#[test]
+fn connection_tracking_is_counted_per_namespace() {
+    if env::var_os(CHILD_ENV).is_none() {
+        if !Path::new("/proc/sys/net/netfilter/nf_conntrack_max").exists() {
+            assert!(
+                env::var(REQUIRE_ENV).as_deref() != Ok("1"),
+                "nf_conntrack is neither built in nor loaded"
+            );
+            eprintln!("skipping: nf_conntrack is not loaded");
+            return;
+        }
+        if !nft_available("connection_tracking_is_counted_per_namespace") {
+            return;
+        }
+    }
+    in_netns("connection_tracking_is_counted_per_namespace", || {
+        let host_max = std::fs::read_to_string("/proc/sys/net/netfilter/nf_conntrack_max")
+            .expect("max")
+            .trim()
+            .to_owned();
+        nft_load(
+            "table inet evidence {\n chain input {\n  type filter hook input priority 0;\n  \
+             ct state established,related accept\n }\n}\n",
+        );
+        let listener = TcpListener::bind("127.0.0.1:7100").expect("bind");
+        let mut held = Vec::new();
+        for _ in 0..25 {
+            let client = TcpStream::connect("127.0.0.1:7100").expect("connect");
+            held.push((client, listener.accept().expect("accept").0));
+        }
+        let (document, _) = tcptune_json(&["check"]);
+        let conntrack = &document["conntrack"];
+        let count = std::fs::read_to_string("/proc/sys/net/netfilter/nf_conntrack_count")
+            .expect("count")
+            .trim()
+            .parse::<i64>()
+            .expect("number");
+        assert!(count >= 25, "{count}");
+        // Entries only expire here, never appear on their own: the count
+        // tcptune read is between 25 and the count read after it.
+        let seen = conntrack["count"].as_i64().expect("count");
+        assert!((25..=count).contains(&seen), "{conntrack:#}");
+        assert_eq!(conntrack["max"].to_string(), host_max);
+        // The summed per-CPU statistics match an independent sum (they
+        // stay 0 without pressure: drops are proven on a tree in
+        // counters.rs, since a child cannot lower the machine's limit).
+        for column in ["drop", "early_drop", "insert_failed", "invalid"] {
+            assert_eq!(
+                conntrack["stat"][column].as_i64(),
+                Some(conntrack_stat_column(column)),
+                "{column}: {conntrack:#}"
+            );
+        }
+        assert!(conntrack["stat"].get("entries").is_none());
+        // The limit is the machine's: read-only here.
+        let mode = std::fs::metadata("/proc/sys/net/netfilter/nf_conntrack_max").expect("metadata");
+        assert!(
+            std::os::unix::fs::PermissionsExt::mode(&mode.permissions()) & 0o222 == 0,
+            "nf_conntrack_max is writable in a child namespace"
+        );
+        // Twenty-five of 262144 is no finding.
+        assert!(finding(&document, "conntrack-table-full").is_none());
+        drop((listener, held));
+    });
+}

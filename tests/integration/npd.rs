@@ -86,7 +86,9 @@ fn findings_make_the_condition_true_with_the_worst_first() {
     assert!(
         message
             // The fixture's ListenOverflows is a lifetime total: info.
-            .starts_with("tcptune: 2 warnings, 1 info: harmful-value net.core.somaxconn; close-wait-leak"),
+            .starts_with(
+                "tcptune: 2 warnings, 1 info: harmful-value net.core.somaxconn; close-wait-leak"
+            ),
         "{message}"
     );
     assert!(
