@@ -252,9 +252,9 @@ impl CounterWindow {
     /// previous check)", "in 10 s of --sample", "since the namespace started".
     pub fn describe(&self) -> String {
         match (self.basis, self.seconds) {
-            (CounterBasis::Sample, Some(seconds)) => format!("in {seconds:.0} s of --sample"),
+            (CounterBasis::Sample, Some(seconds)) => format!("in {seconds:.1} s of --sample"),
             (CounterBasis::PreviousRun, Some(seconds)) => {
-                format!("in the {seconds:.0} s since the previous check")
+                format!("in the {seconds:.1} s since the previous check")
             }
             _ => "since the namespace started (lifetime total)".to_owned(),
         }

@@ -111,6 +111,8 @@ finding_codes! {
     TcpMemoryPressure,
     /// The connection-tracking table is nearly full, or refused entries.
     ConntrackTableFull,
+    /// A large share of the segments sent were retransmissions.
+    Retransmits,
     /// A sysctl file sets a key no mainline kernel has: a vendor-only key,
     /// or a likely misspelling of a known one.
     UnknownKey,
@@ -160,7 +162,8 @@ impl Code {
             | Code::ListenerInEphemeralRange
             | Code::SynQueueFull
             | Code::TcpMemoryPressure
-            | Code::ConntrackTableFull => Kind::Workload,
+            | Code::ConntrackTableFull
+            | Code::Retransmits => Kind::Workload,
         }
     }
 

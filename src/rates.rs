@@ -50,6 +50,12 @@ fn round(value: f64) -> f64 {
     (value * 10.0).round() / 10.0
 }
 
+/// Window lengths to the millisecond: two checks a moment apart still have
+/// a window, and a rate.
+fn milliseconds(seconds: f64) -> f64 {
+    (seconds * 1000.0).round() / 1000.0
+}
+
 /// Compares two readings taken `seconds` apart.
 pub fn compare(first: &Facts, second: &Facts, seconds: f64) -> Sample {
     let seconds = seconds.max(0.001);
@@ -123,7 +129,7 @@ pub fn sampled_window(first: &Facts, second: &Facts, seconds: f64) -> CounterWin
     match changes(&first.counters, &second.counters) {
         Some(changes) => CounterWindow {
             basis: CounterBasis::Sample,
-            seconds: Some(round(seconds)),
+            seconds: Some(milliseconds(seconds)),
             note: format!("two readings {seconds:.1} s apart (--sample)"),
             changes,
         },
@@ -164,7 +170,7 @@ pub fn window_since(previous: Option<&PreviousCounters>, now: &Counters) -> Coun
     match changes(&previous.counters, now) {
         Some(changes) => CounterWindow {
             basis: CounterBasis::PreviousRun,
-            seconds: Some(round(previous.age_seconds)),
+            seconds: Some(milliseconds(previous.age_seconds)),
             note: format!(
                 "since the reading kept in {} {:.0} s ago (rates are taken over at most {PREVIOUS_RUN_MAX_AGE_SECONDS:.0} s)",
                 previous.path, previous.age_seconds

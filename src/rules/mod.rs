@@ -16,6 +16,7 @@ mod memory;
 mod orphans;
 mod persistence;
 mod ports;
+mod retransmits;
 mod settings;
 mod syn_queue;
 mod time_wait;
@@ -46,6 +47,7 @@ const FAMILIES: &[Family] = &[
     orphans::FAMILY,
     memory::FAMILY,
     conntrack::FAMILY,
+    retransmits::FAMILY,
 ];
 
 /// Every key some rule reads.

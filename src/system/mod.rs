@@ -115,13 +115,18 @@ impl System {
     ) -> Result<(Census, Option<Sockstat>)> {
         if self.proc == Path::new("/proc") {
             match self.census_netlink(detail, kernel, track_ports, on_close_wait) {
-                Ok(counted) => return Ok(counted),
+                Ok((mut census, sockstat)) => {
+                    census.finish();
+                    return Ok((census, sockstat));
+                }
                 Err(error) => {
                     crate::note!("netlink census failed ({error}); reading /proc/net/tcp instead")
                 }
             }
         }
-        Ok((self.census_procfs_tracking(track_ports)?, None))
+        let mut census = self.census_procfs_tracking(track_ports)?;
+        census.finish();
+        Ok((census, None))
     }
 
     fn census_netlink(
@@ -510,7 +515,6 @@ impl System {
                 (census, holders)
             });
             let (mut census, sockstat) = census?;
-            census.charge_syn_recv();
             // A full accept queue is named with its process: the walk runs
             // now if the CLOSE_WAIT sockets did not start it (a check that
             // is asked for owners; never for `sockets` without --processes).

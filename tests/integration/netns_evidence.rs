@@ -476,3 +476,53 @@ fn connection_tracking_is_counted_per_namespace() {
         drop((listener, held));
     });
 }
+
+#[test]
+fn packet_loss_shows_as_retransmits_over_the_window() {
+    if env::var_os(CHILD_ENV).is_none()
+        && !nft_available("packet_loss_shows_as_retransmits_over_the_window")
+    {
+        return;
+    }
+    in_netns("packet_loss_shows_as_retransmits_over_the_window", || {
+        use std::io::{Read, Write};
+        let state = tempfile::tempdir().expect("tempdir");
+        // Ethernet-sized segments, so a transfer is thousands of them.
+        run(Command::new("ip").args(["link", "set", "lo", "mtu", "1500"]));
+        let (first, _) = check(state.path());
+        assert!(finding(&first, "retransmits").is_none(), "{first:#}");
+        // One data packet in five toward the receiver is lost on its way in
+        // (a drop on output is a local error TCP retries as new data, not a
+        // loss it retransmits).
+        nft_load(
+            "table inet evidence {\n chain input {\n  type filter hook input priority 0;\n  \
+             tcp dport 7200 tcp flags & (syn | fin | rst) == 0 meta length > 200 numgen random mod 5 == 0 drop\n }\n}\n",
+        );
+        let listener = TcpListener::bind("127.0.0.1:7200").expect("bind");
+        let receiver = std::thread::spawn(move || {
+            let (mut stream, _) = listener.accept().expect("accept");
+            let mut received = Vec::new();
+            stream.read_to_end(&mut received).expect("read");
+            received.len()
+        });
+        let mut sender = TcpStream::connect("127.0.0.1:7200").expect("connect");
+        let block = vec![7u8; 1 << 20];
+        for _ in 0..8 {
+            sender.write_all(&block).expect("send");
+        }
+        sender
+            .shutdown(std::net::Shutdown::Write)
+            .expect("shutdown");
+        assert_eq!(receiver.join().expect("receiver"), 8 << 20);
+
+        let (second, _) = check(state.path());
+        let lossy = finding(&second, "retransmits")
+            .unwrap_or_else(|| panic!("no retransmits: {:#}", second["counter_window"]));
+        assert_eq!(lossy["evidence"]["counter_window"]["basis"], "previous_run");
+        let retransmitted = lossy["evidence"]["RetransSegs"].as_i64().unwrap_or(0);
+        let sent = lossy["evidence"]["OutSegs"].as_i64().unwrap_or(0);
+        assert!(sent >= 2000 && retransmitted >= 50, "{lossy:#}");
+        // Loss of a fifth is far past the warning line.
+        assert_eq!(lossy["severity"], "warning", "{lossy:#}");
+    });
+}
