@@ -71,6 +71,7 @@ fn evaluate_rules(c: &mut Criterion) {
             boot: true,
             sysctl_dir: None,
             counter_state: None,
+            tcp_info: false,
         })
         .expect("facts");
     c.bench_function("evaluate all rules (3,000 CLOSE_WAIT fixture)", |b| {

@@ -202,6 +202,8 @@ pub struct Row {
     pub rx_queue: u64,
     /// A listener's granted backlog, where the source shows it (netlink).
     pub listen_backlog: Option<u64>,
+    /// `tcpi_total_retrans`, when `tcp_info` was asked for (netlink).
+    pub total_retransmits: Option<u32>,
     pub inode: u64,
 }
 
@@ -244,6 +246,18 @@ pub struct Census {
     /// destination can be reached from each local port once, whatever the
     /// state (ESTABLISHED in a pool as much as TIME_WAIT).
     pub ports_by_path: HashMap<Path, StateCounts, FastHash>,
+    /// Segments retransmitted over the lifetime of the connections open
+    /// now, per remote address and port (from `tcp_info`, when asked for).
+    pub retransmits_by_peer: HashMap<SocketAddr, PeerRetransmits, FastHash>,
+}
+
+/// Retransmissions of the open connections toward one peer.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct PeerRetransmits {
+    /// Connections that retransmitted.
+    pub connections: u64,
+    /// Their `tcpi_total_retrans`, summed.
+    pub segments: u64,
 }
 
 /// A word-at-a-time multiplicative hash (the rustc "Fx" scheme) for the
@@ -348,6 +362,11 @@ impl Census {
     /// Counts one socket.
     pub fn record(&mut self, row: &Row) {
         self.states.add(row.state);
+        if let Some(retransmits) = row.total_retransmits.filter(|count| *count > 0) {
+            let peer = self.retransmits_by_peer.entry(row.remote).or_default();
+            peer.connections += 1;
+            peer.segments += u64::from(retransmits);
+        }
         let mut on_path = false;
         if let Some((low, high)) = self.track_ports
             && row.state != TcpState::Listen
@@ -406,6 +425,11 @@ impl Census {
         self.listeners.extend(other.listeners);
         for (local, count) in other.syn_recv_by_local {
             *self.syn_recv_by_local.entry(local).or_insert(0) += count;
+        }
+        for (peer, counts) in other.retransmits_by_peer {
+            let mine = self.retransmits_by_peer.entry(peer).or_default();
+            mine.connections += counts.connections;
+            mine.segments += counts.segments;
         }
         for (path, counts) in other.ports_by_path {
             let mine = self.ports_by_path.entry(path).or_default();

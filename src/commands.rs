@@ -224,6 +224,8 @@ fn check(system: &System, args: &CheckArgs, printer: &mut Printer<'_>) -> Result
             boot: true,
             sysctl_dir: None,
             counter_state: counter_state.clone(),
+            // `retransmits` names the peers.
+            tcp_info: true,
         },
         args.sample,
     )?;
@@ -292,6 +294,7 @@ fn sockets(system: &System, args: &SocketsArgs, printer: &mut Printer<'_>) -> Re
             boot: false,
             sysctl_dir: None,
             counter_state: None,
+            tcp_info: false,
         },
         args.sample,
     )?;
@@ -384,6 +387,7 @@ fn make_plan(system: &System, profile: &Profile, sysctl_dir: &Path) -> Result<Pl
         boot: false,
         sysctl_dir: Some(sysctl_dir.to_path_buf()),
         counter_state: None,
+        tcp_info: false,
     })?;
     warn_skipped(&facts);
     // Refused before anything changes: the kernel would answer ENOENT.

@@ -128,8 +128,38 @@ fn states(out: &mut dyn Write, facts: &crate::facts::Facts) -> io::Result<()> {
         writeln!(out, "tcptune_close_wait_unowned_sockets {}", owners.unknown)?;
     }
     listeners(out, facts)?;
+    retransmitting_peers(out, facts)?;
     limits(out, facts)?;
     counters(out, facts)
+}
+
+/// Peers exported per scrape, the most retransmissions first.
+const MAX_PEERS: usize = 20;
+
+/// Segments retransmitted by the open connections toward each peer (from
+/// `tcp_info`, which only `check` asks for).
+fn retransmitting_peers(out: &mut dyn Write, facts: &crate::facts::Facts) -> io::Result<()> {
+    let mut peers: Vec<_> = facts.census.retransmits_by_peer.iter().collect();
+    if peers.is_empty() {
+        return Ok(());
+    }
+    peers.sort_by(|a, b| b.1.segments.cmp(&a.1.segments).then(a.0.cmp(b.0)));
+    peers.truncate(MAX_PEERS);
+    family(
+        out,
+        "peer_retransmitted_segments",
+        "gauge",
+        "Segments retransmitted over their lifetime by the connections open now toward one peer (tcpi_total_retrans summed).",
+    )?;
+    for (peer, counts) in peers {
+        writeln!(
+            out,
+            "tcptune_peer_retransmitted_segments{{peer=\"{}\"}} {}",
+            escape(&peer.to_string()),
+            counts.segments
+        )?;
+    }
+    Ok(())
 }
 
 /// Listeners exported per scrape, the fullest first.

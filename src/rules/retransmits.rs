@@ -4,9 +4,10 @@
 //! `TCPLostRetransmit`: a retransmission lost again, `TCPTimeouts`:
 //! retransmission timer expiries, the slow recovery).
 //!
-//! Per-peer attribution (tcp_info's `tcpi_total_retrans` through the
-//! INET_DIAG_INFO extension) is not read yet: the finding is about the
-//! namespace as a whole.
+//! The peers are named from the open connections' own `tcp_info`
+//! (`tcpi_total_retrans`, through the INET_DIAG_INFO extension, which
+//! `check` asks for): segments retransmitted over each connection's life,
+//! summed per remote address and port.
 
 use crate::facts::Facts;
 use crate::finding::{Code, Finding, Severity};
@@ -17,6 +18,9 @@ const MIN_SEGMENTS: i64 = 1000;
 /// Retransmitted share (per mille) reported, and warned about.
 const INFO_PER_MILLE: i64 = 10;
 const WARN_PER_MILLE: i64 = 50;
+
+/// Peers named in the evidence.
+const PEERS_IN_EVIDENCE: usize = 5;
 
 /// The keys this family reads and its rules.
 pub const FAMILY: super::Family = super::Family {
@@ -48,11 +52,23 @@ fn evaluate(facts: &Facts, _profile: &Profile) -> Vec<Finding> {
     );
     let during = window.describe();
     let percent = per_mille as f64 / 10.0;
+    let mut peers: Vec<_> = facts.census.retransmits_by_peer.iter().collect();
+    peers.sort_by(|a, b| b.1.segments.cmp(&a.1.segments).then(a.0.cmp(b.0)));
+    peers.truncate(PEERS_IN_EVIDENCE);
+    let toward = peers
+        .first()
+        .map(|(peer, counts)| {
+            format!(
+                "; most toward {peer} ({} segments over {} open connections)",
+                counts.segments, counts.connections
+            )
+        })
+        .unwrap_or_default();
     let mut finding = Finding::new(
         Code::Retransmits,
         severity,
         format!(
-            "{percent:.1}% of the segments sent {during} were retransmissions ({retransmitted} of {out}); {timeouts} retransmission timeouts, {syn} SYN retransmissions"
+            "{percent:.1}% of the segments sent {during} were retransmissions ({retransmitted} of {out}); {timeouts} retransmission timeouts, {syn} SYN retransmissions{toward}"
         ),
     )
     .rationale("TCP retransmits what the path lost (or what arrived so late that the sender gave up on it). A few tenths of a percent are normal on the internet; percents mean loss on the path: a congested or faulty link, a full queue in a router or a NIC ring, a policer, a firewall or conntrack table dropping packets. Timeouts (TCPTimeouts) are the slow case: the sender waited a whole retransmission timeout (200 ms or more). SYN retransmissions (TCPSynRetrans) add a second or more to a connect.")
@@ -66,6 +82,22 @@ fn evaluate(facts: &Facts, _profile: &Profile) -> Vec<Finding> {
     .fix("find where the loss is (`ss -ti` shows retrans per connection; interface drops in `ip -s link`, NIC ring overruns in `ethtool -S`, `nstat` for the kernel's own drops, conntrack drops); no sysctl removes loss on the path. What tuning can do: keep SACK and timestamps on (net.ipv4.tcp_sack, tcp_timestamps), use a congestion control that tolerates random loss (bbr) where the loss is not congestion, and enable net.ipv4.tcp_mtu_probing=1 when large segments vanish (a path MTU black hole)");
     if let Some(per_second) = window.per_second(retransmitted) {
         finding = finding.evidence("RetransSegs_per_second", per_second);
+    }
+    if let Some((peer, _)) = peers.first() {
+        finding = finding.evidence("peer", peer.to_string());
+    }
+    if !peers.is_empty() {
+        let rows: Vec<serde_json::Value> = peers
+            .iter()
+            .map(|(peer, counts)| {
+                serde_json::json!({
+                    "peer": peer.to_string(),
+                    "connections": counts.connections,
+                    "segments": counts.segments,
+                })
+            })
+            .collect();
+        finding = finding.evidence("peers_of_open_connections", rows);
     }
     vec![finding]
 }
@@ -116,5 +148,20 @@ mod tests {
         assert_eq!(many[0].evidence["retransmitted_percent"], 8.0);
         let lifetime = evaluate(&window(100_000, 8_000, false), &builtin("default"));
         assert_eq!(lifetime[0].severity, Severity::Info);
+        let mut named = window(100_000, 8_000, true);
+        named.census.retransmits_by_peer.insert(
+            "10.0.0.9:443".parse().unwrap(),
+            crate::census::PeerRetransmits {
+                connections: 3,
+                segments: 900,
+            },
+        );
+        let findings = evaluate(&named, &builtin("default"));
+        assert_eq!(findings[0].evidence["peer"], "10.0.0.9:443");
+        assert!(
+            findings[0]
+                .message
+                .ends_with("most toward 10.0.0.9:443 (900 segments over 3 open connections)")
+        );
     }
 }

@@ -92,7 +92,7 @@ impl System {
     /// table), from the files when `--proc` points elsewhere or netlink is
     /// not available. Every TIME_WAIT socket is counted with its destination.
     pub fn census(&self) -> Result<Census> {
-        self.census_with(TimeWaitDetail::PerDestination, None, None, &|| {})
+        self.census_with(TimeWaitDetail::PerDestination, None, None, false, &|| {})
             .map(|(census, _)| census)
     }
 
@@ -111,10 +111,11 @@ impl System {
         detail: TimeWaitDetail,
         kernel: Option<crate::kernel::KernelVersion>,
         track_ports: Option<(u16, u16)>,
+        tcp_info: bool,
         on_close_wait: &(dyn Fn() + Sync),
     ) -> Result<(Census, Option<Sockstat>)> {
         if self.proc == Path::new("/proc") {
-            match self.census_netlink(detail, kernel, track_ports, on_close_wait) {
+            match self.census_netlink(detail, kernel, track_ports, tcp_info, on_close_wait) {
                 Ok((mut census, sockstat)) => {
                     census.finish();
                     return Ok((census, sockstat));
@@ -134,6 +135,7 @@ impl System {
         detail: TimeWaitDetail,
         kernel: Option<crate::kernel::KernelVersion>,
         track_ports: Option<(u16, u16)>,
+        tcp_info: bool,
         on_close_wait: &(dyn Fn() + Sync),
     ) -> io::Result<(Census, Option<Sockstat>)> {
         use crate::census::{TcpState, TimeWaitCount};
@@ -150,6 +152,7 @@ impl System {
             netlink::Query {
                 states,
                 time_wait_destinations: detail == TimeWaitDetail::PerDestination,
+                tcp_info,
             },
             on_close_wait,
         )?;
@@ -196,6 +199,7 @@ impl System {
                     netlink::Query {
                         states: netlink::state_bit(TcpState::TimeWait),
                         time_wait_destinations: false,
+                        tcp_info: false,
                     },
                     &|| {},
                 )?;
@@ -441,6 +445,9 @@ pub struct Request {
     /// The state directory holding the previous counter reading, when the
     /// counters are to be judged since the last run.
     pub counter_state: Option<PathBuf>,
+    /// Ask the kernel for each connection's `tcp_info` (retransmissions
+    /// per peer): only where a rule reads it.
+    pub tcp_info: bool,
 }
 
 impl System {
@@ -499,7 +506,13 @@ impl System {
                     let track_ports = (request.time_wait == TimeWaitDetail::PerDestination)
                         .then(|| facts.ephemeral_range())
                         .flatten();
-                    self.census_with(request.time_wait, facts.kernel, track_ports, &on_close_wait)
+                    self.census_with(
+                        request.time_wait,
+                        facts.kernel,
+                        track_ports,
+                        request.tcp_info,
+                        &on_close_wait,
+                    )
                 };
                 // Dropping the sender tells a walk that never started to end.
                 drop(start);
@@ -682,6 +695,7 @@ impl System {
             boot: false,
             sysctl_dir: None,
             counter_state: None,
+            tcp_info: false,
             ..request.clone()
         };
         let started = std::time::Instant::now();

@@ -499,21 +499,20 @@ fn packet_loss_shows_as_retransmits_over_the_window() {
              tcp dport 7200 tcp flags & (syn | fin | rst) == 0 meta length > 200 numgen random mod 5 == 0 drop\n }\n}\n",
         );
         let listener = TcpListener::bind("127.0.0.1:7200").expect("bind");
+        // Both ends stay open: the peer is named from the open connection's
+        // own tcp_info.
         let receiver = std::thread::spawn(move || {
             let (mut stream, _) = listener.accept().expect("accept");
-            let mut received = Vec::new();
-            stream.read_to_end(&mut received).expect("read");
-            received.len()
+            let mut received = vec![0u8; 8 << 20];
+            stream.read_exact(&mut received).expect("read");
+            stream
         });
         let mut sender = TcpStream::connect("127.0.0.1:7200").expect("connect");
         let block = vec![7u8; 1 << 20];
         for _ in 0..8 {
             sender.write_all(&block).expect("send");
         }
-        sender
-            .shutdown(std::net::Shutdown::Write)
-            .expect("shutdown");
-        assert_eq!(receiver.join().expect("receiver"), 8 << 20);
+        let _receiving = receiver.join().expect("receiver");
 
         let (second, _) = check(state.path());
         let lossy = finding(&second, "retransmits")
@@ -524,5 +523,9 @@ fn packet_loss_shows_as_retransmits_over_the_window() {
         assert!(sent >= 2000 && retransmitted >= 50, "{lossy:#}");
         // Loss of a fifth is far past the warning line.
         assert_eq!(lossy["severity"], "warning", "{lossy:#}");
+        assert_eq!(lossy["evidence"]["peer"], "127.0.0.1:7200", "{lossy:#}");
+        let peer = &lossy["evidence"]["peers_of_open_connections"][0];
+        assert!(peer["segments"].as_i64().unwrap_or(0) >= 1, "{lossy:#}");
+        drop(sender);
     });
 }
