@@ -62,7 +62,9 @@ fn evaluate(facts: &Facts, _profile: &Profile) -> Vec<Finding> {
         return Vec::new();
     }
     let during = window.describe();
-    let counters = format!("TCPMemoryPressures +{pressures}, TCPAbortOnMemory +{aborts} {during}");
+    let sign = if window.is_measured() { "+" } else { "" };
+    let counters =
+        format!("TCPMemoryPressures {sign}{pressures}, TCPAbortOnMemory {sign}{aborts} {during}");
     let severity = match (level, counted && window.is_measured()) {
         (Severity::Info, true) => Severity::Warning,
         (level, _) => level,
