@@ -70,6 +70,8 @@ fn evaluate_rules(c: &mut Criterion) {
             close_wait_owners: tcptune::system::Owners::IfCloseWait,
             boot: true,
             sysctl_dir: None,
+            counter_state: None,
+            tcp_info: false,
         })
         .expect("facts");
     c.bench_function("evaluate all rules (3,000 CLOSE_WAIT fixture)", |b| {

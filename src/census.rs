@@ -146,12 +146,49 @@ pub struct CloseWaitSocket {
     pub remote: SocketAddr,
 }
 
-/// A listening socket and its accept queue.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+/// A listening socket, its accept queue and backlog.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Listener {
     pub local: SocketAddr,
-    /// Connections waiting in the accept queue (`rx_queue` of a LISTEN row).
+    /// Connections waiting in the accept queue (`rx_queue` of a LISTEN row,
+    /// `idiag_rqueue` of a netlink reply).
     pub accept_queue: u64,
+    /// The backlog the kernel granted at listen(): the application's request
+    /// capped by `net.core.somaxconn` (`idiag_wqueue`); None from procfs,
+    /// which does not show it.
+    pub backlog: Option<u64>,
+    /// Request sockets (SYN_RECV) waiting for the handshake's last ACK on
+    /// this listener's port.
+    pub syn_recv: u64,
+    /// The process holding it, when the owner walk ran.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub owner: Option<ListenerOwner>,
+    #[serde(skip)]
+    pub inode: u64,
+}
+
+impl Listener {
+    /// Whether the accept queue is full: the kernel drops (or, with
+    /// syncookies, defers) new connections once it exceeds the backlog.
+    pub fn is_full(&self) -> bool {
+        self.backlog
+            .is_some_and(|backlog| self.accept_queue >= backlog.max(1))
+    }
+
+    /// How people name it: `127.0.0.1:8080 (nginx, pid 42)`.
+    pub fn name(&self) -> String {
+        match &self.owner {
+            Some(owner) => format!("{} ({}, pid {})", self.local, owner.comm, owner.pid),
+            None => self.local.to_string(),
+        }
+    }
+}
+
+/// The process that holds a listening socket.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ListenerOwner {
+    pub pid: u32,
+    pub comm: String,
 }
 
 /// One socket as the table (or a netlink dump) lists it: the fields tcptune
@@ -163,6 +200,10 @@ pub struct Row {
     pub remote: SocketAddr,
     pub state: TcpState,
     pub rx_queue: u64,
+    /// A listener's granted backlog, where the source shows it (netlink).
+    pub listen_backlog: Option<u64>,
+    /// `tcpi_total_retrans`, when `tcp_info` was asked for (netlink).
+    pub total_retransmits: Option<u32>,
     pub inode: u64,
 }
 
@@ -190,16 +231,161 @@ pub struct Census {
     /// How `states.time_wait` was counted.
     pub time_wait_count: TimeWaitCount,
     /// TIME_WAIT sockets per remote address and port.
-    pub time_wait_by_destination: HashMap<SocketAddr, u64>,
+    pub time_wait_by_destination: HashMap<SocketAddr, u64, FastHash>,
     pub close_wait: Vec<CloseWaitSocket>,
     pub listeners: Vec<Listener>,
+    /// SYN_RECV (request) sockets per local address and port, to charge
+    /// half-open connections to their listener.
+    pub syn_recv_by_local: HashMap<SocketAddr, u64>,
+    /// When set, the ephemeral port range: every socket whose local port
+    /// lies in it is counted in [`Census::ports_by_path`]. Left unset by
+    /// commands that show no destinations (hashing every socket costs).
+    pub track_ports: Option<(u16, u16)>,
+    /// Sockets holding an ephemeral local port, per (source address,
+    /// destination address and port), by state: from one source address a
+    /// destination can be reached from each local port once, whatever the
+    /// state (ESTABLISHED in a pool as much as TIME_WAIT).
+    pub ports_by_path: HashMap<Path, StateCounts, FastHash>,
+    /// Segments retransmitted over the lifetime of the connections open
+    /// now, per remote address and port (from `tcp_info`, when asked for).
+    pub retransmits_by_peer: HashMap<SocketAddr, PeerRetransmits, FastHash>,
+}
+
+/// Retransmissions of the open connections toward one peer.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct PeerRetransmits {
+    /// Connections that retransmitted.
+    pub connections: u64,
+    /// Their `tcpi_total_retrans`, summed.
+    pub segments: u64,
+}
+
+/// A word-at-a-time multiplicative hash (the rustc "Fx" scheme) for the
+/// census's per-socket maps: their keys are addresses from the kernel, not
+/// from an attacker choosing collisions, and at 100k sockets SipHash (or a
+/// byte-at-a-time hash) was a visible share of the counting time.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct FastHash;
+
+impl std::hash::BuildHasher for FastHash {
+    type Hasher = WordHasher;
+
+    fn build_hasher(&self) -> WordHasher {
+        WordHasher(0)
+    }
+}
+
+/// The state of [`FastHash`].
+#[derive(Debug, Clone, Copy)]
+pub struct WordHasher(u64);
+
+impl WordHasher {
+    const SEED: u64 = 0x51_7c_c1_b7_27_22_0a_95;
+
+    fn add(&mut self, word: u64) {
+        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(Self::SEED);
+    }
+}
+
+impl std::hash::Hasher for WordHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        let mut chunks = bytes.chunks_exact(8);
+        for chunk in &mut chunks {
+            let mut word = [0u8; 8];
+            word.copy_from_slice(chunk);
+            self.add(u64::from_le_bytes(word));
+        }
+        let rest = chunks.remainder();
+        if !rest.is_empty() {
+            let mut word = [0u8; 8];
+            word[..rest.len()].copy_from_slice(rest);
+            self.add(u64::from_le_bytes(word));
+        }
+    }
+
+    fn write_u8(&mut self, value: u8) {
+        self.add(u64::from(value));
+    }
+
+    fn write_u16(&mut self, value: u16) {
+        self.add(u64::from(value));
+    }
+
+    fn write_u32(&mut self, value: u32) {
+        self.add(u64::from(value));
+    }
+
+    fn write_u64(&mut self, value: u64) {
+        self.add(value);
+    }
+
+    fn write_usize(&mut self, value: usize) {
+        self.add(value as u64);
+    }
+}
+
+/// A source address and a destination: what one local port can be used
+/// for once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Path {
+    pub source: std::net::IpAddr,
+    pub destination: SocketAddr,
+}
+
+impl Census {
+    /// An empty census that counts ephemeral ports per path when `ports` is
+    /// the ephemeral range.
+    pub fn tracking(ports: Option<(u16, u16)>) -> Census {
+        Census {
+            track_ports: ports,
+            ..Census::default()
+        }
+    }
+
+    /// The paths, busiest first, ties by path.
+    pub fn busiest_paths(&self) -> Vec<(Path, StateCounts)> {
+        let mut paths: Vec<(Path, StateCounts)> = self
+            .ports_by_path
+            .iter()
+            .map(|(path, counts)| (*path, *counts))
+            .collect();
+        paths.sort_by(|a, b| b.1.total().cmp(&a.1.total()).then(a.0.cmp(&b.0)));
+        paths
+    }
 }
 
 impl Census {
     /// Counts one socket.
     pub fn record(&mut self, row: &Row) {
         self.states.add(row.state);
+        if let Some(retransmits) = row.total_retransmits.filter(|count| *count > 0) {
+            let peer = self.retransmits_by_peer.entry(row.remote).or_default();
+            peer.connections += 1;
+            peer.segments += u64::from(retransmits);
+        }
+        let mut on_path = false;
+        if let Some((low, high)) = self.track_ports
+            && row.state != TcpState::Listen
+            && (low..=high).contains(&row.local.port())
+            && row.remote.port() != 0
+        {
+            self.ports_by_path
+                .entry(Path {
+                    source: row.local.ip(),
+                    destination: row.remote,
+                })
+                .or_default()
+                .add(row.state);
+            on_path = true;
+        }
         match row.state {
+            // Counted per path above: `finish` adds it per destination
+            // (one hash per socket instead of two).
+            TcpState::TimeWait if on_path => {}
             TcpState::TimeWait => {
                 *self.time_wait_by_destination.entry(row.remote).or_insert(0) += 1;
             }
@@ -211,7 +397,14 @@ impl Census {
             TcpState::Listen => self.listeners.push(Listener {
                 local: row.local,
                 accept_queue: row.rx_queue,
+                backlog: row.listen_backlog,
+                syn_recv: 0,
+                owner: None,
+                inode: row.inode,
             }),
+            TcpState::SynRecv => {
+                *self.syn_recv_by_local.entry(row.local).or_insert(0) += 1;
+            }
             _ => {}
         }
     }
@@ -230,6 +423,66 @@ impl Census {
         }
         self.close_wait.extend(other.close_wait);
         self.listeners.extend(other.listeners);
+        for (local, count) in other.syn_recv_by_local {
+            *self.syn_recv_by_local.entry(local).or_insert(0) += count;
+        }
+        for (peer, counts) in other.retransmits_by_peer {
+            let mine = self.retransmits_by_peer.entry(peer).or_default();
+            mine.connections += counts.connections;
+            mine.segments += counts.segments;
+        }
+        for (path, counts) in other.ports_by_path {
+            let mine = self.ports_by_path.entry(path).or_default();
+            for state in TcpState::ALL {
+                mine.set(state, mine.get(state) + counts.get(state));
+            }
+        }
+    }
+
+    /// Completes a census after the walk: the TIME_WAIT sockets counted per
+    /// path join the per-destination counts, and SYN_RECV sockets are
+    /// charged to their listeners.
+    pub fn finish(&mut self) {
+        for (path, counts) in &self.ports_by_path {
+            let time_wait = counts.get(TcpState::TimeWait);
+            if time_wait > 0 {
+                *self
+                    .time_wait_by_destination
+                    .entry(path.destination)
+                    .or_insert(0) += time_wait;
+            }
+        }
+        self.charge_syn_recv();
+    }
+
+    /// Charges the SYN_RECV sockets to the listeners on their port (the
+    /// exact address, else a wildcard listener of the same family), once
+    /// the walk is complete.
+    pub fn charge_syn_recv(&mut self) {
+        for listener in &mut self.listeners {
+            listener.syn_recv = 0;
+        }
+        for (local, count) in &self.syn_recv_by_local {
+            let exact = self
+                .listeners
+                .iter()
+                .position(|listener| listener.local == *local);
+            let wildcard = || {
+                self.listeners.iter().position(|listener| {
+                    listener.local.port() == local.port()
+                        && listener.local.ip().is_unspecified()
+                        && listener.local.is_ipv4() == local.is_ipv4()
+                })
+            };
+            let any_family = || {
+                self.listeners.iter().position(|listener| {
+                    listener.local.port() == local.port() && listener.local.ip().is_unspecified()
+                })
+            };
+            if let Some(index) = exact.or_else(wildcard).or_else(any_family) {
+                self.listeners[index].syn_recv += count;
+            }
+        }
     }
 
     /// The TIME_WAIT destinations, largest first, ties by address.

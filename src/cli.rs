@@ -367,6 +367,11 @@ pub struct CheckArgs {
     /// about 50 sampling intervals.
     #[arg(long)]
     pub all_netns: bool,
+    /// Keep each counter reading here and judge counters by their change
+    /// since the previous check (default: <root>/var/lib/tcptune when it
+    /// exists; with --proc pointing at plain files, nowhere).
+    #[arg(long, value_name = "DIR")]
+    pub state_dir: Option<PathBuf>,
 }
 
 /// The shortest sampling interval: below it, rates are noise (and a report

@@ -20,6 +20,7 @@ use crate::report::{
     PlanView, Printer, Section, SocketsReport, StatusReport,
 };
 use crate::rules;
+use crate::system::counter_state::CounterState;
 use crate::system::namespaces::{self, Namespace};
 use crate::system::{Owners, Request, System, TimeWaitDetail};
 
@@ -344,6 +345,10 @@ fn check_request(profile: &Profile) -> Request {
         close_wait_owners: Owners::IfCloseWait,
         boot: true,
         sysctl_dir: None,
+        // The previous counter reading: `check` says where (see `check`).
+        counter_state: None,
+        // `retransmits` names the peers.
+        tcp_info: true,
     }
 }
 
@@ -492,8 +497,39 @@ fn sockets_all(system: &System, args: &SocketsArgs, printer: &mut Printer<'_>) -
 
 fn check(system: &System, args: &CheckArgs, printer: &mut Printer<'_>) -> Result<u8> {
     let (profile, choice) = choose_profile(system, &args.profiles)?;
-    let facts = system.gather_sampled(&check_request(&profile), args.sample)?;
+    // Where the previous counter reading is kept; a directory that cannot
+    // be used costs the rates, not the audit.
+    let counter_state = match system.counter_state(args.state_dir.as_deref()) {
+        Ok(CounterState::In(dir)) => Some(dir),
+        Ok(CounterState::None) => None,
+        Err(error) => {
+            report::warn(&format!(
+                "counters are judged without a previous reading: the state directory cannot be used ({error})"
+            ));
+            None
+        }
+    };
+    let facts = system.gather_sampled(
+        &Request {
+            counter_state: counter_state.clone(),
+            ..check_request(&profile)
+        },
+        args.sample,
+    )?;
     warn_skipped(&facts);
+    if let Some(dir) = &counter_state {
+        match system.keep_counters(dir, &system.counter_target(), &facts.counters) {
+            Ok(path) => {
+                crate::note!("kept this counter reading in {}", path.display());
+            }
+            Err(error) => {
+                report::warn(&format!(
+                    "this counter reading could not be kept in {} ({error}): the next check judges lifetime totals",
+                    dir.display()
+                ));
+            }
+        }
+    }
     let findings = rules::evaluate(&facts, &profile);
     let fail_on = Severity::from(args.fail_on);
     let failed = findings.iter().any(|finding| finding.severity >= fail_on);
@@ -544,6 +580,8 @@ fn sockets_request(args: &SocketsArgs) -> Request {
         },
         boot: false,
         sysctl_dir: None,
+        counter_state: None,
+        tcp_info: false,
     }
 }
 
@@ -647,6 +685,8 @@ fn make_plan(system: &System, profile: &Profile, sysctl_dir: &Path) -> Result<Pl
         close_wait_owners: Owners::Never,
         boot: false,
         sysctl_dir: Some(sysctl_dir.to_path_buf()),
+        counter_state: None,
+        tcp_info: false,
     })?;
     warn_skipped(&facts);
     // Refused before anything changes: the kernel would answer ENOENT.
@@ -949,6 +989,8 @@ fn status(system: &System, state_dir: Option<&Path>, printer: &mut Printer<'_>) 
                 close_wait_owners: Owners::Never,
                 boot: true,
                 sysctl_dir: None,
+                counter_state: None,
+                tcp_info: false,
             })?;
             warn_skipped(&facts);
             active::key_states(record, &facts)

@@ -29,6 +29,12 @@ pub struct Facts {
     pub boot: Option<Boot>,
     /// Rates from a second reading, with `--sample`.
     pub sample: Option<Sample>,
+    /// The counters as a previous run left them in the state directory,
+    /// when one was asked for and found.
+    pub previous_counters: Option<PreviousCounters>,
+    /// What the counters are judged over: a `--sample`, the time since a
+    /// recent previous run, or (with neither) their lifetime totals.
+    pub counter_window: CounterWindow,
     /// For planning: whether this namespace may write each requested key.
     pub writability: BTreeMap<Key, Writability>,
     /// For planning: tcptune's own sysctl.d file as it is now.
@@ -100,6 +106,24 @@ impl Facts {
         Some(size.saturating_sub(reserved))
     }
 
+    /// ip_local_port_range as (low, high), when it is a valid range.
+    pub fn ephemeral_range(&self) -> Option<(u16, u16)> {
+        let range = self.value("net.ipv4.ip_local_port_range")?.integers()?;
+        let [low, high] = range.as_slice() else {
+            return None;
+        };
+        let (low, high) = (u16::try_from(*low).ok()?, u16::try_from(*high).ok()?);
+        (low <= high).then_some((low, high))
+    }
+
+    /// Whether ip_local_reserved_ports lists `port`.
+    pub fn port_reserved(&self, port: u16) -> bool {
+        self.value("net.ipv4.ip_local_reserved_ports")
+            .is_some_and(|value| {
+                reserved_within(&value.tokens().join(""), i64::from(port), i64::from(port)) > 0
+            })
+    }
+
     /// Whether this looks like a child network namespace: a global key such
     /// as `tcp_max_orphans` is missing, or `tcp_ehash_entries` is negative
     /// (a child sharing the host's table).
@@ -144,11 +168,105 @@ pub struct Counters {
     pub tcp_ext: CounterMap,
     /// `Tcp:` of `/proc/net/snmp`.
     pub tcp: CounterMap,
+    /// `/proc/net/stat/nf_conntrack`, per-CPU rows summed (`entries` left
+    /// out); empty where connection tracking is not loaded.
+    #[serde(default)]
+    pub conntrack: CounterMap,
 }
 
 impl Counters {
     pub fn tcp_ext(&self, name: &str) -> Option<i64> {
         self.tcp_ext.get(name).copied()
+    }
+}
+
+/// A counter reading kept by an earlier run, with when it was taken.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PreviousCounters {
+    pub counters: Counters,
+    /// Seconds since the Unix epoch when it was read.
+    pub taken_at: f64,
+    /// Seconds between that reading and this one (negative when the clock
+    /// went back).
+    pub age_seconds: f64,
+    /// The file it came from.
+    pub path: String,
+}
+
+/// What the counters were judged over.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CounterBasis {
+    /// Since the namespace started (or the kernel booted): no recent
+    /// reading to compare with, so whether it still happens is not known.
+    #[default]
+    Lifetime,
+    /// Two readings `--sample SECONDS` apart.
+    Sample,
+    /// Since the reading an earlier run kept in the state directory.
+    PreviousRun,
+}
+
+/// The counter changes the rules judge, and over what.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct CounterWindow {
+    pub basis: CounterBasis,
+    /// The seconds the changes cover; None for lifetime totals.
+    pub seconds: Option<f64>,
+    /// Why the basis is what it is, for people (a previous reading too old,
+    /// none kept, counters reset...).
+    pub note: String,
+    /// The change of every counter over the window (lifetime: the totals).
+    pub changes: Counters,
+}
+
+impl CounterWindow {
+    /// The change of a `TcpExt` counter over the window.
+    pub fn tcp_ext(&self, name: &str) -> Option<i64> {
+        self.changes.tcp_ext.get(name).copied()
+    }
+
+    /// The change of a connection-tracking counter over the window.
+    pub fn conntrack(&self, name: &str) -> Option<i64> {
+        self.changes.conntrack.get(name).copied()
+    }
+
+    /// The change of a `Tcp` counter over the window.
+    pub fn tcp(&self, name: &str) -> Option<i64> {
+        self.changes.tcp.get(name).copied()
+    }
+
+    /// A change per second, when the window has a length.
+    pub fn per_second(&self, change: i64) -> Option<f64> {
+        self.seconds
+            .filter(|seconds| *seconds > 0.0)
+            .map(|seconds| (change as f64 / seconds * 100.0).round() / 100.0)
+    }
+
+    /// Whether the changes are measured over a known window (not lifetime).
+    pub fn is_measured(&self) -> bool {
+        self.basis != CounterBasis::Lifetime
+    }
+
+    /// The window in words, for messages: "in the last 12 s (since the
+    /// previous check)", "in 10 s of --sample", "since the namespace started".
+    pub fn describe(&self) -> String {
+        match (self.basis, self.seconds) {
+            (CounterBasis::Sample, Some(seconds)) => format!("in {seconds:.1} s of --sample"),
+            (CounterBasis::PreviousRun, Some(seconds)) => {
+                format!("in the {seconds:.1} s since the previous check")
+            }
+            _ => "since the namespace started (lifetime total)".to_owned(),
+        }
+    }
+
+    /// The window as evidence: basis, seconds and note.
+    pub fn evidence(&self) -> serde_json::Value {
+        serde_json::json!({
+            "basis": self.basis,
+            "seconds": self.seconds,
+            "note": self.note,
+        })
     }
 }
 

@@ -108,6 +108,19 @@ finding_codes! {
     ListenOverflow,
     /// Orphaned sockets near tcp_max_orphans.
     OrphanOverflow,
+    /// A listener's backlog equals net.core.somaxconn: probably clamped.
+    ListenBacklogClamped,
+    /// A listener's port lies in the ephemeral range and is not reserved.
+    ListenerInEphemeralRange,
+    /// SYN cookies sent or SYNs dropped because a SYN queue was full.
+    SynQueueFull,
+    /// TCP memory above the tcp_mem pressure or hard threshold, or the
+    /// kernel counted memory pressure or aborts.
+    TcpMemoryPressure,
+    /// The connection-tracking table is nearly full, or refused entries.
+    ConntrackTableFull,
+    /// A large share of the segments sent were retransmissions.
+    Retransmits,
     /// A sysctl file sets a key no mainline kernel has: a vendor-only key,
     /// or a likely misspelling of a known one.
     UnknownKey,
@@ -152,7 +165,13 @@ impl Code {
             | Code::PortExhaustion
             | Code::TwBucketOverflow
             | Code::ListenOverflow
-            | Code::OrphanOverflow => Kind::Workload,
+            | Code::OrphanOverflow
+            | Code::ListenBacklogClamped
+            | Code::ListenerInEphemeralRange
+            | Code::SynQueueFull
+            | Code::TcpMemoryPressure
+            | Code::ConntrackTableFull
+            | Code::Retransmits => Kind::Workload,
         }
     }
 

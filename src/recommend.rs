@@ -231,6 +231,8 @@ mod tests {
             remote: remote.parse().expect("address"),
             state,
             rx_queue: 0,
+            listen_backlog: None,
+            total_retransmits: None,
             inode: 0,
         }
     }

@@ -439,6 +439,25 @@ pub static TOPICS: &[Topic] = &[
             "tcp_fin_timeout therefore frees orphaned FIN_WAIT2 sockets sooner. It does not change TIME_WAIT, which lasts a fixed 60 s.",
         ],
     },
+    Topic {
+        name: "nf_conntrack_max",
+        title: "net.netfilter.nf_conntrack_max: the size limit of the connection-tracking table",
+        paragraphs: &[
+            "Where connection tracking is loaded (any NAT, any `ct state` or `-m conntrack` rule, Docker and Kubernetes Services), every connection crossing it takes an entry. When the count reaches nf_conntrack_max (each namespace has its own count, net.netfilter.nf_conntrack_count; that the kernel compares each namespace's count with the one machine-wide limit is how __nf_conntrack_alloc is understood, not verified here), the kernel first evicts an entry that never saw a reply (the early_drop column of /proc/net/stat/nf_conntrack), then drops the packet that would start a new connection (drop) and logs \"nf_conntrack: table full, dropping packet\". Established connections keep working; new ones time out. `tcptune check` judges the count against the limit and those counters as rates (conntrack-table-full).",
+            "Scope, read in net/netfilter/nf_conntrack_standalone.c (nf_conntrack_standalone_init_sysctl at torvalds/linux commit dc1ccb4c0f850038a35eddc919a65b3131925a6c: \"Don't allow non-init_net ns to alter global sysctls\" makes nf_conntrack_max, nf_conntrack_expect_max and nf_conntrack_buckets 0444 outside the initial namespace, and points nf_conntrack_count at the namespace's own count) and verified on 6.18 in a private namespace (tests/integration/netns_evidence.rs): nf_conntrack_max is the machine's and read-only in a child namespace; the count and /proc/net/stat/nf_conntrack are each namespace's own. How older kernels scope them was not verified: unpinned.",
+            "Its default is sized from memory when the module loads, from the hash table size: on 6.18 here it equals nf_conntrack_buckets (262144 and 262144); older kernels set four times the buckets (Ubuntu 24.04's 6.8 shows 262144 over 65536). When that factor changed is not pinned.",
+            "Kubernetes: kube-proxy sets it when it starts, to max(conntrack.maxPerCore x number of CPUs, conntrack.min) (flags --conntrack-max-per-core, default 32768, and --conntrack-min, default 131072; maxPerCore 0 leaves it alone), only ever raising it (setIntSysCtl writes only a larger value), and then raises /sys/module/nf_conntrack/parameters/hashsize to max/4 when it is smaller (kubernetes/kubernetes cmd/kube-proxy/app/conntrack.go, realConntracker.SetMax). It also sets nf_conntrack_tcp_timeout_established (24h) and nf_conntrack_tcp_timeout_close_wait (1h). A value in sysctl.d below kube-proxy's is therefore raised again at every kube-proxy start: tune it in kube-proxy's configuration.",
+            "Before raising it: find what fills the table (`conntrack -L`, grouped by destination), exempt traffic that needs no tracking (nftables `notrack` in a chain at raw priority), and shorten nf_conntrack_tcp_timeout_established (5 days by default) if idle entries pile up. Each entry costs a few hundred bytes of unswappable kernel memory; keep nf_conntrack_buckets near max/4 or more so lookups stay short.",
+        ],
+    },
+    Topic {
+        name: "nf_conntrack_buckets",
+        title: "net.netfilter.nf_conntrack_buckets: the hash table behind connection tracking",
+        paragraphs: &[
+            "The number of hash buckets the tracked connections are spread over (the module parameter /sys/module/nf_conntrack/parameters/hashsize shows the same). It does not limit the number of entries (nf_conntrack_max does); it sets how long the chains the kernel walks for every packet become: max / buckets entries per chain when the table is full. Raising nf_conntrack_max without the buckets keeps working but makes every lookup slower.",
+            "It is the machine's: writable only from the initial network namespace (0444 elsewhere, nf_conntrack_standalone_init_sysctl at torvalds/linux commit dc1ccb4c0f850038a35eddc919a65b3131925a6c; verified read-only in a child namespace on 6.18), and writing it rehashes the whole table. kube-proxy raises hashsize to nf_conntrack_max / 4 when it is smaller (cmd/kube-proxy/app/conntrack.go), and skips that when it runs outside the initial namespace.",
+        ],
+    },
 ];
 
 /// A topic by name, in any case and with `_` or `-` (`TIME_WAIT`,
@@ -475,6 +494,13 @@ pub fn find(subject: &str) -> Option<Subject> {
     // Kernel keys are lower case; `TCP_TW_REUSE` means the key.
     let lowered = subject.trim().to_ascii_lowercase();
     let subject = lowered.as_str();
+    // The connection-tracking keys are explained as topics (their history
+    // is not pinned release by release), under their dotted names too.
+    if let Some(leaf) = subject.strip_prefix("net.netfilter.")
+        && let Some(topic) = topic(leaf)
+    {
+        return Some(Subject::Topic(topic));
+    }
     let canonical = crate::key::Key::parse(subject)
         .ok()
         .map(|key| key.to_string());

@@ -566,7 +566,7 @@ fn profile(out: &mut dyn Write, profile: &Profile) -> io::Result<()> {
     )?;
     writeln!(
         out,
-        "  listen_overflow: more than {} ListenOverflows or ListenDrops",
+        "  listen_overflow: more than {} new ListenOverflows or ListenDrops between readings",
         thresholds.listen_overflow
     )?;
     super::finish(out)

@@ -117,6 +117,7 @@ fn check(report: &CheckReport<'_>) -> Value {
     let mut sockets = json!({
         "states": facts.census.states,
         "source": facts.census.source,
+        "listeners": facts.census.listeners,
     });
     if let Some(owners) = &facts.close_wait_owners {
         sockets["close_wait_owners"] = json!(owners.owners);
@@ -136,6 +137,8 @@ fn check(report: &CheckReport<'_>) -> Value {
             "sockstat": facts.sockstat,
         },
         "sample": facts.sample,
+        "counter_window": counter_window(facts),
+        "conntrack": conntrack(facts),
     });
     choice(&mut value, report.choice);
     value
@@ -181,6 +184,46 @@ fn status(report: &super::StatusReport<'_>) -> Value {
     })
 }
 
+/// Connection tracking in this namespace, where it is loaded: the count,
+/// the machine's limit and buckets, and the summed per-CPU statistics.
+fn conntrack(facts: &crate::facts::Facts) -> Value {
+    match facts.integer("net.netfilter.nf_conntrack_count") {
+        Some(count) => json!({
+            "count": count,
+            "max": facts.integer("net.netfilter.nf_conntrack_max"),
+            "buckets": facts.integer("net.netfilter.nf_conntrack_buckets"),
+            "stat": facts.counters.conntrack,
+        }),
+        None => Value::Null,
+    }
+}
+
+/// What the rules judged the counters over, with the change of each
+/// evidence counter (and its rate, when the window has a length).
+fn counter_window(facts: &crate::facts::Facts) -> Value {
+    let window = &facts.counter_window;
+    let mut changes = serde_json::Map::new();
+    let mut per_second = serde_json::Map::new();
+    for (table, name) in super::KERNEL_COUNTERS {
+        let change = super::counter_table(&window.changes, table)
+            .get(*name)
+            .copied();
+        if let Some(change) = change {
+            changes.insert((*name).to_owned(), json!(change));
+            if let Some(rate) = window.per_second(change) {
+                per_second.insert((*name).to_owned(), json!(rate));
+            }
+        }
+    }
+    json!({
+        "basis": window.basis,
+        "seconds": window.seconds,
+        "note": window.note,
+        "changes": changes,
+        "per_second": per_second,
+    })
+}
+
 /// The counters the rules read, not the hundred-odd others.
 fn evidence_counters(facts: &crate::facts::Facts) -> Value {
     const NAMES: &[&str] = &[
@@ -188,7 +231,11 @@ fn evidence_counters(facts: &crate::facts::Facts) -> Value {
         "ListenOverflows",
         "ListenDrops",
         "SyncookiesSent",
+        "SyncookiesRecv",
         "SyncookiesFailed",
+        "TCPReqQFullDoCookies",
+        "TCPReqQFullDrop",
+        "TCPMemoryPressures",
         "PAWSActive",
         "PAWSEstab",
         "TCPAbortOnMemory",
@@ -216,6 +263,7 @@ fn sockets(report: &SocketsReport<'_>) -> Value {
         "states": facts.census.states,
         "total": facts.census.states.total(),
         "time_wait_count": facts.census.time_wait_count,
+        "listeners": facts.census.listeners,
     });
     if let Some(sockstat) = facts.sockstat {
         document["sockstat"] = json!(sockstat);

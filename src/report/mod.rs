@@ -405,6 +405,44 @@ pub fn confirm(yes: bool, question: &str) -> Result<()> {
     }
 }
 
+/// Kernel counters behind the findings: exported as totals and, over the
+/// window the rules judged, as changes and rates (JSON and Prometheus).
+pub const KERNEL_COUNTERS: &[(&str, &str)] = &[
+    ("TcpExt", "TCPTimeWaitOverflow"),
+    ("TcpExt", "ListenOverflows"),
+    ("TcpExt", "ListenDrops"),
+    ("TcpExt", "TW"),
+    ("TcpExt", "SyncookiesSent"),
+    ("TcpExt", "SyncookiesRecv"),
+    ("TcpExt", "SyncookiesFailed"),
+    ("TcpExt", "TCPReqQFullDrop"),
+    ("TcpExt", "TCPReqQFullDoCookies"),
+    ("TcpExt", "TCPMemoryPressures"),
+    ("TcpExt", "TCPAbortOnMemory"),
+    ("Tcp", "ActiveOpens"),
+    ("Tcp", "PassiveOpens"),
+    ("Tcp", "OutSegs"),
+    ("Tcp", "RetransSegs"),
+    ("TcpExt", "TCPSynRetrans"),
+    ("TcpExt", "TCPLostRetransmit"),
+    ("TcpExt", "TCPTimeouts"),
+    ("Conntrack", "drop"),
+    ("Conntrack", "early_drop"),
+    ("Conntrack", "insert_failed"),
+];
+
+/// The table of [`KERNEL_COUNTERS`] a counter lives in.
+pub(crate) fn counter_table<'a>(
+    counters: &'a crate::facts::Counters,
+    table: &str,
+) -> &'a crate::facts::CounterMap {
+    match table {
+        "TcpExt" => &counters.tcp_ext,
+        "Conntrack" => &counters.conntrack,
+        _ => &counters.tcp,
+    }
+}
+
 /// State counts in the order people read them: the busy states first.
 pub(crate) const DISPLAY_ORDER: [TcpState; 11] = [
     TcpState::Established,

@@ -5,8 +5,8 @@
 use std::io::{self, Write};
 
 use super::{
-    CheckReport, DISPLAY_ORDER, Document, DocumentKind, Render, SocketsReport, destinations,
-    unsupported,
+    CheckReport, DISPLAY_ORDER, Document, DocumentKind, KERNEL_COUNTERS, Render, SocketsReport,
+    destinations, unsupported,
 };
 use crate::finding::{Code, Severity};
 
@@ -187,8 +187,105 @@ fn states(out: &mut dyn Write, facts: &crate::facts::Facts) -> io::Result<()> {
         )?;
         writeln!(out, "tcptune_close_wait_unowned_sockets {}", owners.unknown)?;
     }
+    listeners(out, facts)?;
+    retransmitting_peers(out, facts)?;
     limits(out, facts)?;
     counters(out, facts)
+}
+
+/// Peers exported per scrape, the most retransmissions first.
+const MAX_PEERS: usize = 20;
+
+/// Segments retransmitted by the open connections toward each peer (from
+/// `tcp_info`, which only `check` asks for).
+fn retransmitting_peers(out: &mut dyn Write, facts: &crate::facts::Facts) -> io::Result<()> {
+    let mut peers: Vec<_> = facts.census.retransmits_by_peer.iter().collect();
+    if peers.is_empty() {
+        return Ok(());
+    }
+    peers.sort_by(|a, b| b.1.segments.cmp(&a.1.segments).then(a.0.cmp(b.0)));
+    peers.truncate(MAX_PEERS);
+    family(
+        out,
+        "peer_retransmitted_segments",
+        "gauge",
+        "Segments retransmitted over their lifetime by the connections open now toward one peer (tcpi_total_retrans summed).",
+    )?;
+    for (peer, counts) in peers {
+        writeln!(
+            out,
+            "tcptune_peer_retransmitted_segments{{peer=\"{}\"}} {}",
+            escape(&peer.to_string()),
+            counts.segments
+        )?;
+    }
+    Ok(())
+}
+
+/// Listeners exported per scrape, the fullest first.
+const MAX_LISTENERS: usize = 50;
+
+/// Each listener's accept queue, backlog and half-open connections, by
+/// its local address (stable across restarts, unlike a pid).
+fn listeners(out: &mut dyn Write, facts: &crate::facts::Facts) -> io::Result<()> {
+    let mut listeners: Vec<&crate::census::Listener> = facts.census.listeners.iter().collect();
+    if listeners.is_empty() {
+        return Ok(());
+    }
+    listeners.sort_by(|a, b| {
+        b.accept_queue
+            .cmp(&a.accept_queue)
+            .then(b.syn_recv.cmp(&a.syn_recv))
+            .then(a.local.cmp(&b.local))
+    });
+    listeners.truncate(MAX_LISTENERS);
+    listeners.sort_by_key(|listener| listener.local);
+    family(
+        out,
+        "listener_accept_queue",
+        "gauge",
+        "Connections waiting in a listener's accept queue (idiag_rqueue).",
+    )?;
+    for listener in &listeners {
+        writeln!(
+            out,
+            "tcptune_listener_accept_queue{{listener=\"{}\"}} {}",
+            escape(&listener.local.to_string()),
+            listener.accept_queue
+        )?;
+    }
+    if listeners.iter().any(|listener| listener.backlog.is_some()) {
+        family(
+            out,
+            "listener_backlog",
+            "gauge",
+            "The backlog a listener was granted at listen() (idiag_wqueue: the request capped by somaxconn).",
+        )?;
+        for listener in &listeners {
+            if let Some(backlog) = listener.backlog {
+                writeln!(
+                    out,
+                    "tcptune_listener_backlog{{listener=\"{}\"}} {backlog}",
+                    escape(&listener.local.to_string())
+                )?;
+            }
+        }
+    }
+    family(
+        out,
+        "listener_syn_recv_sockets",
+        "gauge",
+        "Half-open connections (SYN_RECV) waiting on a listener's port.",
+    )?;
+    for listener in &listeners {
+        writeln!(
+            out,
+            "tcptune_listener_syn_recv_sockets{{listener=\"{}\"}} {}",
+            escape(&listener.local.to_string()),
+            listener.syn_recv
+        )?;
+    }
+    Ok(())
 }
 
 /// The limits the socket counts are judged against.
@@ -201,6 +298,31 @@ fn limits(out: &mut dyn Write, facts: &crate::facts::Facts) -> io::Result<()> {
             "Orphaned TCP sockets (machine-wide, from sockstat).",
         )?;
         writeln!(out, "tcptune_orphan_sockets {}", sockstat.orphan)?;
+        family(
+            out,
+            "tcp_memory_pages",
+            "gauge",
+            "Memory all TCP sockets hold, in pages (sockstat mem; machine-wide).",
+        )?;
+        writeln!(out, "tcptune_tcp_memory_pages {}", sockstat.mem)?;
+    }
+    if let Some(values) = facts
+        .value("net.ipv4.tcp_mem")
+        .and_then(crate::key::Value::integers)
+        && let [low, pressure, high] = values.as_slice()
+    {
+        family(
+            out,
+            "tcp_mem_pages",
+            "gauge",
+            "net.ipv4.tcp_mem thresholds in pages: low (no limit below), pressure, max (memory refused).",
+        )?;
+        for (threshold, value) in [("low", low), ("pressure", pressure), ("max", high)] {
+            writeln!(
+                out,
+                "tcptune_tcp_mem_pages{{threshold=\"{threshold}\"}} {value}"
+            )?;
+        }
     }
     for (name, key, help) in [
         (
@@ -212,6 +334,28 @@ fn limits(out: &mut dyn Write, facts: &crate::facts::Facts) -> io::Result<()> {
             "tcp_max_tw_buckets",
             "net.ipv4.tcp_max_tw_buckets",
             "net.ipv4.tcp_max_tw_buckets: closing sockets past it skip TIME_WAIT.",
+        ),
+    ] {
+        if let Some(value) = facts.integer(key) {
+            family(out, name, "gauge", help)?;
+            writeln!(out, "tcptune_{name} {value}")?;
+        }
+    }
+    for (name, key, help) in [
+        (
+            "conntrack_entries",
+            "net.netfilter.nf_conntrack_count",
+            "Connections tracked in this network namespace (nf_conntrack_count).",
+        ),
+        (
+            "conntrack_max",
+            "net.netfilter.nf_conntrack_max",
+            "net.netfilter.nf_conntrack_max: the machine's limit, compared with each namespace's count.",
+        ),
+        (
+            "conntrack_buckets",
+            "net.netfilter.nf_conntrack_buckets",
+            "net.netfilter.nf_conntrack_buckets: hash buckets of the connection-tracking table.",
         ),
     ] {
         if let Some(value) = facts.integer(key) {
@@ -231,30 +375,11 @@ fn limits(out: &mut dyn Write, facts: &crate::facts::Facts) -> io::Result<()> {
     Ok(())
 }
 
-/// Kernel counters behind the findings, as counters, so alert rules can
-/// take their rate.
-const KERNEL_COUNTERS: &[(&str, &str)] = &[
-    ("TcpExt", "TCPTimeWaitOverflow"),
-    ("TcpExt", "ListenOverflows"),
-    ("TcpExt", "ListenDrops"),
-    ("TcpExt", "TW"),
-    ("TcpExt", "SyncookiesSent"),
-    ("TcpExt", "SyncookiesFailed"),
-    ("TcpExt", "TCPAbortOnMemory"),
-    ("Tcp", "ActiveOpens"),
-    ("Tcp", "PassiveOpens"),
-    ("Tcp", "OutSegs"),
-    ("Tcp", "RetransSegs"),
-];
-
 fn counters(out: &mut dyn Write, facts: &crate::facts::Facts) -> io::Result<()> {
     let present: Vec<(&str, &str, i64)> = KERNEL_COUNTERS
         .iter()
         .filter_map(|(table, name)| {
-            let map = match *table {
-                "TcpExt" => &facts.counters.tcp_ext,
-                _ => &facts.counters.tcp,
-            };
+            let map = super::counter_table(&facts.counters, table);
             map.get(*name).map(|value| (*table, *name, *value))
         })
         .collect();
@@ -265,12 +390,58 @@ fn counters(out: &mut dyn Write, facts: &crate::facts::Facts) -> io::Result<()> 
         out,
         "kernel_tcp_counter_total",
         "counter",
-        "Kernel TCP counters since boot (TcpExt of /proc/net/netstat, Tcp of /proc/net/snmp) in this network namespace.",
+        "Kernel counters since boot in this network namespace: TcpExt of /proc/net/netstat, Tcp of /proc/net/snmp, Conntrack of /proc/net/stat/nf_conntrack (per-CPU rows summed).",
     )?;
     for (table, name, value) in present {
         writeln!(
             out,
             "tcptune_kernel_tcp_counter_total{{table=\"{table}\",counter=\"{name}\"}} {value}"
+        )?;
+    }
+    counter_rates(out, &facts.counter_window)
+}
+
+/// The counters' change per second over the window the rules judged
+/// (`--sample`, or since the previous check), so a scrape of a textfile
+/// written by a timer shows rates without Prometheus keeping history.
+fn counter_rates(out: &mut dyn Write, window: &crate::facts::CounterWindow) -> io::Result<()> {
+    family(
+        out,
+        "counter_window_seconds",
+        "gauge",
+        "Seconds the counter rates cover, by basis (sample, previous_run); 0 with basis lifetime, where no rate is known.",
+    )?;
+    let basis = match serde_json::to_value(window.basis) {
+        Ok(serde_json::Value::String(name)) => name,
+        _ => String::new(),
+    };
+    writeln!(
+        out,
+        "tcptune_counter_window_seconds{{basis=\"{basis}\"}} {}",
+        window.seconds.unwrap_or(0.0)
+    )?;
+    let rates: Vec<(&str, &str, f64)> = KERNEL_COUNTERS
+        .iter()
+        .filter_map(|(table, name)| {
+            let change = super::counter_table(&window.changes, table)
+                .get(*name)
+                .copied()?;
+            window.per_second(change).map(|rate| (*table, *name, rate))
+        })
+        .collect();
+    if rates.is_empty() {
+        return Ok(());
+    }
+    family(
+        out,
+        "kernel_tcp_counter_rate_per_second",
+        "gauge",
+        "Kernel TCP counters' change per second over tcptune_counter_window_seconds.",
+    )?;
+    for (table, name, rate) in rates {
+        writeln!(
+            out,
+            "tcptune_kernel_tcp_counter_rate_per_second{{table=\"{table}\",counter=\"{name}\"}} {rate}"
         )?;
     }
     Ok(())

@@ -8,12 +8,17 @@
 //! reads the system.
 
 mod close_wait;
+mod conntrack;
 mod harmful;
 mod listen;
+mod listeners;
+mod memory;
 mod orphans;
 mod persistence;
 mod ports;
+mod retransmits;
 mod settings;
+mod syn_queue;
 mod time_wait;
 
 use crate::facts::Facts;
@@ -37,7 +42,12 @@ const FAMILIES: &[Family] = &[
     ports::FAMILY,
     time_wait::FAMILY,
     listen::FAMILY,
+    listeners::FAMILY,
+    syn_queue::FAMILY,
     orphans::FAMILY,
+    memory::FAMILY,
+    conntrack::FAMILY,
+    retransmits::FAMILY,
 ];
 
 /// Every key some rule reads.

@@ -126,3 +126,66 @@ mod tests {
         );
     }
 }
+
+/// Sums the per-CPU rows of `/proc/net/stat/nf_conntrack`: a header of
+/// column names, then one row of hexadecimal numbers per CPU. `entries`
+/// is the table's size, printed the same on every row, so it is left out
+/// (the count is `nf_conntrack_count`); every other column is a per-CPU
+/// counter of this network namespace, summed.
+pub fn parse_conntrack_stat(text: &str, path: &Path) -> Result<CounterMap> {
+    let mut lines = text.lines().enumerate();
+    let Some((_, header)) = lines.next() else {
+        return Ok(CounterMap::new());
+    };
+    let names: Vec<&str> = header.split_whitespace().collect();
+    let mut sums = vec![0i64; names.len()];
+    for (number, row) in lines {
+        let values: Vec<&str> = row.split_whitespace().collect();
+        if values.is_empty() {
+            continue;
+        }
+        if values.len() != names.len() {
+            return Err(Error::Malformed {
+                path: path.to_owned(),
+                line: number + 1,
+                message: format!("{} columns but {} values", names.len(), values.len()),
+            });
+        }
+        for (sum, value) in sums.iter_mut().zip(values) {
+            let parsed = i64::from_str_radix(value, 16).map_err(|_| Error::Malformed {
+                path: path.to_owned(),
+                line: number + 1,
+                message: format!("`{value}` is not a hexadecimal counter"),
+            })?;
+            *sum = sum.saturating_add(parsed);
+        }
+    }
+    Ok(names
+        .into_iter()
+        .zip(sums)
+        .filter(|(name, _)| *name != "entries")
+        .map(|(name, sum)| (name.to_owned(), sum))
+        .collect())
+}
+
+#[cfg(test)]
+mod conntrack_tests {
+    use super::*;
+
+    #[test]
+    fn per_cpu_hex_rows_are_summed_without_entries() {
+        let text = "entries  clashres found new invalid ignore delete chainlength insert insert_failed drop early_drop icmp_error  expect_new expect_create expect_delete search_restart\n\
+                    00000005  00000000 00000000 00000000 00000002 00000000 00000000 00000000 0000000a 00000001 00000010 00000000 00000000  00000000 00000000 00000000 00000000\n\
+                    00000005  00000001 00000000 00000000 00000000 00000000 00000000 00000000 0000000b 00000002 000000f0 00000003 00000000  00000000 00000000 00000000 00000000\n";
+        let sums = parse_conntrack_stat(text, Path::new("stat")).unwrap();
+        assert_eq!(sums.get("entries"), None);
+        assert_eq!(sums["insert"], 21);
+        assert_eq!(sums["insert_failed"], 3);
+        assert_eq!(sums["drop"], 256);
+        assert_eq!(sums["early_drop"], 3);
+        assert_eq!(sums["clashres"], 1);
+        let error = parse_conntrack_stat("a b\n1\n", Path::new("stat")).unwrap_err();
+        assert!(error.to_string().starts_with("stat:2:"), "{error}");
+        assert!(parse_conntrack_stat("a\nzz\n", Path::new("stat")).is_err());
+    }
+}

@@ -8,6 +8,7 @@
 //! no other module touches the machine. What this module returns is plain
 //! data ([`crate::facts::Facts`]); nothing after it does I/O.
 
+pub mod counter_state;
 pub mod counters;
 pub mod namespaces;
 pub mod netlink;
@@ -135,7 +136,7 @@ impl System {
     /// table), from the files when `--proc` points elsewhere or netlink is
     /// not available. Every TIME_WAIT socket is counted with its destination.
     pub fn census(&self) -> Result<Census> {
-        self.census_with(TimeWaitDetail::PerDestination, None, &|| {})
+        self.census_with(TimeWaitDetail::PerDestination, None, None, false, &|| {})
             .map(|(census, _)| census)
     }
 
@@ -153,23 +154,32 @@ impl System {
         &self,
         detail: TimeWaitDetail,
         kernel: Option<crate::kernel::KernelVersion>,
+        track_ports: Option<(u16, u16)>,
+        tcp_info: bool,
         on_close_wait: &(dyn Fn() + Sync),
     ) -> Result<(Census, Option<Sockstat>)> {
         if self.proc == Path::new("/proc") {
-            match self.census_netlink(detail, kernel, on_close_wait) {
-                Ok(counted) => return Ok(counted),
+            match self.census_netlink(detail, kernel, track_ports, tcp_info, on_close_wait) {
+                Ok((mut census, sockstat)) => {
+                    census.finish();
+                    return Ok((census, sockstat));
+                }
                 Err(error) => {
                     crate::note!("netlink census failed ({error}); reading /proc/net/tcp instead")
                 }
             }
         }
-        Ok((self.census_procfs()?, None))
+        let mut census = self.census_procfs_tracking(track_ports)?;
+        census.finish();
+        Ok((census, None))
     }
 
     fn census_netlink(
         &self,
         detail: TimeWaitDetail,
         kernel: Option<crate::kernel::KernelVersion>,
+        track_ports: Option<(u16, u16)>,
+        tcp_info: bool,
         on_close_wait: &(dyn Fn() + Sync),
     ) -> io::Result<(Census, Option<Sockstat>)> {
         use crate::census::{TcpState, TimeWaitCount};
@@ -180,12 +190,13 @@ impl System {
         } else {
             netlink::ALL_STATES
         };
-        let mut census = Census::default();
+        let mut census = Census::tracking(track_ports);
         let walk = netlink::census(
             &mut census,
             netlink::Query {
                 states,
                 time_wait_destinations: detail == TimeWaitDetail::PerDestination,
+                tcp_info,
             },
             on_close_wait,
         )?;
@@ -232,6 +243,7 @@ impl System {
                     netlink::Query {
                         states: netlink::state_bit(TcpState::TimeWait),
                         time_wait_destinations: false,
+                        tcp_info: false,
                     },
                     &|| {},
                 )?;
@@ -245,7 +257,12 @@ impl System {
 
     /// Counts TCP sockets from `<proc>/net/tcp` and `tcp6`, streaming.
     pub fn census_procfs(&self) -> Result<Census> {
-        let mut census = Census::default();
+        self.census_procfs_tracking(None)
+    }
+
+    /// [`System::census_procfs`], counting ephemeral ports per path.
+    fn census_procfs_tracking(&self, track_ports: Option<(u16, u16)>) -> Result<Census> {
+        let mut census = Census::tracking(track_ports);
         self.each_tcp_row(&mut |row| census.record(row))?;
         census.source = Some(crate::census::Source::Procfs);
         Ok(census)
@@ -314,6 +331,10 @@ impl System {
         let snmp = self.net.join("snmp");
         if let Some(text) = read_optional(&snmp)? {
             counters.tcp = counters::parse_pairs(&text, "Tcp", &snmp)?;
+        }
+        let conntrack = self.proc.join("net/stat/nf_conntrack");
+        if let Some(text) = read_optional(&conntrack)? {
+            counters.conntrack = counters::parse_conntrack_stat(&text, &conntrack)?;
         }
         Ok(counters)
     }
@@ -530,6 +551,12 @@ pub struct Request {
     /// key's writability, the file's current bytes and, for the root's
     /// standard directory, which later files would beat it at boot.
     pub sysctl_dir: Option<PathBuf>,
+    /// The state directory holding the previous counter reading, when the
+    /// counters are to be judged since the last run.
+    pub counter_state: Option<PathBuf>,
+    /// Ask the kernel for each connection's `tcp_info` (retransmissions
+    /// per peer): only where a rule reads it.
+    pub tcp_info: bool,
 }
 
 impl System {
@@ -579,7 +606,17 @@ impl System {
                             let _ = start.send(());
                         }
                     };
-                    self.census_with(request.time_wait, facts.kernel, &on_close_wait)
+                    // Ports per path only where destinations are shown.
+                    let track_ports = (request.time_wait == TimeWaitDetail::PerDestination)
+                        .then(|| facts.ephemeral_range())
+                        .flatten();
+                    self.census_with(
+                        request.time_wait,
+                        facts.kernel,
+                        track_ports,
+                        request.tcp_info,
+                        &on_close_wait,
+                    )
                 };
                 // Dropping the sender tells a walk that never started to end.
                 drop(start);
@@ -594,7 +631,24 @@ impl System {
                     .flatten();
                 (census, holders)
             });
-            let (census, sockstat) = census?;
+            let (mut census, sockstat) = census?;
+            // A full accept queue is named with its process: the walk runs
+            // now if the CLOSE_WAIT sockets did not start it (a check that
+            // is asked for owners; never for `sockets` without --processes).
+            let holders = match holders {
+                None if request.close_wait_owners == Owners::IfCloseWait
+                    && census
+                        .listeners
+                        .iter()
+                        .any(crate::census::Listener::is_full) =>
+                {
+                    Some(owners::socket_holders(&self.proc))
+                }
+                holders => holders,
+            };
+            if let Some(Some(holders)) = &holders {
+                owners::attribute_listeners(&self.proc, holders, &mut census.listeners);
+            }
             facts.census = census;
             crate::note!(
                 "counted {} sockets ({}) in {:.1?}",
@@ -622,6 +676,11 @@ impl System {
                 None => self.sockstat()?,
             };
             facts.counters = self.counters()?;
+            if let Some(dir) = &request.counter_state {
+                facts.previous_counters = self.previous_counters(dir, &self.counter_target());
+            }
+            facts.counter_window =
+                crate::rates::window_since(facts.previous_counters.as_ref(), &facts.counters);
         }
         if request.boot {
             let reading = std::time::Instant::now();
@@ -739,12 +798,16 @@ impl System {
             close_wait_owners: Owners::Never,
             boot: false,
             sysctl_dir: None,
+            counter_state: None,
+            tcp_info: false,
             ..request.clone()
         };
         let started = std::time::Instant::now();
         let first = self.gather(&quick)?;
         std::thread::sleep(std::time::Duration::from_secs_f64(seconds));
         let mut second = self.gather(request)?;
+        second.counter_window =
+            crate::rates::sampled_window(&first, &second, started.elapsed().as_secs_f64());
         second.sample = Some(crate::rates::compare(
             &first,
             &second,

@@ -102,6 +102,9 @@ pub struct Query {
     /// `--by-destination`, `--sample`). Without it TIME_WAIT replies are only
     /// counted: hashing a million destinations nobody reads costs time.
     pub time_wait_destinations: bool,
+    /// Ask for each full socket's `tcp_info` (the INET_DIAG_INFO
+    /// extension): its retransmissions. Only where a rule reads them.
+    pub tcp_info: bool,
 }
 
 /// Which request walked the socket table.
@@ -174,7 +177,7 @@ pub fn census(
             replies += 1;
             count(reply);
         };
-        visit(Target::AllFamilies, query.states, 1, &mut sink)
+        visit(Target::AllFamilies, query, 1, &mut sink)
     };
     let refused = match one_walk {
         Ok(()) => {
@@ -205,13 +208,14 @@ fn per_family(
     query: Query,
     on_close_wait: &(dyn Fn() + Sync),
 ) -> io::Result<u64> {
+    let track_ports = census.track_ports;
     let (ipv4, ipv6) = std::thread::scope(|scope| {
         let ipv6 = scope.spawn(|| {
-            let mut part = Census::default();
+            let mut part = Census::tracking(track_ports);
             let mut fin_wait2 = 0;
             let result = visit(
                 Target::Family(AF_INET6),
-                query.states,
+                query,
                 2,
                 &mut counter(&mut part, query, on_close_wait, &mut fin_wait2),
             );
@@ -228,7 +232,7 @@ fn per_family(
         let mut fin_wait2 = 0;
         let ipv4 = visit(
             Target::Family(AF_INET),
-            query.states,
+            query,
             1,
             &mut counter(census, query, on_close_wait, &mut fin_wait2),
         );
@@ -316,6 +320,14 @@ pub const REQUEST_LEN: usize = NLMSG_HDRLEN + 8 + 48;
 /// destination prefix lengths, extensions (4 bytes), `inet_diag_sockid`
 /// (48), states (4) and `idiag_dbs` (4).
 pub const LEGACY_REQUEST_LEN: usize = NLMSG_HDRLEN + 4 + 48 + 8;
+/// `1 << (INET_DIAG_INFO - 1)`: the extension bit asking for `tcp_info`.
+const INFO_EXTENSION: u8 = 1 << (INET_DIAG_INFO - 1);
+/// The attribute type carrying `struct tcp_info`.
+const INET_DIAG_INFO: u16 = 2;
+/// Offset of `tcpi_total_retrans` in `struct tcp_info`: 8 bytes of u8
+/// fields, then u32 fields of which it is the 24th (present since 2.6.x).
+const TCPI_TOTAL_RETRANS: usize = 8 + 23 * 4;
+
 /// SYN_RECV request sockets live in the hash table as NEW_SYN_RECV (12).
 /// Recent kernels add this bit themselves when SYN_RECV is asked for; we
 /// add it too so older ones list half-open connections as procfs does.
@@ -455,13 +467,37 @@ struct DiagMessage {
     source: [u8; 16],
     destination: [u8; 16],
     rx_queue: u32,
+    /// For a listener, its effective backlog (`sk_max_ack_backlog`).
+    wqueue: u32,
     inode: u32,
 }
 
+/// `tcpi_total_retrans` from the `INET_DIAG_INFO` attribute after the
+/// fixed message, when there is one long enough. Attributes are
+/// `struct rtattr` (length including its 4-byte header, type), 4-aligned;
+/// a malformed list ends the search, it never fails the dump.
+fn total_retransmits(mut attributes: &[u8]) -> Option<u32> {
+    while attributes.len() >= 4 {
+        let length = usize::from(u16::from_ne_bytes([attributes[0], attributes[1]]));
+        let kind = u16::from_ne_bytes([attributes[2], attributes[3]]);
+        if length < 4 || length > attributes.len() {
+            return None;
+        }
+        if kind == INET_DIAG_INFO {
+            let info = attributes.get(4..length)?;
+            let bytes = info.get(TCPI_TOTAL_RETRANS..TCPI_TOTAL_RETRANS + 4)?;
+            return Some(u32::from_ne_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]));
+        }
+        let aligned = length.div_ceil(4) * 4;
+        attributes = attributes.get(aligned..)?;
+    }
+    None
+}
+
 impl DiagMessage {
-    /// `None` when the payload is shorter than the fixed part. Attributes
-    /// after it are skipped: we asked for none, and the kernel adds a few
-    /// to full sockets anyway.
+    /// `None` when the payload is shorter than the fixed part. Of the
+    /// attributes after it only `INET_DIAG_INFO` is read (when asked for);
+    /// the kernel adds a few others to full sockets anyway.
     fn read(mut payload: &[u8]) -> Option<DiagMessage> {
         let cursor = &mut payload;
         let [family, state, timer, _retransmits] = take(cursor)?;
@@ -472,8 +508,9 @@ impl DiagMessage {
         // Interface index, cookie and expires.
         take::<16>(cursor)?;
         let rx_queue = u32::from_ne_bytes(take(cursor)?);
-        // Write queue and uid.
-        take::<8>(cursor)?;
+        let wqueue = u32::from_ne_bytes(take(cursor)?);
+        // uid.
+        take::<4>(cursor)?;
         let inode = u32::from_ne_bytes(take(cursor)?);
         Some(DiagMessage {
             family,
@@ -484,6 +521,7 @@ impl DiagMessage {
             source,
             destination,
             rx_queue,
+            wqueue,
             inode,
         })
     }
@@ -500,11 +538,13 @@ fn parse_socket(payload: &[u8], offset: usize) -> Result<Option<Reply>, ParseErr
         source,
         destination,
         rx_queue,
+        wqueue,
         inode,
     }) = DiagMessage::read(payload)
     else {
         return Ok(None);
     };
+    let retransmits = payload.get(INET_DIAG_MSG_LEN..).and_then(total_retransmits);
     let address = |words: [u8; 16]| match family {
         AF_INET => {
             // An IPv4 socket uses only the first of the four words.
@@ -526,8 +566,12 @@ fn parse_socket(payload: &[u8], offset: usize) -> Result<Option<Reply>, ParseErr
             local,
             remote,
             state,
-            // For a listener this is the accept backlog, as in procfs.
+            // For a listener this is the accept queue, as in procfs.
             rx_queue: u64::from(rx_queue),
+            // And this the backlog listen() was granted (idiag_wqueue of a
+            // listener is sk_max_ack_backlog); procfs does not show it.
+            listen_backlog: (state == TcpState::Listen).then_some(u64::from(wqueue)),
+            total_retransmits: retransmits,
             inode: u64::from(inode),
         },
         in_timewait_table: timer == TIMEWAIT_TIMER,
@@ -553,10 +597,12 @@ enum Target {
 /// Streams one dump through `sink`, on a socket of its own.
 fn visit(
     target: Target,
-    states_mask: u32,
+    query: Query,
     sequence: u32,
     sink: &mut impl FnMut(&Reply),
 ) -> io::Result<()> {
+    let states_mask = query.states;
+    let extensions = if query.tcp_info { INFO_EXTENSION } else { 0 };
     let socket = socket(
         AddressFamily::Netlink,
         SockType::Raw,
@@ -566,18 +612,18 @@ fn visit(
     // One buffer for the whole dump, zeroed once.
     let mut buffer = vec![0u8; RECEIVE_BUFFER];
     match target {
-        Target::AllFamilies => dump(
-            &socket,
-            &legacy_request(states_mask, sequence),
-            &mut buffer,
-            sink,
-        ),
-        Target::Family(family) => dump(
-            &socket,
-            &request(family, states_mask, sequence),
-            &mut buffer,
-            sink,
-        ),
+        Target::AllFamilies => {
+            let mut bytes = legacy_request(states_mask, sequence);
+            // idiag_ext of `struct inet_diag_req`.
+            bytes[NLMSG_HDRLEN + 3] = extensions;
+            dump(&socket, &bytes, &mut buffer, sink)
+        }
+        Target::Family(family) => {
+            let mut bytes = request(family, states_mask, sequence);
+            // idiag_ext of `struct inet_diag_req_v2`.
+            bytes[NLMSG_HDRLEN + 2] = extensions;
+            dump(&socket, &bytes, &mut buffer, sink)
+        }
     }
 }
 
@@ -718,6 +764,31 @@ mod tests {
     }
 
     #[test]
+    fn tcp_info_gives_the_retransmissions_after_other_attributes() {
+        // A shutdown attribute first (5 bytes, padded to 8), then
+        // INET_DIAG_INFO with a tcp_info whose tcpi_total_retrans is 37.
+        let mut bytes = reply(1, "10.0.0.1:40000", "10.0.0.2:443", 0, 9, true);
+        let mut info = vec![0u8; 232];
+        info[TCPI_TOTAL_RETRANS..TCPI_TOTAL_RETRANS + 4].copy_from_slice(&37u32.to_ne_bytes());
+        let mut attribute = Vec::new();
+        attribute.extend_from_slice(&u16::try_from(4 + info.len()).unwrap().to_ne_bytes());
+        attribute.extend_from_slice(&INET_DIAG_INFO.to_ne_bytes());
+        attribute.extend_from_slice(&info);
+        bytes.extend_from_slice(&attribute);
+        let length = u32::try_from(bytes.len()).unwrap();
+        bytes[..4].copy_from_slice(&length.to_ne_bytes());
+        bytes.extend(done(0));
+        let (result, rows) = parse(&bytes);
+        assert_eq!(result, Ok(Progress::Done));
+        assert_eq!(rows[0].total_retransmits, Some(37));
+        // A tcp_info too short to hold the field, or a broken attribute
+        // list, gives nothing rather than an error.
+        assert_eq!(total_retransmits(&[8, 0, 2, 0, 1, 2, 3, 4]), None);
+        assert_eq!(total_retransmits(&[200, 0, 2, 0]), None);
+        assert_eq!(total_retransmits(&[2, 0, 2, 0]), None);
+    }
+
+    #[test]
     fn ipv4_replies_are_counted_like_procfs_rows() {
         let mut datagram = reply(10, "127.0.0.1:8080", "0.0.0.0:0", 5, 1124, true);
         datagram.extend(reply(6, "127.0.0.1:49152", "127.0.0.1:8081", 0, 0, false));
@@ -761,6 +832,8 @@ mod tests {
                 remote: "[2001:db8::2]:50000".parse().unwrap(),
                 state: TcpState::CloseWait,
                 rx_queue: 0,
+                listen_backlog: None,
+                total_retransmits: None,
                 inode: 2222,
             }
         );
@@ -999,13 +1072,27 @@ mod tests {
     /// Rows of the two per-family v2 dumps.
     fn netlink_rows(states: u32) -> Vec<Row> {
         let mut rows = Vec::new();
-        visit(Target::Family(AF_INET), states, 1, &mut |reply| {
-            rows.push(reply.row)
-        })
+        visit(
+            Target::Family(AF_INET),
+            Query {
+                states,
+                time_wait_destinations: true,
+                tcp_info: false,
+            },
+            1,
+            &mut |reply| rows.push(reply.row),
+        )
         .unwrap();
-        visit(Target::Family(AF_INET6), states, 2, &mut |reply| {
-            rows.push(reply.row)
-        })
+        visit(
+            Target::Family(AF_INET6),
+            Query {
+                states,
+                time_wait_destinations: true,
+                tcp_info: false,
+            },
+            2,
+            &mut |reply| rows.push(reply.row),
+        )
         .unwrap();
         rows
     }
@@ -1013,9 +1100,16 @@ mod tests {
     /// Rows of the one legacy dump.
     fn one_walk_rows(states: u32) -> Vec<Row> {
         let mut rows = Vec::new();
-        visit(Target::AllFamilies, states, 1, &mut |reply| {
-            rows.push(reply.row)
-        })
+        visit(
+            Target::AllFamilies,
+            Query {
+                states,
+                time_wait_destinations: true,
+                tcp_info: false,
+            },
+            1,
+            &mut |reply| rows.push(reply.row),
+        )
         .unwrap();
         rows
     }
@@ -1117,6 +1211,7 @@ mod tests {
             Query {
                 states: ALL_STATES,
                 time_wait_destinations: true,
+                tcp_info: false,
             },
             &|| {
                 calls.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -1164,6 +1259,7 @@ mod tests {
         let query = Query {
             states: ALL_STATES,
             time_wait_destinations: false,
+            tcp_info: false,
         };
         super::census(&mut counted, query, &|| {}).unwrap();
         assert!(counted.states.get(TcpState::TimeWait) >= 1);

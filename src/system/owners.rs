@@ -178,6 +178,25 @@ fn walk_fds(proc: &Path, pid: u32, found: &mut HashMap<u64, u32>) {
     }
 }
 
+/// Names the process holding each listener, where the walk found it.
+pub fn attribute_listeners(
+    proc: &Path,
+    holders: &Holders,
+    listeners: &mut [crate::census::Listener],
+) {
+    for listener in listeners {
+        if listener.inode == 0 {
+            continue;
+        }
+        if let Some(pid) = holders.found.get(&listener.inode) {
+            listener.owner = Some(crate::census::ListenerOwner {
+                pid: *pid,
+                comm: read_comm(&proc.join(pid.to_string())),
+            });
+        }
+    }
+}
+
 /// Charges each CLOSE_WAIT socket to the process holding its inode, walking
 /// the deferred processes first when some socket has no holder yet.
 pub fn attribute(

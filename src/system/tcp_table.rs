@@ -46,6 +46,9 @@ pub fn parse_row(line: &str) -> Result<Row, String> {
         remote,
         state,
         rx_queue,
+        // /proc/net/tcp does not show a listener's backlog.
+        listen_backlog: None,
+        total_retransmits: None,
         inode,
     })
 }
