@@ -121,6 +121,9 @@ finding_codes! {
     ConntrackTableFull,
     /// A large share of the segments sent were retransmissions.
     Retransmits,
+    /// net.ipv4.tcp_keepalive_time is not below the idle timeout of the load
+    /// balancer or NAT the profile names.
+    KeepaliveAfterIdleTimeout,
     /// A sysctl file sets a key no mainline kernel has: a vendor-only key,
     /// or a likely misspelling of a known one.
     UnknownKey,
@@ -160,7 +163,8 @@ impl Code {
             | Code::UnknownKey
             | Code::InvalidValue
             | Code::DuplicateKey
-            | Code::InvalidLine => Kind::Setting,
+            | Code::InvalidLine
+            | Code::KeepaliveAfterIdleTimeout => Kind::Setting,
             Code::CloseWaitLeak
             | Code::PortExhaustion
             | Code::TwBucketOverflow

@@ -155,6 +155,7 @@ thresholds:                    # defaults shown
   port_exhaustion_percent: 50
   tw_bucket_percent: 80
   listen_overflow: 0
+  idle_timeout_seconds: 350    # optional: load balancer or NAT idle timeout
 .fi
 .PP
 Validation is strict: unknown fields, wrong types, keys outside \fBnet.\fR,

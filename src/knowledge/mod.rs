@@ -458,6 +458,15 @@ pub static TOPICS: &[Topic] = &[
             "It is the machine's: writable only from the initial network namespace (0444 elsewhere, nf_conntrack_standalone_init_sysctl at torvalds/linux commit dc1ccb4c0f850038a35eddc919a65b3131925a6c; verified read-only in a child namespace on 6.18), and writing it rehashes the whole table. kube-proxy raises hashsize to nf_conntrack_max / 4 when it is smaller (cmd/kube-proxy/app/conntrack.go), and skips that when it runs outside the initial namespace.",
         ],
     },
+    Topic {
+        name: "idle-timeout",
+        title: "Idle timeouts of load balancers and NAT gateways: keepalive must come first",
+        paragraphs: &[
+            "A load balancer or NAT gateway keeps a table entry per connection and drops the entry when the connection carried nothing for its idle timeout. Neither end is told: the next segment is dropped or answered with a reset, so a pooled database connection or an idle websocket fails long after it went quiet. Linux sends the first TCP keepalive probe after net.ipv4.tcp_keepalive_time (7200 s by default), far later than these timeouts; a probe sent earlier counts as traffic and keeps the entry.",
+            "Keepalive only helps sockets whose application set SO_KEEPALIVE (TCP_KEEPIDLE overrides tcp_keepalive_time per socket); a socket without it never sends a probe, whatever the sysctl says. For those the application must send its own pings. Name the timeout in a profile (`thresholds: idle_timeout_seconds: 350`) and `tcptune check` reports keepalive-after-idle-timeout while tcp_keepalive_time is not below it.",
+            "Published defaults (all adjustable per resource, so check your own): AWS Application Load Balancer 60 s (https://docs.aws.amazon.com/elasticloadbalancing/latest/application/edit-load-balancer-attributes.html); AWS Network Load Balancer 350 s for TCP flows, 60 to 6000 s, fixed 350 s for TLS listeners (https://docs.aws.amazon.com/elasticloadbalancing/latest/network/update-idle-timeout.html); Azure Load Balancer 4 minutes, up to 100 minutes, for load-balancing, outbound and inbound NAT rules (https://learn.microsoft.com/azure/load-balancer/load-balancer-tcp-idle-timeout); Azure NAT Gateway 4 minutes, up to 120 minutes (https://learn.microsoft.com/azure/nat-gateway/nat-gateway-resource). The AWS NAT gateway (350 s) and Google Cloud NAT (1200 s for established TCP) are widely quoted, but their own documentation pages were not verified here: unpinned.",
+        ],
+    },
 ];
 
 /// A topic by name, in any case and with `_` or `-` (`TIME_WAIT`,

@@ -168,6 +168,9 @@ pub struct Thresholds {
     pub tw_bucket_percent: u64,
     /// ListenOverflows / ListenDrops above this are `listen-overflow`.
     pub listen_overflow: u64,
+    /// The idle timeout of the load balancer or NAT in front of or behind
+    /// this host, when the profile names one: keepalive must start before it.
+    pub idle_timeout_seconds: Option<u64>,
 }
 
 impl Default for Thresholds {
@@ -177,6 +180,7 @@ impl Default for Thresholds {
             port_exhaustion_percent: 50,
             tw_bucket_percent: 80,
             listen_overflow: 0,
+            idle_timeout_seconds: None,
         }
     }
 }
@@ -188,6 +192,7 @@ pub struct PartialThresholds {
     pub port_exhaustion_percent: Option<u64>,
     pub tw_bucket_percent: Option<u64>,
     pub listen_overflow: Option<u64>,
+    pub idle_timeout_seconds: Option<u64>,
 }
 
 impl PartialThresholds {
@@ -199,6 +204,7 @@ impl PartialThresholds {
                 .unwrap_or(base.port_exhaustion_percent),
             tw_bucket_percent: self.tw_bucket_percent.unwrap_or(base.tw_bucket_percent),
             listen_overflow: self.listen_overflow.unwrap_or(base.listen_overflow),
+            idle_timeout_seconds: self.idle_timeout_seconds.or(base.idle_timeout_seconds),
         }
     }
 }

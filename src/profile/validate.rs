@@ -33,6 +33,7 @@ const THRESHOLD_FIELDS: &[&str] = &[
     "port_exhaustion_percent",
     "tw_bucket_percent",
     "listen_overflow",
+    "idle_timeout_seconds",
 ];
 
 struct Collector<'a> {
@@ -506,6 +507,10 @@ fn thresholds(collector: &mut Collector<'_>, node: &Node) -> PartialThresholds {
                 thresholds.listen_overflow =
                     collector.unsigned(value, &what, 0, u64::from(u32::MAX))
             }
+            "idle_timeout_seconds" => {
+                thresholds.idle_timeout_seconds =
+                    collector.unsigned(value, &what, 1, u64::from(u32::MAX))
+            }
             other => collector.unknown_field(key, other, THRESHOLD_FIELDS, "`thresholds`"),
         }
     }
@@ -537,6 +542,23 @@ mod tests {
         let range = &document.settings[2];
         assert_eq!(range.expect, Expectation::Equal(Value::parse("1024 65535")));
         assert_eq!(document.settings[1].severity, Severity::Error);
+    }
+
+    #[test]
+    fn the_idle_timeout_threshold_is_optional_and_positive() {
+        let document = parse(
+            "p.yaml",
+            "p",
+            b"thresholds:\n  idle_timeout_seconds: 350\n".as_slice(),
+        )
+        .unwrap();
+        assert_eq!(document.thresholds.idle_timeout_seconds, Some(350));
+        assert_eq!(
+            errors("thresholds:\n  idle_timeout_seconds: 0\n"),
+            vec![
+                "p.yaml:2:25: `thresholds.idle_timeout_seconds` must be from 1 to 4294967295, found 0"
+            ]
+        );
     }
 
     #[test]

@@ -569,6 +569,12 @@ fn profile(out: &mut dyn Write, profile: &Profile) -> io::Result<()> {
         "  listen_overflow: more than {} new ListenOverflows or ListenDrops between readings",
         thresholds.listen_overflow
     )?;
+    if let Some(seconds) = thresholds.idle_timeout_seconds {
+        writeln!(
+            out,
+            "  idle_timeout_seconds: {seconds} s, the idle timeout of the load balancer or NAT on the path"
+        )?;
+    }
     super::finish(out)
 }
 

@@ -10,6 +10,7 @@
 mod close_wait;
 mod conntrack;
 mod harmful;
+mod idle_timeout;
 mod listen;
 mod listeners;
 mod memory;
@@ -48,6 +49,7 @@ const FAMILIES: &[Family] = &[
     memory::FAMILY,
     conntrack::FAMILY,
     retransmits::FAMILY,
+    idle_timeout::FAMILY,
 ];
 
 /// Every key some rule reads.

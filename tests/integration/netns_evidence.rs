@@ -529,3 +529,44 @@ fn packet_loss_shows_as_retransmits_over_the_window() {
         drop(sender);
     });
 }
+
+#[test]
+fn keepalive_later_than_the_named_idle_timeout_is_a_setting_finding() {
+    in_netns(
+        "keepalive_later_than_the_named_idle_timeout_is_a_setting_finding",
+        || {
+            let dir = tempfile::tempdir().expect("tempdir");
+            let profile = dir.path().join("behind-nlb.yaml");
+            std::fs::write(
+                &profile,
+                "extends: default\nthresholds:\n  idle_timeout_seconds: 350\n",
+            )
+            .expect("write profile");
+            let profile = profile.to_str().expect("utf-8 path");
+            // A new namespace starts with the kernel's 7200 s.
+            sysctl_write("net.ipv4.tcp_keepalive_time", "7200");
+            let (late, _) = tcptune_json(&["check", "--profile", profile]);
+            crate::schema::assert_valid("check", &late, "check with an idle timeout");
+            let found = finding(&late, "keepalive-after-idle-timeout")
+                .unwrap_or_else(|| panic!("no keepalive-after-idle-timeout: {late:#}"));
+            assert_eq!(found["kind"], "setting", "{found:#}");
+            assert_eq!(found["key"], "net.ipv4.tcp_keepalive_time", "{found:#}");
+            assert_eq!(found["evidence"]["tcp_keepalive_time"], 7200, "{found:#}");
+            assert_eq!(found["evidence"]["idle_timeout_seconds"], 350, "{found:#}");
+
+            sysctl_write("net.ipv4.tcp_keepalive_time", "300");
+            let (early, _) = tcptune_json(&["check", "--profile", profile]);
+            assert!(
+                finding(&early, "keepalive-after-idle-timeout").is_none(),
+                "{early:#}"
+            );
+            // Without a named timeout there is nothing to judge against.
+            sysctl_write("net.ipv4.tcp_keepalive_time", "7200");
+            let (unnamed, _) = tcptune_json(&["check"]);
+            assert!(
+                finding(&unnamed, "keepalive-after-idle-timeout").is_none(),
+                "{unnamed:#}"
+            );
+        },
+    );
+}
