@@ -1457,7 +1457,9 @@ pub static KEYS: &[KeyInfo] = &[
     KeyInfo {
         key: "net.core.default_qdisc",
         summary: "The queueing discipline new network devices get. Distributions often set fq_codel from a sysctl.d file; fq suits hosts that pace traffic (bbr).",
-        myth: None,
+        myth: Some(
+            "\"BBR needs default_qdisc=fq\": it did while TCP left pacing to the fq qdisc. Commit 218af599fa63 (\"tcp: internal implementation for pacing\") lets TCP pace a socket itself when fq is not on its path; that it shipped in 4.13 is from the 4.13 release notes, not pinned to a tagged source here. Since then bbr paces on any qdisc; fq still does it more cheaply, since TCP's own pacing needs a high-resolution timer per socket (as the later fq fix bb3d0b8bf5be says).",
+        ),
         meaningful: None,
         history: &[
             ev(

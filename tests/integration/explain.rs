@@ -102,3 +102,32 @@ fn usage_errors_exit_2() {
     let output = tcptune().arg("frobnicate").output().expect("run");
     assert_eq!(output.status.code(), Some(2));
 }
+
+#[test]
+fn default_qdisc_says_when_bbr_needed_fq() {
+    let text = flat(&text_output(
+        tcptune_on("modern-defaults").args(["explain", "net.core.default_qdisc"]),
+        0,
+    ));
+    assert!(text.contains("default: pfifo_fast"), "{text}");
+    assert!(
+        text.contains("218af599fa63 (\"tcp: internal implementation for pacing\")"),
+        "{text}"
+    );
+    assert!(text.contains("shipped in 4.13"), "{text}");
+}
+
+#[test]
+fn idle_timeout_topic_names_its_sources_and_so_keepalive() {
+    let text = flat(&text_output(
+        tcptune_on("modern-defaults").args(["explain", "idle-timeout"]),
+        0,
+    ));
+    assert!(text.contains("SO_KEEPALIVE"), "{text}");
+    for source in [
+        "https://docs.aws.amazon.com/elasticloadbalancing/latest/network/update-idle-timeout.html",
+        "https://learn.microsoft.com/azure/load-balancer/load-balancer-tcp-idle-timeout",
+    ] {
+        assert!(text.contains(source), "{source} missing: {text}");
+    }
+}
