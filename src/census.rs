@@ -202,9 +202,62 @@ pub struct Row {
     pub rx_queue: u64,
     /// A listener's granted backlog, where the source shows it (netlink).
     pub listen_backlog: Option<u64>,
-    /// `tcpi_total_retrans`, when `tcp_info` was asked for (netlink).
-    pub total_retransmits: Option<u32>,
+    /// What the socket's `tcp_info` says, when it was asked for (netlink,
+    /// full sockets only).
+    pub info: Option<SocketInfo>,
     pub inode: u64,
+}
+
+/// The fields of a full socket's `struct tcp_info` (and of its memory
+/// counters) that rules read. A kernel sends its own `sizeof(struct
+/// tcp_info)`, so fields newer than the running kernel are `None`: the
+/// release that added each is given beside it (include/uapi/linux/tcp.h).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SocketInfo {
+    /// `tcpi_total_retrans`: segments retransmitted over the connection's life.
+    pub total_retransmits: u32,
+    /// `idiag_timer` 2: the socket's `sk_timer` is pending, which for an
+    /// ESTABLISHED socket is the keepalive timer (v6.12
+    /// net/ipv4/inet_diag.c:322-323; v3.14 :175-176). It is reported only
+    /// when no retransmission or zero-window probe is pending.
+    pub keepalive_timer: bool,
+    /// The smallest of `tcpi_last_data_sent`, `tcpi_last_data_recv` and
+    /// `tcpi_last_ack_recv` (milliseconds): how long nothing has crossed the
+    /// connection, as a middlebox's idle timer sees it. (`tcpi_last_ack_sent`
+    /// is never filled in.)
+    pub idle_ms: u32,
+    /// `tcpi_snd_mss`, bytes.
+    pub send_mss: u32,
+    /// `tcpi_snd_cwnd`, segments.
+    pub congestion_window: u32,
+    /// `tcpi_rtt`, the smoothed round-trip time, microseconds.
+    pub rtt_us: u32,
+    /// `tcpi_bytes_acked` (4.1).
+    pub bytes_acked: Option<u64>,
+    /// `tcpi_min_rtt`, microseconds (4.6).
+    pub min_rtt_us: Option<u32>,
+    /// `tcpi_delivery_rate`, bytes per second (4.9).
+    pub delivery_rate: Option<u64>,
+    /// `tcpi_busy_time`, `tcpi_rwnd_limited`, `tcpi_sndbuf_limited` (4.10).
+    pub busy: Option<BusyTimes>,
+    /// `tcpi_snd_wnd`: the window the peer advertises, bytes (5.4).
+    pub send_window: Option<u32>,
+    /// `SK_MEMINFO_SNDBUF` of `INET_DIAG_SKMEMINFO`: the send buffer's size
+    /// now, bytes.
+    pub send_buffer: Option<u32>,
+}
+
+/// How long a connection had data to send, and how much of that time a
+/// buffer held it back (microseconds, counted in jiffies by the kernel's
+/// chrono accounting; the busy time includes both limited times).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct BusyTimes {
+    pub busy_us: u64,
+    /// The next segment did not fit the window the peer advertises.
+    pub receive_window_limited_us: u64,
+    /// Everything written was in flight and the application waited for
+    /// send-buffer space.
+    pub send_buffer_limited_us: u64,
 }
 
 /// How the TIME_WAIT count in [`Census::states`] was obtained.
@@ -249,6 +302,67 @@ pub struct Census {
     /// Segments retransmitted over the lifetime of the connections open
     /// now, per remote address and port (from `tcp_info`, when asked for).
     pub retransmits_by_peer: HashMap<SocketAddr, PeerRetransmits, FastHash>,
+    /// When set (milliseconds), ESTABLISHED connections idle at least this
+    /// long are counted in [`Census::idle`]: the profile's
+    /// `idle_timeout_seconds`. Needs `tcp_info`.
+    pub idle_after_ms: Option<u64>,
+    /// ESTABLISHED connections idle for `idle_after_ms` or longer.
+    pub idle: IdleConnections,
+    /// Connections whose `tcp_info` shows a buffer holding them back for a
+    /// large share of a long busy time (see [`LimitedConnection`]), the
+    /// longest-limited first once finished; at most [`MAX_LIMITED`].
+    pub buffer_limited: Vec<LimitedConnection>,
+    /// Connections examined for buffer limits: with `tcp_info` long enough
+    /// to hold the busy times (4.10 and later), and without.
+    pub busy_times: BusyTimesSeen,
+}
+
+/// ESTABLISHED connections that have carried nothing for at least the
+/// census's `idle_after_ms`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct IdleConnections {
+    /// Without a pending keepalive timer: nothing will cross them until
+    /// the application writes.
+    pub without_keepalive: u64,
+    /// With the keepalive timer pending (SO_KEEPALIVE set).
+    pub with_keepalive: u64,
+    /// The ones without keepalive, per remote address and port.
+    pub without_keepalive_by_peer: HashMap<SocketAddr, u64, FastHash>,
+}
+
+/// Connections held back by a buffer are remembered only past these: a
+/// second of busy time, a mebibyte delivered, a quarter of the busy time
+/// limited. Below them there is no evidence worth a finding.
+pub const LIMITED_MIN_BUSY_US: u64 = 1_000_000;
+pub const LIMITED_MIN_BYTES: u64 = 1 << 20;
+/// At most this many limited connections are kept.
+pub const MAX_LIMITED: usize = 64;
+
+/// A long, busy connection that a buffer held back for at least a quarter
+/// of its busy time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LimitedConnection {
+    pub local: SocketAddr,
+    pub remote: SocketAddr,
+    pub info: SocketInfo,
+    pub busy: BusyTimes,
+}
+
+impl LimitedConnection {
+    /// The longer of the two limited times.
+    pub fn limited_us(&self) -> u64 {
+        self.busy
+            .receive_window_limited_us
+            .max(self.busy.send_buffer_limited_us)
+    }
+}
+
+/// How many connections had busy times to examine.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct BusyTimesSeen {
+    pub with_busy_times: u64,
+    /// Connections whose kernel's `tcp_info` ends before the busy times.
+    pub without_busy_times: u64,
 }
 
 /// Retransmissions of the open connections toward one peer.
@@ -359,13 +473,20 @@ impl Census {
 }
 
 impl Census {
+    /// An empty census counting what this one is set up to count.
+    pub fn empty_like(&self) -> Census {
+        Census {
+            track_ports: self.track_ports,
+            idle_after_ms: self.idle_after_ms,
+            ..Census::default()
+        }
+    }
+
     /// Counts one socket.
     pub fn record(&mut self, row: &Row) {
         self.states.add(row.state);
-        if let Some(retransmits) = row.total_retransmits.filter(|count| *count > 0) {
-            let peer = self.retransmits_by_peer.entry(row.remote).or_default();
-            peer.connections += 1;
-            peer.segments += u64::from(retransmits);
+        if let Some(info) = &row.info {
+            self.record_info(row, info);
         }
         let mut on_path = false;
         if let Some((low, high)) = self.track_ports
@@ -409,6 +530,70 @@ impl Census {
         }
     }
 
+    /// What a full socket's `tcp_info` adds: retransmissions per peer,
+    /// idle connections, buffer limits.
+    fn record_info(&mut self, row: &Row, info: &SocketInfo) {
+        if info.total_retransmits > 0 {
+            let peer = self.retransmits_by_peer.entry(row.remote).or_default();
+            peer.connections += 1;
+            peer.segments += u64::from(info.total_retransmits);
+        }
+        if row.state != TcpState::Established {
+            return;
+        }
+        if let Some(idle_after) = self.idle_after_ms
+            && u64::from(info.idle_ms) >= idle_after
+        {
+            if info.keepalive_timer {
+                self.idle.with_keepalive += 1;
+            } else {
+                self.idle.without_keepalive += 1;
+                *self
+                    .idle
+                    .without_keepalive_by_peer
+                    .entry(row.remote)
+                    .or_insert(0) += 1;
+            }
+        }
+        let Some(busy) = info.busy else {
+            self.busy_times.without_busy_times += 1;
+            return;
+        };
+        self.busy_times.with_busy_times += 1;
+        let limited = busy
+            .receive_window_limited_us
+            .max(busy.send_buffer_limited_us);
+        if busy.busy_us >= LIMITED_MIN_BUSY_US
+            && info.bytes_acked.unwrap_or(0) >= LIMITED_MIN_BYTES
+            && limited.saturating_mul(4) >= busy.busy_us
+        {
+            let connection = LimitedConnection {
+                local: row.local,
+                remote: row.remote,
+                info: *info,
+                busy,
+            };
+            self.keep_limited(connection);
+        }
+    }
+
+    /// Keeps the [`MAX_LIMITED`] longest-limited connections.
+    fn keep_limited(&mut self, connection: LimitedConnection) {
+        if self.buffer_limited.len() < MAX_LIMITED {
+            self.buffer_limited.push(connection);
+            return;
+        }
+        if let Some((index, shortest)) = self
+            .buffer_limited
+            .iter()
+            .enumerate()
+            .min_by_key(|(_, kept)| kept.limited_us())
+            && shortest.limited_us() < connection.limited_us()
+        {
+            self.buffer_limited[index] = connection;
+        }
+    }
+
     /// Adds another census's sockets (the other family's dump).
     pub fn absorb(&mut self, other: Census) {
         for state in TcpState::ALL {
@@ -437,6 +622,16 @@ impl Census {
                 mine.set(state, mine.get(state) + counts.get(state));
             }
         }
+        self.idle.without_keepalive += other.idle.without_keepalive;
+        self.idle.with_keepalive += other.idle.with_keepalive;
+        for (peer, count) in other.idle.without_keepalive_by_peer {
+            *self.idle.without_keepalive_by_peer.entry(peer).or_insert(0) += count;
+        }
+        for connection in other.buffer_limited {
+            self.keep_limited(connection);
+        }
+        self.busy_times.with_busy_times += other.busy_times.with_busy_times;
+        self.busy_times.without_busy_times += other.busy_times.without_busy_times;
     }
 
     /// Completes a census after the walk: the TIME_WAIT sockets counted per
@@ -453,6 +648,25 @@ impl Census {
             }
         }
         self.charge_syn_recv();
+        self.buffer_limited.sort_by(|a, b| {
+            b.limited_us()
+                .cmp(&a.limited_us())
+                .then(a.remote.cmp(&b.remote))
+                .then(a.local.cmp(&b.local))
+        });
+    }
+
+    /// The peers of idle connections without keepalive, most first, ties
+    /// by address.
+    pub fn idle_peers(&self) -> Vec<(SocketAddr, u64)> {
+        let mut peers: Vec<(SocketAddr, u64)> = self
+            .idle
+            .without_keepalive_by_peer
+            .iter()
+            .map(|(peer, count)| (*peer, *count))
+            .collect();
+        peers.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+        peers
     }
 
     /// Charges the SYN_RECV sockets to the listeners on their port (the
@@ -557,6 +771,99 @@ mod tests {
         assert_eq!(TcpState::from_number(12), Some(TcpState::SynRecv));
         assert_eq!(TcpState::from_number(0), None);
         assert_eq!(TcpState::from_number(13), None);
+    }
+
+    fn established(remote: &str, info: SocketInfo) -> Row {
+        Row {
+            local: "10.0.0.1:40000".parse().unwrap(),
+            remote: remote.parse().unwrap(),
+            state: TcpState::Established,
+            rx_queue: 0,
+            listen_backlog: None,
+            info: Some(info),
+            inode: 1,
+        }
+    }
+
+    #[test]
+    fn idle_connections_are_told_apart_by_their_keepalive_timer() {
+        let mut census = Census {
+            idle_after_ms: Some(350_000),
+            ..Census::default()
+        };
+        let idle = SocketInfo {
+            idle_ms: 400_000,
+            ..SocketInfo::default()
+        };
+        census.record(&established("10.0.0.5:5432", idle));
+        census.record(&established("10.0.0.5:5432", idle));
+        census.record(&established(
+            "10.0.0.6:443",
+            SocketInfo {
+                keepalive_timer: true,
+                ..idle
+            },
+        ));
+        // Recently active: not counted.
+        census.record(&established(
+            "10.0.0.7:443",
+            SocketInfo {
+                idle_ms: 1_000,
+                ..idle
+            },
+        ));
+        assert_eq!(census.idle.without_keepalive, 2);
+        assert_eq!(census.idle.with_keepalive, 1);
+        assert_eq!(
+            census.idle_peers(),
+            vec![("10.0.0.5:5432".parse().unwrap(), 2)]
+        );
+        // Without an idle timeout nothing is counted.
+        let mut unasked = Census::default();
+        unasked.record(&established("10.0.0.5:5432", idle));
+        assert_eq!(unasked.idle, IdleConnections::default());
+    }
+
+    #[test]
+    fn only_long_busy_limited_connections_are_kept() {
+        let busy = |busy_us, rwnd_us| SocketInfo {
+            bytes_acked: Some(8 << 20),
+            busy: Some(BusyTimes {
+                busy_us,
+                receive_window_limited_us: rwnd_us,
+                send_buffer_limited_us: 0,
+            }),
+            ..SocketInfo::default()
+        };
+        let mut census = Census::default();
+        census.record(&established("10.0.0.2:1", busy(3_000_000, 2_900_000)));
+        // Too short, or limited for less than a quarter of its busy time.
+        census.record(&established("10.0.0.2:2", busy(500_000, 500_000)));
+        census.record(&established("10.0.0.2:3", busy(3_000_000, 700_000)));
+        // Too little delivered.
+        census.record(&established(
+            "10.0.0.2:4",
+            SocketInfo {
+                bytes_acked: Some(1000),
+                ..busy(3_000_000, 2_900_000)
+            },
+        ));
+        // An old kernel's tcp_info without busy times.
+        census.record(&established("10.0.0.2:5", SocketInfo::default()));
+        census.finish();
+        let kept: Vec<u16> = census
+            .buffer_limited
+            .iter()
+            .map(|connection| connection.remote.port())
+            .collect();
+        assert_eq!(kept, vec![1]);
+        assert_eq!(
+            census.busy_times,
+            BusyTimesSeen {
+                with_busy_times: 4,
+                without_busy_times: 1
+            }
+        );
     }
 
     #[test]

@@ -347,8 +347,10 @@ fn check_request(profile: &Profile) -> Request {
         sysctl_dir: None,
         // The previous counter reading: `check` says where (see `check`).
         counter_state: None,
-        // `retransmits` names the peers.
+        // `retransmits` names the peers; idle connections and buffer
+        // limits are read from it too.
         tcp_info: true,
+        idle_after_seconds: profile.thresholds.idle_timeout_seconds,
     }
 }
 
@@ -582,6 +584,7 @@ fn sockets_request(args: &SocketsArgs) -> Request {
         sysctl_dir: None,
         counter_state: None,
         tcp_info: false,
+        idle_after_seconds: None,
     }
 }
 
@@ -687,6 +690,7 @@ fn make_plan(system: &System, profile: &Profile, sysctl_dir: &Path) -> Result<Pl
         sysctl_dir: Some(sysctl_dir.to_path_buf()),
         counter_state: None,
         tcp_info: false,
+        idle_after_seconds: None,
     })?;
     warn_skipped(&facts);
     // Refused before anything changes: the kernel would answer ENOENT.
@@ -991,6 +995,7 @@ fn status(system: &System, state_dir: Option<&Path>, printer: &mut Printer<'_>) 
                 sysctl_dir: None,
                 counter_state: None,
                 tcp_info: false,
+                idle_after_seconds: None,
             })?;
             warn_skipped(&facts);
             active::key_states(record, &facts)

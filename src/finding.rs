@@ -124,6 +124,12 @@ finding_codes! {
     /// net.ipv4.tcp_keepalive_time is not below the idle timeout of the load
     /// balancer or NAT the profile names.
     KeepaliveAfterIdleTimeout,
+    /// ESTABLISHED connections idle past the named idle timeout without a
+    /// keepalive timer.
+    IdlePastTimeout,
+    /// Long, busy connections held back by a receive window or send buffer
+    /// below what the path carries.
+    BufferLimited,
     /// A sysctl file sets a key no mainline kernel has: a vendor-only key,
     /// or a likely misspelling of a known one.
     UnknownKey,
@@ -175,7 +181,9 @@ impl Code {
             | Code::SynQueueFull
             | Code::TcpMemoryPressure
             | Code::ConntrackTableFull
-            | Code::Retransmits => Kind::Workload,
+            | Code::Retransmits
+            | Code::IdlePastTimeout
+            | Code::BufferLimited => Kind::Workload,
         }
     }
 

@@ -232,7 +232,7 @@ mod tests {
             state,
             rx_queue: 0,
             listen_backlog: None,
-            total_retransmits: None,
+            info: None,
             inode: 0,
         }
     }

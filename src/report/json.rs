@@ -123,6 +123,7 @@ fn check(report: &CheckReport<'_>) -> Value {
         sockets["close_wait_owners"] = json!(owners.owners);
         sockets["close_wait_unknown_owner"] = json!(owners.unknown);
     }
+    connection_evidence(&mut sockets, &facts.census);
     let mut value = json!({
         "schema_version": SCHEMA_VERSION,
         "tcptune_version": env!("CARGO_PKG_VERSION"),
@@ -142,6 +143,48 @@ fn check(report: &CheckReport<'_>) -> Value {
     });
     choice(&mut value, report.choice);
     value
+}
+
+/// What the connections' own `tcp_info` showed: idle connections (when the
+/// profile names an idle timeout) and connections held back by a buffer.
+fn connection_evidence(sockets: &mut Value, census: &crate::census::Census) {
+    if let Some(after_ms) = census.idle_after_ms {
+        sockets["idle"] = json!({
+            "after_seconds": after_ms / 1000,
+            "without_keepalive": census.idle.without_keepalive,
+            "with_keepalive": census.idle.with_keepalive,
+            "peers_without_keepalive": census
+                .idle_peers()
+                .iter()
+                .map(|(peer, count)| json!({"peer": peer.to_string(), "connections": count}))
+                .collect::<Vec<_>>(),
+        });
+    }
+    if census.busy_times != crate::census::BusyTimesSeen::default() {
+        sockets["busy_times"] = json!(census.busy_times);
+        sockets["buffer_limited"] = census
+            .buffer_limited
+            .iter()
+            .map(|connection| {
+                let info = &connection.info;
+                json!({
+                    "local": connection.local.to_string(),
+                    "peer": connection.remote.to_string(),
+                    "busy_us": connection.busy.busy_us,
+                    "receive_window_limited_us": connection.busy.receive_window_limited_us,
+                    "send_buffer_limited_us": connection.busy.send_buffer_limited_us,
+                    "rtt_us": info.rtt_us,
+                    "min_rtt_us": info.min_rtt_us,
+                    "congestion_window": info.congestion_window,
+                    "send_mss": info.send_mss,
+                    "peer_window_bytes": info.send_window,
+                    "send_buffer_bytes": info.send_buffer,
+                    "delivery_rate_bytes_per_second": info.delivery_rate,
+                    "bytes_acked": info.bytes_acked,
+                })
+            })
+            .collect();
+    }
 }
 
 /// `profile_source` and, for the active profile, `active`.

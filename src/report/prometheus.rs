@@ -189,6 +189,7 @@ fn states(out: &mut dyn Write, facts: &crate::facts::Facts) -> io::Result<()> {
     }
     listeners(out, facts)?;
     retransmitting_peers(out, facts)?;
+    connection_evidence(out, facts)?;
     limits(out, facts)?;
     counters(out, facts)
 }
@@ -217,6 +218,65 @@ fn retransmitting_peers(out: &mut dyn Write, facts: &crate::facts::Facts) -> io:
             "tcptune_peer_retransmitted_segments{{peer=\"{}\"}} {}",
             escape(&peer.to_string()),
             counts.segments
+        )?;
+    }
+    Ok(())
+}
+
+/// Idle connections past the profile's idle timeout, and connections held
+/// back by a buffer (both from `tcp_info`, which only `check` asks for).
+fn connection_evidence(out: &mut dyn Write, facts: &crate::facts::Facts) -> io::Result<()> {
+    let census = &facts.census;
+    if let Some(after_ms) = census.idle_after_ms {
+        family(
+            out,
+            "idle_timeout_seconds",
+            "gauge",
+            "The idle timeout of the load balancer or NAT on the path, as the profile names it.",
+        )?;
+        writeln!(out, "tcptune_idle_timeout_seconds {}", after_ms / 1000)?;
+        family(
+            out,
+            "idle_connections",
+            "gauge",
+            "ESTABLISHED connections idle for at least the idle timeout, by whether a keepalive timer is pending.",
+        )?;
+        writeln!(
+            out,
+            "tcptune_idle_connections{{keepalive=\"no\"}} {}",
+            census.idle.without_keepalive
+        )?;
+        writeln!(
+            out,
+            "tcptune_idle_connections{{keepalive=\"yes\"}} {}",
+            census.idle.with_keepalive
+        )?;
+    }
+    if census.busy_times.with_busy_times > 0 {
+        let count = |limit: fn(&crate::census::BusyTimes) -> u64| {
+            census
+                .buffer_limited
+                .iter()
+                .filter(|connection| {
+                    limit(&connection.busy).saturating_mul(4) >= connection.busy.busy_us
+                })
+                .count()
+        };
+        family(
+            out,
+            "buffer_limited_connections",
+            "gauge",
+            "Connections busy for at least 1 s that a buffer held back for at least a quarter of that time (tcpi_rwnd_limited, tcpi_sndbuf_limited), before the buffer-limited rule weighs the evidence.",
+        )?;
+        writeln!(
+            out,
+            "tcptune_buffer_limited_connections{{limit=\"receive_window\"}} {}",
+            count(|busy| busy.receive_window_limited_us)
+        )?;
+        writeln!(
+            out,
+            "tcptune_buffer_limited_connections{{limit=\"send_buffer\"}} {}",
+            count(|busy| busy.send_buffer_limited_us)
         )?;
     }
     Ok(())

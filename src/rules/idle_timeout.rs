@@ -3,6 +3,13 @@
 //! and `net.ipv4.tcp_keepalive_time` does not send the first keepalive probe
 //! before it, so an idle connection is forgotten by the middlebox while both
 //! ends still hold it.
+//!
+//! `idle-past-timeout`: ESTABLISHED connections that have carried nothing
+//! for longer than that timeout and have no keepalive timer pending
+//! (`idiag_timer` 2, which SO_KEEPALIVE arms), counted from each
+//! connection's `tcp_info` (`tcpi_last_data_sent`, `tcpi_last_data_recv`,
+//! `tcpi_last_ack_recv`): the middlebox has most likely dropped them, and the
+//! next write will hang or be reset.
 
 use crate::facts::Facts;
 use crate::finding::{Code, Finding, Severity};
@@ -20,6 +27,62 @@ fn evaluate(facts: &Facts, profile: &Profile) -> Vec<Finding> {
     let Some(idle_timeout) = profile.thresholds.idle_timeout_seconds else {
         return Vec::new();
     };
+    let mut findings = Vec::new();
+    findings.extend(keepalive_setting(facts, idle_timeout));
+    findings.extend(idle_connections(facts, idle_timeout));
+    findings
+}
+
+/// Peers named in the evidence, the most idle connections first.
+const MAX_PEERS: usize = 5;
+
+/// The connections idle past the timeout without a keepalive timer.
+fn idle_connections(facts: &Facts, idle_timeout: u64) -> Option<Finding> {
+    let census = &facts.census;
+    census.idle_after_ms?;
+    let idle = &census.idle;
+    if idle.without_keepalive == 0 {
+        return None;
+    }
+    let peers = census.idle_peers();
+    let (top_peer, top_count) = peers.first().copied()?;
+    let named: Vec<serde_json::Value> = peers
+        .iter()
+        .take(MAX_PEERS)
+        .map(|(peer, count)| serde_json::json!({"peer": peer.to_string(), "connections": count}))
+        .collect();
+    let count = idle.without_keepalive;
+    let toward = if peers.len() == 1 {
+        format!("all toward {top_peer}")
+    } else {
+        format!(
+            "{top_count} toward {top_peer}, the most of {} peers",
+            peers.len()
+        )
+    };
+    Some(
+        Finding::new(
+            Code::IdlePastTimeout,
+            Severity::Warning,
+            format!(
+                "{count} ESTABLISHED connection{} carried nothing for {idle_timeout} s or more without a keepalive timer ({toward}): past the idle timeout the profile names, the load balancer or NAT on the path has probably forgotten them",
+                if count == 1 { " has" } else { "s have" }
+            ),
+        )
+        .rationale("A load balancer or NAT gateway drops its entry for a connection that stayed idle past its timeout, silently. Both ends still hold the connection; the next segment either sends is dropped or answered with a reset, so the application sees a hang (until its retransmissions time out) or ECONNRESET, often on a pooled database or HTTP connection that sat unused. The kernel sends keepalive probes only on sockets whose application set SO_KEEPALIVE, and these connections have no keepalive timer pending, so nothing will cross them before the application writes. Idle time here is the shortest of the time since data was last sent, data last received and an ACK last received (tcp_info).")
+        .evidence("idle_timeout_seconds", idle_timeout)
+        .evidence("idle_without_keepalive", count)
+        .evidence("idle_with_keepalive", idle.with_keepalive)
+        .evidence("peers", serde_json::Value::Array(named))
+        .fix(format!(
+            "make the applications that hold them keep them alive: set SO_KEEPALIVE (with {KEY} below {idle_timeout} s) or TCP_KEEPIDLE on the socket, send application-level pings, or retire pooled connections after less than {idle_timeout} s idle (the pool's max-idle setting); `ss -tnpo state established dst {}` shows which process holds those toward {top_peer} and that they have no timer",
+            top_peer.ip()
+        )),
+    )
+}
+
+/// `tcp_keepalive_time` against the timeout.
+fn keepalive_setting(facts: &Facts, idle_timeout: u64) -> Vec<Finding> {
     let Some(keepalive) = facts.integer(KEY) else {
         return Vec::new();
     };
@@ -75,6 +138,36 @@ mod tests {
         assert!(findings[0].fix.contains("for example 233"));
         let equal = facts("6.18.0", &[(KEY, "350")]);
         assert_eq!(evaluate(&equal, &with_idle_timeout(Some(350))).len(), 1);
+    }
+
+    #[test]
+    fn idle_connections_without_keepalive_are_counted_per_peer() {
+        let mut facts = facts("6.18.0", &[(KEY, "300")]);
+        let peer: std::net::SocketAddr = "10.0.0.5:5432".parse().unwrap();
+        facts.census.idle_after_ms = Some(350_000);
+        facts.census.idle.without_keepalive = 3;
+        facts.census.idle.with_keepalive = 2;
+        facts.census.idle.without_keepalive_by_peer.insert(peer, 2);
+        facts
+            .census
+            .idle
+            .without_keepalive_by_peer
+            .insert("10.0.0.6:443".parse().unwrap(), 1);
+        let findings = evaluate(&facts, &with_idle_timeout(Some(350)));
+        assert_eq!(findings.len(), 1, "{findings:#?}");
+        let finding = &findings[0];
+        assert_eq!(finding.code, Code::IdlePastTimeout);
+        assert_eq!(
+            finding.message,
+            "3 ESTABLISHED connections have carried nothing for 350 s or more without a keepalive timer (2 toward 10.0.0.5:5432, the most of 2 peers): past the idle timeout the profile names, the load balancer or NAT on the path has probably forgotten them"
+        );
+        assert_eq!(finding.evidence["idle_with_keepalive"], 2);
+        assert_eq!(finding.evidence["peers"][0]["peer"], "10.0.0.5:5432");
+        assert!(finding.fix.contains("SO_KEEPALIVE"));
+        // None idle past the timeout, or no timeout named: nothing.
+        facts.census.idle = Default::default();
+        assert!(evaluate(&facts, &with_idle_timeout(Some(350))).is_empty());
+        assert!(evaluate(&facts, &with_idle_timeout(None)).is_empty());
     }
 
     #[test]

@@ -7,6 +7,7 @@
 //! its finding codes are declared in [`crate::finding`]. Nothing in a rule
 //! reads the system.
 
+mod buffers;
 mod close_wait;
 mod conntrack;
 mod harmful;
@@ -50,6 +51,7 @@ const FAMILIES: &[Family] = &[
     conntrack::FAMILY,
     retransmits::FAMILY,
     idle_timeout::FAMILY,
+    buffers::FAMILY,
 ];
 
 /// Every key some rule reads.

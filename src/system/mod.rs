@@ -136,8 +136,14 @@ impl System {
     /// table), from the files when `--proc` points elsewhere or netlink is
     /// not available. Every TIME_WAIT socket is counted with its destination.
     pub fn census(&self) -> Result<Census> {
-        self.census_with(TimeWaitDetail::PerDestination, None, None, false, &|| {})
-            .map(|(census, _)| census)
+        self.census_with(
+            TimeWaitDetail::PerDestination,
+            None,
+            Census::default(),
+            false,
+            &|| {},
+        )
+        .map(|(census, _)| census)
     }
 
     /// The census as a command needs it, and the sockstat reading it used
@@ -154,12 +160,13 @@ impl System {
         &self,
         detail: TimeWaitDetail,
         kernel: Option<crate::kernel::KernelVersion>,
-        track_ports: Option<(u16, u16)>,
+        shape: Census,
         tcp_info: bool,
         on_close_wait: &(dyn Fn() + Sync),
     ) -> Result<(Census, Option<Sockstat>)> {
+        let track_ports = shape.track_ports;
         if self.proc == Path::new("/proc") {
-            match self.census_netlink(detail, kernel, track_ports, tcp_info, on_close_wait) {
+            match self.census_netlink(detail, kernel, shape, tcp_info, on_close_wait) {
                 Ok((mut census, sockstat)) => {
                     census.finish();
                     return Ok((census, sockstat));
@@ -178,7 +185,7 @@ impl System {
         &self,
         detail: TimeWaitDetail,
         kernel: Option<crate::kernel::KernelVersion>,
-        track_ports: Option<(u16, u16)>,
+        shape: Census,
         tcp_info: bool,
         on_close_wait: &(dyn Fn() + Sync),
     ) -> io::Result<(Census, Option<Sockstat>)> {
@@ -190,7 +197,7 @@ impl System {
         } else {
             netlink::ALL_STATES
         };
-        let mut census = Census::tracking(track_ports);
+        let mut census = shape;
         let walk = netlink::census(
             &mut census,
             netlink::Query {
@@ -555,8 +562,11 @@ pub struct Request {
     /// counters are to be judged since the last run.
     pub counter_state: Option<PathBuf>,
     /// Ask the kernel for each connection's `tcp_info` (retransmissions
-    /// per peer): only where a rule reads it.
+    /// per peer, idle time, buffer limits): only where a rule reads it.
     pub tcp_info: bool,
+    /// Count ESTABLISHED connections idle this long or longer (the
+    /// profile's `idle_timeout_seconds`; needs `tcp_info`).
+    pub idle_after_seconds: Option<u64>,
 }
 
 impl System {
@@ -610,10 +620,19 @@ impl System {
                     let track_ports = (request.time_wait == TimeWaitDetail::PerDestination)
                         .then(|| facts.ephemeral_range())
                         .flatten();
+                    let shape = Census {
+                        track_ports,
+                        // Idle connections are told apart by tcp_info.
+                        idle_after_ms: request
+                            .idle_after_seconds
+                            .filter(|_| request.tcp_info)
+                            .map(|seconds| seconds.saturating_mul(1000)),
+                        ..Census::default()
+                    };
                     self.census_with(
                         request.time_wait,
                         facts.kernel,
-                        track_ports,
+                        shape,
                         request.tcp_info,
                         &on_close_wait,
                     )
@@ -648,6 +667,12 @@ impl System {
             };
             if let Some(Some(holders)) = &holders {
                 owners::attribute_listeners(&self.proc, holders, &mut census.listeners);
+            }
+            let busy_times = census.busy_times;
+            if busy_times.with_busy_times == 0 && busy_times.without_busy_times > 0 {
+                crate::note!(
+                    "buffer limits not measured: this kernel's tcp_info has no tcpi_busy_time, tcpi_rwnd_limited or tcpi_sndbuf_limited (added in 4.10, v4.10:include/uapi/linux/tcp.h:218-220)"
+                );
             }
             facts.census = census;
             crate::note!(

@@ -26,7 +26,7 @@ use nix::sys::socket::{
     AddressFamily, MsgFlags, NetlinkAddr, SockFlag, SockProtocol, SockType, recv, sendto, socket,
 };
 
-use crate::census::{Census, Row, Source, TcpState};
+use crate::census::{BusyTimes, Census, Row, SocketInfo, Source, TcpState};
 
 /// Every TCP state, as an `idiag_states` mask (`1 << state` for 0..=11).
 pub const ALL_STATES: u32 = 0xfff;
@@ -208,10 +208,10 @@ fn per_family(
     query: Query,
     on_close_wait: &(dyn Fn() + Sync),
 ) -> io::Result<u64> {
-    let track_ports = census.track_ports;
+    let shape = census.empty_like();
     let (ipv4, ipv6) = std::thread::scope(|scope| {
         let ipv6 = scope.spawn(|| {
-            let mut part = Census::tracking(track_ports);
+            let mut part = shape;
             let mut fin_wait2 = 0;
             let result = visit(
                 Target::Family(AF_INET6),
@@ -324,9 +324,10 @@ pub const LEGACY_REQUEST_LEN: usize = NLMSG_HDRLEN + 4 + 48 + 8;
 const INFO_EXTENSION: u8 = 1 << (INET_DIAG_INFO - 1);
 /// The attribute type carrying `struct tcp_info`.
 const INET_DIAG_INFO: u16 = 2;
-/// Offset of `tcpi_total_retrans` in `struct tcp_info`: 8 bytes of u8
-/// fields, then u32 fields of which it is the 24th (present since 2.6.x).
-const TCPI_TOTAL_RETRANS: usize = 8 + 23 * 4;
+/// The attribute type carrying the socket's memory counters
+/// (`SK_MEMINFO_*` u32s), and its extension bit.
+const INET_DIAG_SKMEMINFO: u16 = 7;
+const SKMEMINFO_EXTENSION: u8 = 1 << (INET_DIAG_SKMEMINFO - 1);
 
 /// SYN_RECV request sockets live in the hash table as NEW_SYN_RECV (12).
 /// Recent kernels add this bit themselves when SYN_RECV is asked for; we
@@ -472,26 +473,115 @@ struct DiagMessage {
     inode: u32,
 }
 
-/// `tcpi_total_retrans` from the `INET_DIAG_INFO` attribute after the
-/// fixed message, when there is one long enough. Attributes are
-/// `struct rtattr` (length including its 4-byte header, type), 4-aligned;
-/// a malformed list ends the search, it never fails the dump.
-fn total_retransmits(mut attributes: &[u8]) -> Option<u32> {
+/// Offsets in `struct tcp_info` (include/uapi/linux/tcp.h; the same at
+/// v4.10, v5.4 and v6.12): eight bytes of u8 fields, then u32s, then u64s
+/// on 8-byte boundaries, no padding. Fields past the attribute's length
+/// are newer than the running kernel.
+mod tcpi {
+    pub const SND_MSS: usize = 16;
+    pub const LAST_DATA_SENT: usize = 44;
+    pub const LAST_DATA_RECV: usize = 52;
+    pub const LAST_ACK_RECV: usize = 56;
+    pub const RTT: usize = 68;
+    pub const SND_CWND: usize = 80;
+    pub const TOTAL_RETRANS: usize = 100;
+    /// 4.1 (0df48c26d841; absent at v4.0:include/uapi/linux/tcp.h:190).
+    pub const BYTES_ACKED: usize = 120;
+    /// 4.6 (cd9b266095f4; v4.6.2:include/uapi/linux/tcp.h:201).
+    pub const MIN_RTT: usize = 148;
+    /// 4.9 (eb8329e0a04d; v4.9:include/uapi/linux/tcp.h:216).
+    pub const DELIVERY_RATE: usize = 160;
+    /// 4.10 (efd901741675; v4.10:include/uapi/linux/tcp.h:218-220).
+    pub const BUSY_TIME: usize = 168;
+    pub const RWND_LIMITED: usize = 176;
+    pub const SNDBUF_LIMITED: usize = 184;
+    /// 5.4 (8f7baad7f035; v5.4:include/uapi/linux/tcp.h:276).
+    pub const SND_WND: usize = 228;
+}
+
+/// `idiag_timer` of a full socket whose `sk_timer` (keepalive) is pending.
+const KEEPALIVE_TIMER: u8 = 2;
+
+/// The `INET_DIAG_INFO` and `INET_DIAG_SKMEMINFO` attributes after the
+/// fixed message, when `tcp_info` was asked for and the socket is a full
+/// one. Attributes are `struct rtattr` (length including its 4-byte
+/// header, type), 4-aligned; a malformed list ends the search, it never
+/// fails the dump.
+fn socket_info(mut attributes: &[u8], timer: u8) -> Option<SocketInfo> {
+    let mut info = None;
+    let mut memory = None;
     while attributes.len() >= 4 {
         let length = usize::from(u16::from_ne_bytes([attributes[0], attributes[1]]));
         let kind = u16::from_ne_bytes([attributes[2], attributes[3]]);
         if length < 4 || length > attributes.len() {
-            return None;
+            break;
         }
-        if kind == INET_DIAG_INFO {
-            let info = attributes.get(4..length)?;
-            let bytes = info.get(TCPI_TOTAL_RETRANS..TCPI_TOTAL_RETRANS + 4)?;
-            return Some(u32::from_ne_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]));
+        match kind {
+            INET_DIAG_INFO => info = attributes.get(4..length),
+            INET_DIAG_SKMEMINFO => memory = attributes.get(4..length),
+            _ => {}
         }
         let aligned = length.div_ceil(4) * 4;
-        attributes = attributes.get(aligned..)?;
+        match attributes.get(aligned..) {
+            Some(rest) => attributes = rest,
+            None => break,
+        }
     }
-    None
+    let info = info?;
+    let u32_at = |offset: usize| {
+        info.get(offset..offset + 4)
+            .map(|bytes| u32::from_ne_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]))
+    };
+    let u64_at = |offset: usize| {
+        info.get(offset..offset + 8).map(|bytes| {
+            let mut word = [0u8; 8];
+            word.copy_from_slice(bytes);
+            u64::from_ne_bytes(word)
+        })
+    };
+    // Every kernel tcptune knows sends at least up to tcpi_total_retrans.
+    let total_retransmits = u32_at(tcpi::TOTAL_RETRANS)?;
+    let idle_ms = [
+        tcpi::LAST_DATA_SENT,
+        tcpi::LAST_DATA_RECV,
+        tcpi::LAST_ACK_RECV,
+    ]
+    .into_iter()
+    .filter_map(u32_at)
+    .min()
+    .unwrap_or(0);
+    let busy = match (
+        u64_at(tcpi::BUSY_TIME),
+        u64_at(tcpi::RWND_LIMITED),
+        u64_at(tcpi::SNDBUF_LIMITED),
+    ) {
+        (Some(busy_us), Some(receive_window_limited_us), Some(send_buffer_limited_us)) => {
+            Some(BusyTimes {
+                busy_us,
+                receive_window_limited_us,
+                send_buffer_limited_us,
+            })
+        }
+        _ => None,
+    };
+    // SK_MEMINFO_SNDBUF is the fourth u32 (include/uapi/linux/sock_diag.h).
+    let send_buffer = memory
+        .and_then(|memory| memory.get(12..16))
+        .map(|bytes| u32::from_ne_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]));
+    Some(SocketInfo {
+        total_retransmits,
+        keepalive_timer: timer == KEEPALIVE_TIMER,
+        idle_ms,
+        send_mss: u32_at(tcpi::SND_MSS).unwrap_or(0),
+        congestion_window: u32_at(tcpi::SND_CWND).unwrap_or(0),
+        rtt_us: u32_at(tcpi::RTT).unwrap_or(0),
+        bytes_acked: u64_at(tcpi::BYTES_ACKED),
+        min_rtt_us: u32_at(tcpi::MIN_RTT),
+        delivery_rate: u64_at(tcpi::DELIVERY_RATE),
+        busy,
+        send_window: u32_at(tcpi::SND_WND),
+        send_buffer,
+    })
 }
 
 impl DiagMessage {
@@ -544,7 +634,9 @@ fn parse_socket(payload: &[u8], offset: usize) -> Result<Option<Reply>, ParseErr
     else {
         return Ok(None);
     };
-    let retransmits = payload.get(INET_DIAG_MSG_LEN..).and_then(total_retransmits);
+    let info = payload
+        .get(INET_DIAG_MSG_LEN..)
+        .and_then(|attributes| socket_info(attributes, timer));
     let address = |words: [u8; 16]| match family {
         AF_INET => {
             // An IPv4 socket uses only the first of the four words.
@@ -571,7 +663,7 @@ fn parse_socket(payload: &[u8], offset: usize) -> Result<Option<Reply>, ParseErr
             // And this the backlog listen() was granted (idiag_wqueue of a
             // listener is sk_max_ack_backlog); procfs does not show it.
             listen_backlog: (state == TcpState::Listen).then_some(u64::from(wqueue)),
-            total_retransmits: retransmits,
+            info,
             inode: u64::from(inode),
         },
         in_timewait_table: timer == TIMEWAIT_TIMER,
@@ -602,7 +694,11 @@ fn visit(
     sink: &mut impl FnMut(&Reply),
 ) -> io::Result<()> {
     let states_mask = query.states;
-    let extensions = if query.tcp_info { INFO_EXTENSION } else { 0 };
+    let extensions = if query.tcp_info {
+        INFO_EXTENSION | SKMEMINFO_EXTENSION
+    } else {
+        0
+    };
     let socket = socket(
         AddressFamily::Netlink,
         SockType::Raw,
@@ -763,29 +859,100 @@ mod tests {
         (result, rows)
     }
 
+    /// An rtattr: length (header included), type, payload, padding.
+    fn attribute(kind: u16, payload: &[u8]) -> Vec<u8> {
+        let mut bytes = Vec::new();
+        bytes.extend_from_slice(&u16::try_from(4 + payload.len()).unwrap().to_ne_bytes());
+        bytes.extend_from_slice(&kind.to_ne_bytes());
+        bytes.extend_from_slice(payload);
+        bytes.resize(bytes.len().div_ceil(4) * 4, 0);
+        bytes
+    }
+
+    fn put_u32(info: &mut [u8], offset: usize, value: u32) {
+        info[offset..offset + 4].copy_from_slice(&value.to_ne_bytes());
+    }
+
+    fn put_u64(info: &mut [u8], offset: usize, value: u64) {
+        info[offset..offset + 8].copy_from_slice(&value.to_ne_bytes());
+    }
+
     #[test]
-    fn tcp_info_gives_the_retransmissions_after_other_attributes() {
+    fn tcp_info_and_memory_are_read_after_other_attributes() {
         // A shutdown attribute first (5 bytes, padded to 8), then
-        // INET_DIAG_INFO with a tcp_info whose tcpi_total_retrans is 37.
+        // INET_DIAG_INFO with a 6.x-sized tcp_info and INET_DIAG_SKMEMINFO.
         let mut bytes = reply(1, "10.0.0.1:40000", "10.0.0.2:443", 0, 9, true);
-        let mut info = vec![0u8; 232];
-        info[TCPI_TOTAL_RETRANS..TCPI_TOTAL_RETRANS + 4].copy_from_slice(&37u32.to_ne_bytes());
-        let mut attribute = Vec::new();
-        attribute.extend_from_slice(&u16::try_from(4 + info.len()).unwrap().to_ne_bytes());
-        attribute.extend_from_slice(&INET_DIAG_INFO.to_ne_bytes());
-        attribute.extend_from_slice(&info);
-        bytes.extend_from_slice(&attribute);
+        let mut info = vec![0u8; 248];
+        put_u32(&mut info, tcpi::TOTAL_RETRANS, 37);
+        put_u32(&mut info, tcpi::SND_MSS, 1448);
+        put_u32(&mut info, tcpi::SND_CWND, 97);
+        put_u32(&mut info, tcpi::RTT, 11_300);
+        put_u32(&mut info, tcpi::LAST_DATA_SENT, 760);
+        put_u32(&mut info, tcpi::LAST_DATA_RECV, 3900);
+        put_u32(&mut info, tcpi::LAST_ACK_RECV, 748);
+        put_u64(&mut info, tcpi::BYTES_ACKED, 12_582_913);
+        put_u32(&mut info, tcpi::MIN_RTT, 10_023);
+        put_u64(&mut info, tcpi::DELIVERY_RATE, 3_607_640);
+        put_u64(&mut info, tcpi::BUSY_TIME, 3_120_000);
+        put_u64(&mut info, tcpi::RWND_LIMITED, 3_088_000);
+        put_u64(&mut info, tcpi::SNDBUF_LIMITED, 4_000);
+        put_u32(&mut info, tcpi::SND_WND, 48_896);
+        bytes.extend(attribute(INET_DIAG_INFO, &info));
+        let memory: Vec<u8> = [0u32, 131_072, 0, 4_194_304, 0, 0, 0, 0, 0]
+            .iter()
+            .flat_map(|word| word.to_ne_bytes())
+            .collect();
+        bytes.extend(attribute(INET_DIAG_SKMEMINFO, &memory));
         let length = u32::try_from(bytes.len()).unwrap();
         bytes[..4].copy_from_slice(&length.to_ne_bytes());
         bytes.extend(done(0));
         let (result, rows) = parse(&bytes);
         assert_eq!(result, Ok(Progress::Done));
-        assert_eq!(rows[0].total_retransmits, Some(37));
-        // A tcp_info too short to hold the field, or a broken attribute
-        // list, gives nothing rather than an error.
-        assert_eq!(total_retransmits(&[8, 0, 2, 0, 1, 2, 3, 4]), None);
-        assert_eq!(total_retransmits(&[200, 0, 2, 0]), None);
-        assert_eq!(total_retransmits(&[2, 0, 2, 0]), None);
+        let read = rows[0].info.expect("tcp_info");
+        assert_eq!(
+            read,
+            SocketInfo {
+                total_retransmits: 37,
+                keepalive_timer: false,
+                idle_ms: 748,
+                send_mss: 1448,
+                congestion_window: 97,
+                rtt_us: 11_300,
+                bytes_acked: Some(12_582_913),
+                min_rtt_us: Some(10_023),
+                delivery_rate: Some(3_607_640),
+                busy: Some(BusyTimes {
+                    busy_us: 3_120_000,
+                    receive_window_limited_us: 3_088_000,
+                    send_buffer_limited_us: 4_000,
+                }),
+                send_window: Some(48_896),
+                send_buffer: Some(4_194_304),
+            }
+        );
+    }
+
+    #[test]
+    fn an_older_kernels_shorter_tcp_info_leaves_the_newer_fields_out() {
+        // 4.9's struct ends after tcpi_delivery_rate (168 bytes); 3.10's
+        // after tcpi_total_retrans (104). The keepalive timer is idiag_timer 2.
+        let mut info = vec![0u8; 168];
+        put_u32(&mut info, tcpi::TOTAL_RETRANS, 2);
+        put_u64(&mut info, tcpi::DELIVERY_RATE, 1000);
+        let read = socket_info(&attribute(INET_DIAG_INFO, &info), KEEPALIVE_TIMER).unwrap();
+        assert!(read.keepalive_timer);
+        assert_eq!(read.delivery_rate, Some(1000));
+        assert_eq!(
+            (read.busy, read.send_window, read.send_buffer),
+            (None, None, None)
+        );
+        let old = socket_info(&attribute(INET_DIAG_INFO, &[0u8; 104]), 0).unwrap();
+        assert_eq!((old.bytes_acked, old.min_rtt_us), (None, None));
+        // A tcp_info too short to hold tcpi_total_retrans, or a broken
+        // attribute list, gives nothing rather than an error.
+        assert_eq!(socket_info(&[8, 0, 2, 0, 1, 2, 3, 4], 0), None);
+        assert_eq!(socket_info(&[200, 0, 2, 0], 0), None);
+        assert_eq!(socket_info(&[2, 0, 2, 0], 0), None);
     }
 
     #[test]
@@ -833,7 +1000,7 @@ mod tests {
                 state: TcpState::CloseWait,
                 rx_queue: 0,
                 listen_backlog: None,
-                total_retransmits: None,
+                info: None,
                 inode: 2222,
             }
         );

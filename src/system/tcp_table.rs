@@ -48,7 +48,7 @@ pub fn parse_row(line: &str) -> Result<Row, String> {
         rx_queue,
         // /proc/net/tcp does not show a listener's backlog.
         listen_backlog: None,
-        total_retransmits: None,
+        info: None,
         inode,
     })
 }
