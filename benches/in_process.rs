@@ -72,6 +72,7 @@ fn evaluate_rules(c: &mut Criterion) {
             sysctl_dir: None,
             counter_state: None,
             tcp_info: false,
+            idle_after_seconds: None,
         })
         .expect("facts");
     c.bench_function("evaluate all rules (3,000 CLOSE_WAIT fixture)", |b| {
