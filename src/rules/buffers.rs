@@ -11,9 +11,11 @@
 //! back, and a path that is already full would only queue more. So a
 //! connection counts only when
 //!
-//! - it built no queue: its smoothed RTT is within half its minimum RTT
-//!   (plus a millisecond of scheduling noise) — a full path would have
-//!   grown a queue and the RTT with it; and
+//! - it built no queue of its own: its smoothed RTT is below twice its
+//!   minimum RTT (plus a millisecond of scheduling noise) — a window that
+//!   overfills the path queues at its bottleneck, and a queue as long as
+//!   the path's own delay doubles the RTT (other traffic's queues on the
+//!   way make the RTT vary less than that); and
 //! - its congestion window, which grows only while nothing signals a full
 //!   path (in slow start while cwnd < 2 × max_packets_out, v6.12
 //!   include/net/tcp.h:1396-1397), allows more bytes in flight than the
@@ -106,9 +108,9 @@ impl<'a> Judged<'a> {
         let info = &connection.info;
         let min_rtt = u64::from(info.min_rtt_us?);
         let rtt = u64::from(info.rtt_us);
-        // No queue of its own: smoothed RTT within 1.5 × the minimum,
-        // plus 1 ms.
-        if min_rtt == 0 || rtt * 2 > min_rtt * 3 + 2_000 {
+        // No queue of its own: smoothed RTT below twice the minimum, plus
+        // 1 ms.
+        if min_rtt == 0 || rtt > min_rtt * 2 + 1_000 {
             return None;
         }
         Some(Judged {
@@ -208,7 +210,7 @@ fn window_finding(facts: &Facts, judged: &[Judged<'_>]) -> Option<Finding> {
         message,
     )
     .rationale(format!(
-        "A sender may have no more unacknowledged bytes in flight than the receiver's advertised window, so a window below the bandwidth-delay product caps a connection at window / RTT however fast the path is. That cap cannot be read from the connection's own delivery rate, which the window limits too; the evidence is elsewhere: the connection built no queue (its smoothed RTT stayed within half its minimum), so the path was not full, and its congestion window, which grows only while nothing signals a full path, allows more in flight than the window does. cwnd × mss is therefore a lower bound of what the path carries per round trip. The window is the receiver's: its tcp_rmem[2] caps how far receive autotuning grows it, and an application that reads slowly shrinks it whatever the maximum.{}",
+        "A sender may have no more unacknowledged bytes in flight than the receiver's advertised window, so a window below the bandwidth-delay product caps a connection at window / RTT however fast the path is. That cap cannot be read from the connection's own delivery rate, which the window limits too; the evidence is elsewhere: the connection built no queue of its own (its smoothed RTT stayed below twice its minimum), so the path was not full, and its congestion window, which grows only while nothing signals a full path, allows more in flight than the window does. cwnd × mss is therefore a lower bound of what the path carries per round trip. The window is the receiver's: its tcp_rmem[2] caps how far receive autotuning grows it, and an application that reads slowly shrinks it whatever the maximum.{}",
         match maximum(facts, RMEM) {
             Some(here) if local_peer => format!(" This host's {RMEM} maximum is {here}."),
             _ => String::new(),
@@ -263,7 +265,7 @@ fn send_buffer_finding(maximum: u64, judged: &[Judged<'_>]) -> Finding {
         ),
     )
     .key(WMEM)
-    .rationale("Data stays in the send buffer until it is acknowledged, so a send buffer smaller than the bandwidth-delay product (plus the kernel's per-segment memory) caps a connection at about buffer / RTT. The kernel counts the time everything written was in flight while the application waited for space; autotuning grows the buffer with the congestion window only up to tcp_wmem[2], and this buffer is there. The path's capacity is not read from the delivery rate, which the buffer limits too: the connection built no queue (its smoothed RTT stayed within half its minimum), so the path was not full, and its congestion window allows more in flight than the buffer holds; cwnd × mss is a lower bound of what the path carries per round trip.")
+    .rationale("Data stays in the send buffer until it is acknowledged, so a send buffer smaller than the bandwidth-delay product (plus the kernel's per-segment memory) caps a connection at about buffer / RTT. The kernel counts the time everything written was in flight while the application waited for space; autotuning grows the buffer with the congestion window only up to tcp_wmem[2], and this buffer is there. The path's capacity is not read from the delivery rate, which the buffer limits too: the connection built no queue of its own (its smoothed RTT stayed below twice its minimum), so the path was not full, and its congestion window allows more in flight than the buffer holds; cwnd × mss is a lower bound of what the path carries per round trip.")
     .current(maximum)
     .evidence("limit", "send_buffer")
     .evidence(

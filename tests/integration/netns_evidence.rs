@@ -570,3 +570,340 @@ fn keepalive_later_than_the_named_idle_timeout_is_a_setting_finding() {
         },
     );
 }
+
+/// `ss -Htino state established`: per socket, whether its keepalive timer
+/// is pending and how long it has been idle (the smallest of lastsnd,
+/// lastrcv and lastack, which ss leaves out when 0).
+fn ss_established_idle() -> Vec<(bool, u64)> {
+    let output = run(Command::new("ss").args(["-Htino", "state", "established"]));
+    let text = String::from_utf8_lossy(&output.stdout).into_owned();
+    let mut sockets = Vec::new();
+    let mut keepalive = None;
+    for line in text.lines() {
+        if !line.starts_with(char::is_whitespace) {
+            keepalive = Some(line.contains("timer:(keepalive"));
+            continue;
+        }
+        let Some(keepalive) = keepalive.take() else {
+            continue;
+        };
+        let field = |name: &str| {
+            line.split_whitespace()
+                .find_map(|word| word.strip_prefix(name))
+                .and_then(|value| value.parse::<u64>().ok())
+                .unwrap_or(0)
+        };
+        let idle = ["lastsnd:", "lastrcv:", "lastack:"]
+            .iter()
+            .map(|name| field(name))
+            .min()
+            .unwrap_or(0);
+        sockets.push((keepalive, idle));
+    }
+    sockets
+}
+
+#[test]
+fn idle_connections_without_keepalive_past_the_timeout_are_counted() {
+    in_netns(
+        "idle_connections_without_keepalive_past_the_timeout_are_counted",
+        || {
+            use nix::sys::socket::{setsockopt, sockopt::KeepAlive};
+            use std::io::{Read, Write};
+            let dir = tempfile::tempdir().expect("tempdir");
+            let profile = dir.path().join("behind-nat.yaml");
+            std::fs::write(
+                &profile,
+                "extends: default\nthresholds:\n  idle_timeout_seconds: 1\n",
+            )
+            .expect("write profile");
+            let profile = profile.to_str().expect("utf-8 path");
+            let listener = TcpListener::bind("127.0.0.1:7400").expect("bind");
+            // One exchange each, so both ends have sent and received data.
+            let pair = |keepalive: bool| {
+                let mut client = TcpStream::connect("127.0.0.1:7400").expect("connect");
+                let (mut server, _) = listener.accept().expect("accept");
+                if keepalive {
+                    setsockopt(&client, KeepAlive, &true).expect("SO_KEEPALIVE");
+                    setsockopt(&server, KeepAlive, &true).expect("SO_KEEPALIVE");
+                }
+                client.write_all(b"ping").expect("write");
+                let mut buffer = [0u8; 4];
+                server.read_exact(&mut buffer).expect("read");
+                server.write_all(b"pong").expect("write");
+                client.read_exact(&mut buffer).expect("read");
+                (client, server)
+            };
+            let plain = pair(false);
+            let kept = pair(true);
+            std::thread::sleep(Duration::from_millis(2500));
+            // Fresh: idle for less than the timeout.
+            let fresh = pair(false);
+
+            let (document, _) = tcptune_json(&["check", "--profile", profile]);
+            crate::schema::assert_valid("check", &document, "check with idle connections");
+            let found = finding(&document, "idle-past-timeout")
+                .unwrap_or_else(|| panic!("no idle-past-timeout: {document:#}"));
+            assert_eq!(found["kind"], "workload", "{found:#}");
+            // Both ends of the plain pair; the kept pair has its timer.
+            assert_eq!(found["evidence"]["idle_without_keepalive"], 2, "{found:#}");
+            assert_eq!(found["evidence"]["idle_with_keepalive"], 2, "{found:#}");
+            let peers: Vec<&str> = found["evidence"]["peers"]
+                .as_array()
+                .expect("peers")
+                .iter()
+                .filter_map(|peer| peer["peer"].as_str())
+                .collect();
+            assert!(peers.contains(&"127.0.0.1:7400"), "{found:#}");
+            let idle = &document["sockets"]["idle"];
+            assert_eq!(idle["after_seconds"], 1, "{idle:#}");
+            assert_eq!(idle["without_keepalive"], 2, "{idle:#}");
+            // The same count from ss's timers and last-activity times.
+            let from_ss = ss_established_idle();
+            assert_eq!(from_ss.len(), 6, "{from_ss:?}");
+            let idle_plain = from_ss
+                .iter()
+                .filter(|(keepalive, idle)| !keepalive && *idle >= 1000)
+                .count();
+            let idle_kept = from_ss
+                .iter()
+                .filter(|(keepalive, idle)| *keepalive && *idle >= 1000)
+                .count();
+            assert_eq!((idle_plain, idle_kept), (2, 2), "{from_ss:?}");
+            // Without a named timeout nothing is counted.
+            let (unnamed, _) = tcptune_json(&["check"]);
+            assert!(
+                finding(&unnamed, "idle-past-timeout").is_none(),
+                "{unnamed:#}"
+            );
+            assert!(unnamed["sockets"].get("idle").is_none(), "{unnamed:#}");
+            drop((plain, kept, fresh));
+        },
+    );
+}
+
+/// A second network namespace, held by a process of its own, reached by a
+/// veth pair: 10.9.0.1 here, 10.9.0.2 there. Dropped, it ends the process.
+struct Peer {
+    holder: std::process::Child,
+    pid: String,
+}
+
+impl Peer {
+    fn new() -> Peer {
+        assert_private_netns();
+        let holder = Command::new("unshare")
+            .args(["-n", "sleep", "300"])
+            .spawn()
+            .expect("unshare a second namespace");
+        let pid = holder.id().to_string();
+        let ours = std::fs::read_link("/proc/self/ns/net").expect("our namespace");
+        let link = format!("/proc/{pid}/ns/net");
+        for _ in 0..100 {
+            if std::fs::read_link(&link).is_ok_and(|theirs| theirs != ours) {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let peer = Peer { holder, pid };
+        run(Command::new("ip").args([
+            "link", "add", "va", "type", "veth", "peer", "name", "vb", "netns", &peer.pid,
+        ]));
+        run(Command::new("ip").args(["addr", "add", "10.9.0.1/24", "dev", "va"]));
+        run(Command::new("ip").args(["link", "set", "va", "up"]));
+        peer.run(&["ip", "link", "set", "lo", "up"]);
+        peer.run(&["ip", "addr", "add", "10.9.0.2/24", "dev", "vb"]);
+        peer.run(&["ip", "link", "set", "vb", "up"]);
+        peer
+    }
+
+    /// Runs a command inside the peer's namespace.
+    fn run(&self, args: &[&str]) {
+        run(Command::new("nsenter")
+            .args(["-t", &self.pid, "-n", "--"])
+            .args(args));
+    }
+
+    /// Starts a thread inside the peer's namespace (setns moves only the
+    /// calling thread; sockets keep the namespace they were made in).
+    fn spawn<T: Send + 'static>(
+        &self,
+        work: impl FnOnce() -> T + Send + 'static,
+    ) -> std::thread::JoinHandle<T> {
+        let namespace =
+            std::fs::File::open(format!("/proc/{}/ns/net", self.pid)).expect("peer namespace");
+        std::thread::spawn(move || {
+            nix::sched::setns(&namespace, nix::sched::CloneFlags::CLONE_NEWNET)
+                .expect("enter the peer namespace");
+            work()
+        })
+    }
+}
+
+impl Drop for Peer {
+    fn drop(&mut self) {
+        let _ = self.holder.kill();
+        let _ = self.holder.wait();
+    }
+}
+
+/// `ss -tin` for the connection from `local_port`: (busy, rwnd_limited) in ms.
+fn ss_busy_times(local_port: u16) -> (u64, u64) {
+    let output = run(Command::new("ss").args(["-Htin", &format!("sport = :{local_port}")]));
+    let text = String::from_utf8_lossy(&output.stdout).into_owned();
+    let field = |name: &str| {
+        text.split_whitespace()
+            .find_map(|word| word.strip_prefix(name))
+            .and_then(|value| value.split("ms").next())
+            .and_then(|value| value.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    (field("busy:"), field("rwnd_limited:"))
+}
+
+/// Sends for `seconds` from here to the peer's receiver with CUBIC (this
+/// machine may default to a congestion control that paces), then waits
+/// until everything is acknowledged and returns the open connection.
+fn bulk_transfer(seconds: u64) -> TcpStream {
+    use nix::sys::socket::{setsockopt, sockopt::TcpCongestion};
+    use std::io::Write;
+    let mut sender = TcpStream::connect("10.9.0.2:7300").expect("connect to the peer");
+    setsockopt(&sender, TcpCongestion, &std::ffi::OsString::from("cubic")).expect("cubic");
+    let block = vec![7u8; 1 << 20];
+    let started = std::time::Instant::now();
+    while started.elapsed() < Duration::from_secs(seconds) {
+        sender.write_all(&block).expect("send");
+    }
+    // Let the last of the buffer drain: the busy times stop with it.
+    std::thread::sleep(Duration::from_millis(2000));
+    sender
+}
+
+#[test]
+fn a_receive_window_below_the_path_is_buffer_limited_and_a_big_one_is_not() {
+    in_netns(
+        "a_receive_window_below_the_path_is_buffer_limited_and_a_big_one_is_not",
+        || {
+            use std::sync::Arc;
+            use std::sync::atomic::{AtomicBool, Ordering};
+            let peer = Peer::new();
+            // The path: 200 Mbit/s out of here, and on the way back a
+            // 50 Mbit/s link kept full by the peer's UDP traffic, so every
+            // ACK waits in a standing queue of about 10-40 ms (a netem-free
+            // delay line: tbf is built into this kernel, netem is not).
+            run(Command::new("tc").args([
+                "qdisc", "add", "dev", "va", "root", "tbf", "rate", "200mbit", "burst", "32kb",
+                "latency", "50ms",
+            ]));
+            peer.run(&[
+                "tc", "qdisc", "add", "dev", "vb", "root", "tbf", "rate", "50mbit", "burst",
+                "16kb", "latency", "40ms",
+            ]);
+            let stop = Arc::new(AtomicBool::new(false));
+            let filling = Arc::clone(&stop);
+            let filler = peer.spawn(move || {
+                let socket = std::net::UdpSocket::bind("10.9.0.2:0").expect("udp");
+                let payload = [0u8; 1400];
+                // 62 Mbit/s: more than the link carries, so it stays full.
+                let per_second = 62_000_000.0 / 8.0 / 1400.0;
+                let started = std::time::Instant::now();
+                let mut sent = 0u64;
+                while !filling.load(Ordering::Relaxed) {
+                    let due = (started.elapsed().as_secs_f64() * per_second) as u64;
+                    while sent < due {
+                        let _ = socket.send_to(&payload, "10.9.0.1:9");
+                        sent += 1;
+                    }
+                    std::thread::sleep(Duration::from_millis(1));
+                }
+            });
+            let (ready, listening) = std::sync::mpsc::channel();
+            let _receiver = peer.spawn(move || {
+                use std::io::Read;
+                let listener = TcpListener::bind("10.9.0.2:7300").expect("bind in the peer");
+                ready.send(()).expect("ready");
+                for stream in listener.incoming() {
+                    let Ok(mut stream) = stream else { break };
+                    std::thread::spawn(move || {
+                        let mut buffer = vec![0u8; 1 << 20];
+                        while stream.read(&mut buffer).is_ok_and(|read| read > 0) {}
+                    });
+                }
+            });
+            listening.recv().expect("the peer listens");
+            std::thread::sleep(Duration::from_millis(1000));
+
+            // A receive buffer of at most 64 KiB at the peer.
+            peer.run(&["sysctl", "-qw", "net.ipv4.tcp_rmem=4096 65536 65536"]);
+            let small = bulk_transfer(3);
+            let port = small.local_addr().expect("local").port();
+            let (document, _) = tcptune_json(&["check"]);
+            crate::schema::assert_valid(
+                "check",
+                &document,
+                "check with a window-limited connection",
+            );
+            let found = finding(&document, "buffer-limited")
+                .unwrap_or_else(|| panic!("no buffer-limited: {:#}", document["sockets"]));
+            assert_eq!(found["evidence"]["limit"], "receive_window", "{found:#}");
+            assert_eq!(
+                found["severity"], "info",
+                "the window is the peer's: {found:#}"
+            );
+            let connection = &found["evidence"]["connections"][0];
+            assert_eq!(connection["peer"], "10.9.0.2:7300", "{found:#}");
+            assert!(
+                found["fix"]
+                    .as_str()
+                    .unwrap_or("")
+                    .starts_with("on the peer (10.9.0.2)"),
+                "{found:#}"
+            );
+            assert!(
+                found["evidence"]["suggested_maximum_bytes"]
+                    .as_u64()
+                    .unwrap_or(0)
+                    > 65536,
+                "{found:#}"
+            );
+            // The kernel's own accounting, as ss shows it (milliseconds).
+            let (busy_ms, limited_ms) = ss_busy_times(port);
+            let busy = connection["busy_seconds"].as_f64().unwrap_or(0.0);
+            let limited = connection["limited_seconds"].as_f64().unwrap_or(0.0);
+            assert!(
+                (busy * 1000.0 - busy_ms as f64).abs() <= 2.0,
+                "ss busy {busy_ms} ms: {found:#}"
+            );
+            assert!(
+                (limited * 1000.0 - limited_ms as f64).abs() <= 2.0,
+                "ss rwnd_limited {limited_ms} ms: {found:#}"
+            );
+            assert!(
+                limited_ms * 2 >= busy_ms,
+                "ss: {limited_ms} of {busy_ms} ms"
+            );
+            drop(small);
+
+            // A receive buffer that can grow to 32 MiB: the connection now
+            // fills the 200 Mbit/s link instead, and the window is not what
+            // holds it back.
+            peer.run(&["sysctl", "-qw", "net.ipv4.tcp_rmem=4096 131072 33554432"]);
+            let big = bulk_transfer(3);
+            let port = big.local_addr().expect("local").port();
+            let (document, _) = tcptune_json(&["check"]);
+            assert!(
+                finding(&document, "buffer-limited").is_none(),
+                "{:#}",
+                document["sockets"]
+            );
+            let (busy_ms, limited_ms) = ss_busy_times(port);
+            assert!(
+                busy_ms >= 2000 && limited_ms * 4 < busy_ms,
+                "ss: {limited_ms} of {busy_ms} ms"
+            );
+            drop(big);
+            stop.store(true, Ordering::Relaxed);
+            filler.join().expect("filler");
+        },
+    );
+}
