@@ -340,8 +340,11 @@ fn check_request(profile: &Profile) -> Request {
     Request {
         keys,
         sockets: true,
-        // port-exhaustion names destinations.
-        time_wait: TimeWaitDetail::PerDestination,
+        // port-exhaustion names paths, but only one that can reach its
+        // threshold needs the TIME_WAIT sockets listed.
+        time_wait: TimeWaitDetail::WherePathsMayReach {
+            percent: profile.thresholds.port_exhaustion_percent,
+        },
         close_wait_owners: Owners::IfCloseWait,
         boot: true,
         sysctl_dir: None,

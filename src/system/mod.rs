@@ -137,7 +137,7 @@ impl System {
     /// not available. Every TIME_WAIT socket is counted with its destination.
     pub fn census(&self) -> Result<Census> {
         self.census_with(
-            TimeWaitDetail::PerDestination,
+            TimeWaitPlan::PerSocket,
             None,
             Census::default(),
             false,
@@ -158,7 +158,7 @@ impl System {
     /// called for each CLOSE_WAIT socket as the netlink dump streams in.
     fn census_with(
         &self,
-        detail: TimeWaitDetail,
+        plan: TimeWaitPlan,
         kernel: Option<crate::kernel::KernelVersion>,
         shape: Census,
         tcp_info: bool,
@@ -166,7 +166,7 @@ impl System {
     ) -> Result<(Census, Option<Sockstat>)> {
         let track_ports = shape.track_ports;
         if self.proc == Path::new("/proc") {
-            match self.census_netlink(detail, kernel, shape, tcp_info, on_close_wait) {
+            match self.census_netlink(plan, kernel, shape, tcp_info, on_close_wait) {
                 Ok((mut census, sockstat)) => {
                     census.finish();
                     return Ok((census, sockstat));
@@ -183,16 +183,34 @@ impl System {
 
     fn census_netlink(
         &self,
-        detail: TimeWaitDetail,
+        plan: TimeWaitPlan,
         kernel: Option<crate::kernel::KernelVersion>,
         shape: Census,
         tcp_info: bool,
         on_close_wait: &(dyn Fn() + Sync),
     ) -> io::Result<(Census, Option<Sockstat>)> {
         use crate::census::{TcpState, TimeWaitCount};
-        let from_sockstat = detail == TimeWaitDetail::Count
-            && kernel.is_some_and(|kernel| kernel >= SOCKSTAT_TW_PER_NAMESPACE);
-        let states = if from_sockstat {
+        let sockstat_is_ours = kernel.is_some_and(|kernel| kernel >= SOCKSTAT_TW_PER_NAMESPACE);
+        // Whether the TIME_WAIT sockets can stay in the kernel: always for a
+        // count; for paths, when sockstat shows fewer of them than a path
+        // needs to reach the threshold (checked again after the walk, with
+        // the other sockets on the busiest path).
+        let per_path_threshold = match plan {
+            TimeWaitPlan::Count => None,
+            TimeWaitPlan::PerSocket => Some(0),
+            TimeWaitPlan::PerSocketIfPathsReach(sockets) => Some(sockets),
+        };
+        let leave_out = sockstat_is_ours
+            && match per_path_threshold {
+                None => true,
+                Some(0) => false,
+                Some(threshold) => self
+                    .sockstat()
+                    .ok()
+                    .flatten()
+                    .is_some_and(|sockstat| sockstat.tw < threshold),
+            };
+        let states = if leave_out {
             netlink::ALL_STATES & !netlink::state_bit(TcpState::TimeWait)
         } else {
             netlink::ALL_STATES
@@ -202,7 +220,7 @@ impl System {
             &mut census,
             netlink::Query {
                 states,
-                time_wait_destinations: detail == TimeWaitDetail::PerDestination,
+                time_wait_destinations: plan != TimeWaitPlan::Count,
                 tcp_info,
             },
             on_close_wait,
@@ -216,12 +234,36 @@ impl System {
             ),
             (netlink::Request::PerFamily, None) => {}
         }
-        if !from_sockstat {
+        if !leave_out {
             return Ok((census, None));
         }
         let sockstat = self.sockstat().ok().flatten();
-        match sockstat {
-            Some(sockstat) if sockstat.tw >= walk.timewait_fin_wait2 => {
+        let usable = sockstat.filter(|sockstat| sockstat.tw >= walk.timewait_fin_wait2);
+        // With paths wanted, the TIME_WAIT sockets may stay out only if
+        // even all of them on the busiest path could not reach the
+        // threshold.
+        let paths_safe = match (per_path_threshold, usable) {
+            (None, Some(_)) => true,
+            (Some(threshold), Some(sockstat)) => {
+                let busiest = census
+                    .ports_by_path
+                    .values()
+                    .map(crate::census::StateCounts::total)
+                    .max()
+                    .unwrap_or(0);
+                let time_wait = sockstat.tw - walk.timewait_fin_wait2;
+                let safe = time_wait.saturating_add(busiest) < threshold;
+                if safe {
+                    crate::note!(
+                        "no path can reach {threshold} sockets: {time_wait} TIME_WAIT at most beside the {busiest} other sockets of the busiest path"
+                    );
+                }
+                safe
+            }
+            (_, None) => false,
+        };
+        match usable {
+            Some(sockstat) if paths_safe => {
                 let time_wait = sockstat.tw - walk.timewait_fin_wait2;
                 census.states.set(TcpState::TimeWait, time_wait);
                 census.time_wait_count = TimeWaitCount::SockstatTwMinusFinWait2 {
@@ -234,6 +276,22 @@ impl System {
                     walk.timewait_fin_wait2
                 );
                 Ok((census, Some(sockstat)))
+            }
+            other if per_path_threshold.is_some() => {
+                crate::note!(
+                    "sockstat tw ({}) leaves the busiest path able to reach the threshold; listing TIME_WAIT sockets in a second dump",
+                    other.map_or_else(|| "unusable".to_owned(), |sockstat| sockstat.tw.to_string()),
+                );
+                netlink::census(
+                    &mut census,
+                    netlink::Query {
+                        states: netlink::state_bit(TcpState::TimeWait),
+                        time_wait_destinations: true,
+                        tcp_info: false,
+                    },
+                    &|| {},
+                )?;
+                Ok((census, None))
             }
             other => {
                 crate::note!(
@@ -527,9 +585,40 @@ pub enum TimeWaitDetail {
     /// not send one message per TIME_WAIT socket.
     #[default]
     Count,
-    /// Each TIME_WAIT socket's destination (`check`, `--by-destination`,
+    /// Each TIME_WAIT socket's destination (`--by-destination`,
     /// `--sample`).
     PerDestination,
+    /// Each TIME_WAIT socket's path only where it could matter (`check`,
+    /// whose port-exhaustion rule fires when the sockets on one path, in
+    /// any state, reach `percent` of the usable local ports): when this
+    /// namespace's sockstat counts fewer TIME_WAIT sockets than that, and
+    /// after the walk even all of them beside the busiest path's other
+    /// sockets stay below it, they are counted as with `Count`; otherwise
+    /// listed as with `PerDestination`. With `--sample`, always listed.
+    WherePathsMayReach { percent: u64 },
+}
+
+/// [`TimeWaitDetail`] with the threshold worked out from the usable ports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum TimeWaitPlan {
+    Count,
+    PerSocket,
+    /// Per socket only if a path could reach this many sockets.
+    PerSocketIfPathsReach(u64),
+}
+
+impl TimeWaitPlan {
+    fn new(detail: TimeWaitDetail, usable_ports: Option<u64>) -> TimeWaitPlan {
+        match (detail, usable_ports) {
+            (TimeWaitDetail::Count, _) => TimeWaitPlan::Count,
+            (TimeWaitDetail::WherePathsMayReach { percent }, Some(usable)) if usable > 0 => {
+                TimeWaitPlan::PerSocketIfPathsReach(
+                    usable.saturating_mul(percent).div_ceil(100).max(1),
+                )
+            }
+            _ => TimeWaitPlan::PerSocket,
+        }
+    }
 }
 
 /// The oldest kernel on which sockstat's `tw` counts this network
@@ -617,7 +706,7 @@ impl System {
                         }
                     };
                     // Ports per path only where destinations are shown.
-                    let track_ports = (request.time_wait == TimeWaitDetail::PerDestination)
+                    let track_ports = (request.time_wait != TimeWaitDetail::Count)
                         .then(|| facts.ephemeral_range())
                         .flatten();
                     let shape = Census {
@@ -629,13 +718,8 @@ impl System {
                             .map(|seconds| seconds.saturating_mul(1000)),
                         ..Census::default()
                     };
-                    self.census_with(
-                        request.time_wait,
-                        facts.kernel,
-                        shape,
-                        request.tcp_info,
-                        &on_close_wait,
-                    )
+                    let plan = TimeWaitPlan::new(request.time_wait, facts.usable_ports());
+                    self.census_with(plan, facts.kernel, shape, request.tcp_info, &on_close_wait)
                 };
                 // Dropping the sender tells a walk that never started to end.
                 drop(start);
@@ -818,6 +902,14 @@ impl System {
     ) -> Result<crate::facts::Facts> {
         let Some(seconds) = sample else {
             return self.gather(request);
+        };
+        // A sample measures every destination's TIME_WAIT rate.
+        let request = &Request {
+            time_wait: match request.time_wait {
+                TimeWaitDetail::WherePathsMayReach { .. } => TimeWaitDetail::PerDestination,
+                detail => detail,
+            },
+            ..request.clone()
         };
         let quick = Request {
             close_wait_owners: Owners::Never,

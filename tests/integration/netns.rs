@@ -1111,6 +1111,69 @@ fn check_reports_drift_set_with_sysctl() {
     });
 }
 
+/// `check` leaves the TIME_WAIT sockets in the kernel while no path can
+/// reach the port-exhaustion threshold (sockstat counts them), and lists
+/// them once one can; both ways its count is ss's and the finding appears
+/// exactly when the sockets on one path reach the threshold.
+#[test]
+fn check_lists_time_wait_sockets_only_where_a_path_can_reach_the_threshold() {
+    // 100 usable ports; the default profile warns at 50% of them.
+    const FIRST: usize = 30;
+    const MORE: usize = 30;
+    in_netns(
+        "check_lists_time_wait_sockets_only_where_a_path_can_reach_the_threshold",
+        || {
+            sysctl_write("net.ipv4.ip_local_port_range", "40000 40099");
+            sysctl_write("net.ipv4.tcp_tw_reuse", "0");
+            let listener = TcpListener::bind("127.0.0.2:5432").expect("bind");
+            let verbose_check = || {
+                let output = tcptune()
+                    .args(["check", "-v", "--format", "json"])
+                    .output()
+                    .expect("run tcptune check");
+                let document: Value = serde_json::from_slice(&output.stdout).expect("check JSON");
+                (
+                    document,
+                    String::from_utf8_lossy(&output.stderr).into_owned(),
+                )
+            };
+            let ss_time_wait = || ss(&["-tan", "state", "time-wait"]).len();
+            for _ in 0..FIRST {
+                time_wait_toward(&listener);
+            }
+            assert_eq!(settle(ss_time_wait, |count| *count == FIRST), FIRST);
+            let (quiet, notes) = verbose_check();
+            assert!(
+                notes.contains("the kernel sent no TIME_WAIT sockets"),
+                "30 TIME_WAIT cannot fill 50 ports: {notes}"
+            );
+            assert_eq!(quiet["sockets"]["states"]["time_wait"], ss_time_wait());
+            assert!(
+                findings(&quiet, "port-exhaustion", None).is_empty(),
+                "{quiet:#}"
+            );
+
+            for _ in 0..MORE {
+                time_wait_toward(&listener);
+            }
+            assert_eq!(
+                settle(ss_time_wait, |count| *count == FIRST + MORE),
+                FIRST + MORE
+            );
+            let (busy, notes) = verbose_check();
+            assert!(
+                !notes.contains("the kernel sent no TIME_WAIT sockets"),
+                "60 TIME_WAIT may fill 50 ports: {notes}"
+            );
+            assert_eq!(busy["sockets"]["states"]["time_wait"], ss_time_wait());
+            let exhaustion = findings(&busy, "port-exhaustion", None);
+            assert_eq!(exhaustion.len(), 1, "{busy:#}");
+            assert_eq!(exhaustion[0]["evidence"]["destination"], "127.0.0.2:5432");
+            assert_eq!(exhaustion[0]["evidence"]["time_wait"], FIRST + MORE);
+        },
+    );
+}
+
 /// With a narrowed port range, 120 TIME_WAIT sockets toward one destination
 /// are two thirds of the usable ports: `check` names that destination and
 /// `sockets --by-destination` ranks it first, matching `ss`.
