@@ -23,6 +23,10 @@
 #   check-100k   100k TIME_WAIT + 1,000 CLOSE_WAIT in 3 processes: check vs
 #                sockets vs sockets --by-destination vs sockets --processes
 #                --by-destination (the same evidence check gathers) vs BASE check
+#   check-10k    10k TIME_WAIT + 1,000 CLOSE_WAIT in 3 processes, a load no
+#                path can turn into port exhaustion: check (which then
+#                leaves TIME_WAIT in the kernel) vs sockets --processes (the
+#                same owner walk) vs sockets vs BASE check
 #   descriptors  200,000 descriptors in 2,000 processes + 1,000 CLOSE_WAIT:
 #                sockets --processes vs ss -tanp state close-wait vs BASE
 #
@@ -45,7 +49,7 @@ export bin base out
 # hyperfine with the settings every case shares; $1 names the JSON export.
 export HF='hyperfine -N --style basic --ignore-failure'
 
-for case in ${CASES:-pinned-200k check-100k descriptors 1m}; do
+for case in ${CASES:-pinned-200k check-100k check-10k descriptors 1m}; do
     for round in $(seq 1 "$repeat"); do
         echo "== $case, round $round; $(uptime)"
         case $case in
@@ -92,6 +96,16 @@ for case in ${CASES:-pinned-200k check-100k descriptors 1m}; do
                         "$bin/tcptune sockets --processes --by-destination --format json" \
                         "$base check --format json" \
                         "$base sockets --format json"
+                ' _ "$round"
+            ;;
+        check-10k)
+            "${load[@]}" --time-wait 10000 --close-wait 1000 --close-wait-processes 3 --established 1000 -- \
+                bash -c '
+                    $HF --warmup 3 --runs 30 --export-json "$out/check-10k-$1.json" \
+                        "$bin/tcptune check --format json" \
+                        "$bin/tcptune sockets --processes --format json" \
+                        "$bin/tcptune sockets --format json" \
+                        "$base check --format json"
                 ' _ "$round"
             ;;
         descriptors)
