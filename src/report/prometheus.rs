@@ -448,14 +448,14 @@ fn counters(out: &mut dyn Write, facts: &crate::facts::Facts) -> io::Result<()> 
     }
     family(
         out,
-        "kernel_tcp_counter_total",
+        "kernel_tcp_events_total",
         "counter",
         "Kernel counters since boot in this network namespace: TcpExt of /proc/net/netstat, Tcp of /proc/net/snmp, Conntrack of /proc/net/stat/nf_conntrack (per-CPU rows summed).",
     )?;
     for (table, name, value) in present {
         writeln!(
             out,
-            "tcptune_kernel_tcp_counter_total{{table=\"{table}\",counter=\"{name}\"}} {value}"
+            "tcptune_kernel_tcp_events_total{{table=\"{table}\",counter=\"{name}\"}} {value}"
         )?;
     }
     counter_rates(out, &facts.counter_window)
@@ -467,7 +467,7 @@ fn counters(out: &mut dyn Write, facts: &crate::facts::Facts) -> io::Result<()> 
 fn counter_rates(out: &mut dyn Write, window: &crate::facts::CounterWindow) -> io::Result<()> {
     family(
         out,
-        "counter_window_seconds",
+        "rate_window_seconds",
         "gauge",
         "Seconds the counter rates cover, by basis (sample, previous_run); 0 with basis lifetime, where no rate is known.",
     )?;
@@ -477,7 +477,7 @@ fn counter_rates(out: &mut dyn Write, window: &crate::facts::CounterWindow) -> i
     };
     writeln!(
         out,
-        "tcptune_counter_window_seconds{{basis=\"{basis}\"}} {}",
+        "tcptune_rate_window_seconds{{basis=\"{basis}\"}} {}",
         window.seconds.unwrap_or(0.0)
     )?;
     let rates: Vec<(&str, &str, f64)> = KERNEL_COUNTERS
@@ -494,14 +494,14 @@ fn counter_rates(out: &mut dyn Write, window: &crate::facts::CounterWindow) -> i
     }
     family(
         out,
-        "kernel_tcp_counter_rate_per_second",
+        "kernel_tcp_events_per_second",
         "gauge",
-        "Kernel TCP counters' change per second over tcptune_counter_window_seconds.",
+        "Kernel TCP counters' change per second over tcptune_rate_window_seconds.",
     )?;
     for (table, name, rate) in rates {
         writeln!(
             out,
-            "tcptune_kernel_tcp_counter_rate_per_second{{table=\"{table}\",counter=\"{name}\"}} {rate}"
+            "tcptune_kernel_tcp_events_per_second{{table=\"{table}\",counter=\"{name}\"}} {rate}"
         )?;
     }
     Ok(())

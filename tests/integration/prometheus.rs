@@ -190,7 +190,7 @@ fn check_exports_findings_and_states() {
     assert_eq!(
         value(
             &samples,
-            "tcptune_kernel_tcp_counter_total",
+            "tcptune_kernel_tcp_events_total",
             &[("table", "TcpExt"), ("counter", "ListenOverflows")]
         ),
         1234.0

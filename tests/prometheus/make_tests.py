@@ -121,7 +121,7 @@ def main():
     present(folklore, "tcptune_findings", severity="error", key="net.ipv4.tcp_tw_recycle")
     present(pressure, "tcptune_time_wait_destination_port_usage_ratio",
             destination="[2001:db8::5]:443")
-    present(clean, "tcptune_kernel_tcp_counter_total", counter="TCPTimeWaitOverflow")
+    present(clean, "tcptune_kernel_tcp_events_total", counter="TCPTimeWaitOverflow")
 
     destination = "[2001:db8::5]:443"
     tests = [
@@ -188,7 +188,7 @@ def main():
             "name": "TIME_WAIT bucket overflow rate (modern-defaults)",
             "interval": "1m",
             "input_series": series(clean, "api1", {
-                ("tcptune_kernel_tcp_counter_total", "counter", "TCPTimeWaitOverflow"):
+                ("tcptune_kernel_tcp_events_total", "counter", "TCPTimeWaitOverflow"):
                     lambda value: growing(value, 3),
             }),
             "alert_rule_test": [
