@@ -281,8 +281,14 @@ impl<'w> Printer<'w> {
                 self.format.name()
             )));
         }
+        // Rendered whole, then written at once: stdout is line-buffered, and
+        // a JSON document of a busy host is thousands of lines (one write
+        // each cost more than a millisecond at 10k sockets). A failing
+        // output fails the same way, at the one write.
+        let mut rendered = Vec::new();
         self.render
-            .render(self.out, &document)
+            .render(&mut rendered, &document)
+            .and_then(|()| self.out.write_all(&rendered))
             .and_then(|()| self.out.flush())
             .map_err(Error::Output)
     }
