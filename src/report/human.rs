@@ -126,6 +126,13 @@ fn check(out: &mut dyn Write, report: &CheckReport<'_>) -> io::Result<()> {
         states.get(TcpState::Listen),
         states.total()
     )?;
+    let busy_times = facts.census.busy_times;
+    if busy_times.with_busy_times == 0 && busy_times.without_busy_times > 0 {
+        writeln!(
+            out,
+            "buffer limits: not measured (this kernel's tcp_info has no busy times; they came with 4.10)"
+        )?;
+    }
     if let Some(sample) = &facts.sample {
         writeln!(
             out,
