@@ -1228,3 +1228,41 @@ fn lint(out: &mut dyn Write, report: &LintReport<'_>) -> io::Result<()> {
     }
     super::finish(out)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::active::{ProfileChoice, ProfileSource};
+    use crate::facts::Facts;
+
+    fn rendered(facts: &Facts) -> String {
+        let profile = crate::rules::testing::builtin("default");
+        let choice = ProfileChoice {
+            source: ProfileSource::Default,
+            active: None,
+            changed_files: Vec::new(),
+        };
+        let report = CheckReport {
+            kernel: "3.10.0-1160.el7.x86_64",
+            profile: &profile,
+            choice: &choice,
+            summary: crate::finding::Summary::of(&[]),
+            findings: &[],
+            facts,
+        };
+        let mut out = Vec::new();
+        check(&mut out, &report).unwrap();
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn a_kernel_without_busy_times_is_said_to_leave_buffer_limits_unmeasured() {
+        let mut facts = Facts::default();
+        facts.census.busy_times.without_busy_times = 3;
+        assert!(
+            rendered(&facts).contains("buffer limits: not measured (this kernel's tcp_info has no busy times; they came with 4.10)")
+        );
+        facts.census.busy_times.with_busy_times = 3;
+        assert!(!rendered(&facts).contains("buffer limits"));
+    }
+}
