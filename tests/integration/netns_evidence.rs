@@ -571,39 +571,6 @@ fn keepalive_later_than_the_named_idle_timeout_is_a_setting_finding() {
     );
 }
 
-/// `tcptune ARGS --format prometheus`, passed through the real `promtool
-/// check metrics` (which fails on malformed or badly named metrics).
-fn prometheus_checked(args: &[&str]) -> String {
-    use std::io::Write;
-    let output = tcptune()
-        .args(args)
-        .args(["--format", "prometheus"])
-        .output()
-        .expect("run tcptune");
-    let text = String::from_utf8(output.stdout).expect("UTF-8 metrics");
-    let mut promtool = Command::new("promtool")
-        .args(["check", "metrics"])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("promtool (CI installs prometheus)");
-    promtool
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(text.as_bytes())
-        .expect("feed promtool");
-    let checked = promtool.wait_with_output().expect("promtool");
-    assert!(
-        checked.status.success(),
-        "promtool check metrics: {}{}\n{text}",
-        String::from_utf8_lossy(&checked.stdout),
-        String::from_utf8_lossy(&checked.stderr)
-    );
-    text
-}
-
 /// `ss -Htino state established`: per socket, whether its keepalive timer
 /// is pending and how long it has been idle (the smallest of lastsnd,
 /// lastrcv and lastack, which ss leaves out when 0).
@@ -703,7 +670,7 @@ fn idle_connections_without_keepalive_past_the_timeout_are_counted() {
                 .filter(|(keepalive, idle)| *keepalive && *idle >= 1000)
                 .count();
             assert_eq!((idle_plain, idle_kept), (2, 2), "{from_ss:?}");
-            let metrics = prometheus_checked(&["check", "--profile", profile]);
+            let metrics = crate::prometheus::checked_by_promtool(&["check", "--profile", profile]);
             assert!(
                 metrics.contains("\ntcptune_idle_connections{keepalive=\"no\"} 2\n")
                     && metrics.contains("\ntcptune_idle_timeout_seconds 1\n"),

@@ -329,3 +329,70 @@ fn output_file_is_published_whatever_the_verdict() {
     assert!(!report.contains(&0x1b), "no escape sequence in the file");
     assert!(String::from_utf8_lossy(&report).contains("close-wait-leak"));
 }
+
+/// `tcptune ARGS --format prometheus`, passed through the real `promtool
+/// check metrics` (which fails on malformed or badly named metrics).
+pub(crate) fn checked_by_promtool(args: &[&str]) -> String {
+    promtool_checked(crate::tcptune().args(args))
+}
+
+/// The metrics `command` prints with `--format prometheus`, after the real
+/// `promtool check metrics` accepted them.
+fn promtool_checked(command: &mut assert_cmd::Command) -> String {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+    let output = command
+        .args(["--format", "prometheus"])
+        .output()
+        .expect("run tcptune");
+    let text = String::from_utf8(output.stdout).expect("UTF-8 metrics");
+    let mut promtool = Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("promtool (CI installs prometheus)");
+    promtool
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(text.as_bytes())
+        .expect("feed promtool");
+    let checked = promtool.wait_with_output().expect("promtool");
+    assert!(
+        checked.status.success(),
+        "promtool check metrics: {}{}\n{text}",
+        String::from_utf8_lossy(&checked.stdout),
+        String::from_utf8_lossy(&checked.stderr)
+    );
+    text
+}
+
+#[test]
+fn every_metric_passes_the_real_promtool() {
+    let found = std::process::Command::new("promtool")
+        .arg("--version")
+        .output()
+        .is_ok_and(|output| output.status.success());
+    if !found {
+        assert!(
+            std::env::var("TCPTUNE_REQUIRE_NETNS").as_deref() != Ok("1"),
+            "TCPTUNE_REQUIRE_NETNS=1 but promtool (prometheus) is not installed"
+        );
+        eprintln!("skipping: promtool is not installed");
+        return;
+    }
+    for fixture in ["close-wait-storm", "ipv6-port-pressure", "old-folklore-4.9"] {
+        for command in [
+            &["check"][..],
+            &["sockets", "--processes", "--by-destination"],
+        ] {
+            let metrics = promtool_checked(tcptune_on(fixture).args(command));
+            assert!(
+                metrics.contains("tcptune_tcp_sockets{"),
+                "{fixture} {command:?}: {metrics}"
+            );
+        }
+    }
+}
