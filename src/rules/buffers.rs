@@ -31,7 +31,7 @@
 
 use std::net::SocketAddr;
 
-use crate::census::LimitedConnection;
+use crate::census::{BusyTimes, LimitedConnection};
 use crate::facts::Facts;
 use crate::finding::{Code, Finding, Severity};
 use crate::profile::Profile;
@@ -83,8 +83,10 @@ fn evaluate(facts: &Facts, _profile: &Profile) -> Vec<Finding> {
     if let Some(finding) = window_finding(facts, &by_window) {
         findings.push(finding);
     }
-    if let (Some(maximum), false) = (send_buffer_max, by_send_buffer.is_empty()) {
-        findings.push(send_buffer_finding(maximum, &by_send_buffer));
+    if let Some(finding) =
+        send_buffer_max.and_then(|maximum| send_buffer_finding(maximum, &by_send_buffer))
+    {
+        findings.push(finding);
     }
     findings
 }
@@ -168,6 +170,15 @@ fn suggested(bytes: u64) -> u64 {
         .unwrap_or(u64::MAX)
 }
 
+/// The first connections, each with the limited time `limited` picks.
+fn named(judged: &[Judged<'_>], limited: fn(&BusyTimes) -> u64) -> serde_json::Value {
+    judged
+        .iter()
+        .take(MAX_NAMED)
+        .map(|judged| judged.evidence(limited(&judged.connection.busy)))
+        .collect()
+}
+
 fn is_local(address: &SocketAddr, local: &SocketAddr) -> bool {
     address.ip().is_loopback() || address.ip() == local.ip()
 }
@@ -219,19 +230,14 @@ fn window_finding(facts: &Facts, judged: &[Judged<'_>]) -> Option<Finding> {
     .evidence("limit", "receive_window")
     .evidence(
         "connections",
-        serde_json::Value::Array(
-            judged
-                .iter()
-                .take(MAX_NAMED)
-                .map(|judged| judged.evidence(judged.connection.busy.receive_window_limited_us))
-                .collect(),
-        ),
+        named(judged, |busy| busy.receive_window_limited_us),
     )
     .evidence("suggested_maximum_bytes", value)
     .fix(format!(
-        "on {} ({}), check that the application reads promptly (its Recv-Q in `ss -tn` stays near 0); if it does, raise the third field of {RMEM} to at least {value} (twice the largest congestion window seen, {wanted} / 2 bytes, for the kernel's per-packet overhead in the same buffer), and check again: a connection still limited shows again",
+        "on {} ({}), check that the application reads promptly (its Recv-Q in `ss -tn` stays near 0); if it does, raise the third field of {RMEM} to at least {value} (twice the largest congestion window seen, {} bytes, for the kernel's per-packet overhead in the same buffer), and check again: a connection still limited shows again",
         if local_peer { "this host" } else { "the peer" },
         peer.ip(),
+        wanted / 2,
     ));
     if local_peer {
         finding = finding.key(RMEM);
@@ -239,17 +245,17 @@ fn window_finding(facts: &Facts, judged: &[Judged<'_>]) -> Option<Finding> {
     Some(finding)
 }
 
-fn send_buffer_finding(maximum: u64, judged: &[Judged<'_>]) -> Finding {
+fn send_buffer_finding(maximum: u64, judged: &[Judged<'_>]) -> Option<Finding> {
+    let worst = judged.first()?;
     let wanted = judged
         .iter()
         .map(Judged::send_buffer_wanted)
         .max()
         .unwrap_or(0);
     let value = suggested(wanted);
-    let worst = &judged[0];
     let connection = worst.connection;
     let busy = connection.busy;
-    Finding::new(
+    let finding = Finding::new(
         Code::BufferLimited,
         Severity::Warning,
         format!(
@@ -268,21 +274,13 @@ fn send_buffer_finding(maximum: u64, judged: &[Judged<'_>]) -> Finding {
     .rationale("Data stays in the send buffer until it is acknowledged, so a send buffer smaller than the bandwidth-delay product (plus the kernel's per-segment memory) caps a connection at about buffer / RTT. The kernel counts the time everything written was in flight while the application waited for space; autotuning grows the buffer with the congestion window only up to tcp_wmem[2], and this buffer is there. The path's capacity is not read from the delivery rate, which the buffer limits too: the connection built no queue of its own (its smoothed RTT stayed below twice its minimum), so the path was not full, and its congestion window allows more in flight than the buffer holds; cwnd × mss is a lower bound of what the path carries per round trip.")
     .current(maximum)
     .evidence("limit", "send_buffer")
-    .evidence(
-        "connections",
-        serde_json::Value::Array(
-            judged
-                .iter()
-                .take(MAX_NAMED)
-                .map(|judged| judged.evidence(judged.connection.busy.send_buffer_limited_us))
-                .collect(),
-        ),
-    )
+    .evidence("connections", named(judged, |busy| busy.send_buffer_limited_us))
     .evidence("suggested_maximum_bytes", value)
     .fix(format!(
         "raise the third field of {WMEM} to {value} (four times the largest congestion window seen, {} bytes: in-flight data, the kernel's per-segment memory, and the headroom its own sizing keeps), and check again: a connection still limited shows again",
         wanted / 4
-    ))
+    ));
+    Some(finding)
 }
 
 #[cfg(test)]
@@ -361,6 +359,13 @@ mod tests {
         assert_eq!(finding.evidence["connections"][0]["limited_share"], 0.99);
         assert!(
             finding.fix.starts_with("on the peer (10.9.0.2)"),
+            "{}",
+            finding.fix
+        );
+        assert!(
+            finding
+                .fix
+                .contains("twice the largest congestion window seen, 140456 bytes"),
             "{}",
             finding.fix
         );

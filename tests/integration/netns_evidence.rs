@@ -530,19 +530,25 @@ fn packet_loss_shows_as_retransmits_over_the_window() {
     });
 }
 
+/// A profile file in `dir` extending `default` with an idle timeout; its path.
+fn idle_timeout_profile(dir: &Path, seconds: u64) -> String {
+    let profile = dir.join(format!("idle-{seconds}.yaml"));
+    std::fs::write(
+        &profile,
+        format!("extends: default\nthresholds:\n  idle_timeout_seconds: {seconds}\n"),
+    )
+    .expect("write profile");
+    profile.to_str().expect("utf-8 path").to_owned()
+}
+
 #[test]
 fn keepalive_later_than_the_named_idle_timeout_is_a_setting_finding() {
     in_netns(
         "keepalive_later_than_the_named_idle_timeout_is_a_setting_finding",
         || {
             let dir = tempfile::tempdir().expect("tempdir");
-            let profile = dir.path().join("behind-nlb.yaml");
-            std::fs::write(
-                &profile,
-                "extends: default\nthresholds:\n  idle_timeout_seconds: 350\n",
-            )
-            .expect("write profile");
-            let profile = profile.to_str().expect("utf-8 path");
+            let profile = idle_timeout_profile(dir.path(), 350);
+            let profile = profile.as_str();
             // A new namespace starts with the kernel's 7200 s.
             sysctl_write("net.ipv4.tcp_keepalive_time", "7200");
             let (late, _) = tcptune_json(&["check", "--profile", profile]);
@@ -611,13 +617,8 @@ fn idle_connections_without_keepalive_past_the_timeout_are_counted() {
             use nix::sys::socket::{setsockopt, sockopt::KeepAlive};
             use std::io::{Read, Write};
             let dir = tempfile::tempdir().expect("tempdir");
-            let profile = dir.path().join("behind-nat.yaml");
-            std::fs::write(
-                &profile,
-                "extends: default\nthresholds:\n  idle_timeout_seconds: 1\n",
-            )
-            .expect("write profile");
-            let profile = profile.to_str().expect("utf-8 path");
+            let profile = idle_timeout_profile(dir.path(), 1);
+            let profile = profile.as_str();
             let listener = TcpListener::bind("127.0.0.1:7400").expect("bind");
             // One exchange each, so both ends have sent and received data.
             let pair = |keepalive: bool| {
