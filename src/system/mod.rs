@@ -705,7 +705,8 @@ impl System {
                             let _ = start.send(());
                         }
                     };
-                    // Ports per path only where destinations are shown.
+                    // Ports per path only where destinations are shown or
+                    // port exhaustion is judged (check).
                     let track_ports = (request.time_wait != TimeWaitDetail::Count)
                         .then(|| facts.ephemeral_range())
                         .flatten();
