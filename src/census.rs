@@ -328,6 +328,22 @@ pub struct IdleConnections {
     pub with_keepalive: u64,
     /// The ones without keepalive, per remote address and port.
     pub without_keepalive_by_peer: HashMap<SocketAddr, u64, FastHash>,
+    /// Socket inodes of the ones without keepalive, at most
+    /// [`MAX_IDLE_NAMED`], for the owner walk.
+    pub inodes: Vec<u64>,
+    /// The processes holding them, when the owner walk ran.
+    pub holders: Vec<IdleHolder>,
+}
+
+/// Idle connections whose holder is looked up, at most.
+pub const MAX_IDLE_NAMED: usize = 4096;
+
+/// A process holding idle connections without keepalive.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct IdleHolder {
+    pub pid: u32,
+    pub comm: String,
+    pub connections: u64,
 }
 
 /// Connections held back by a buffer are remembered only past these: a
@@ -553,6 +569,9 @@ impl Census {
                     .without_keepalive_by_peer
                     .entry(row.remote)
                     .or_insert(0) += 1;
+                if row.inode != 0 && self.idle.inodes.len() < MAX_IDLE_NAMED {
+                    self.idle.inodes.push(row.inode);
+                }
             }
         }
         let Some(busy) = info.busy else {
@@ -627,6 +646,10 @@ impl Census {
         for (peer, count) in other.idle.without_keepalive_by_peer {
             *self.idle.without_keepalive_by_peer.entry(peer).or_insert(0) += count;
         }
+        let room = MAX_IDLE_NAMED.saturating_sub(self.idle.inodes.len());
+        self.idle
+            .inodes
+            .extend(other.idle.inodes.into_iter().take(room));
         for connection in other.buffer_limited {
             self.keep_limited(connection);
         }
@@ -814,6 +837,8 @@ mod tests {
         ));
         assert_eq!(census.idle.without_keepalive, 2);
         assert_eq!(census.idle.with_keepalive, 1);
+        // Their inodes, for the owner walk.
+        assert_eq!(census.idle.inodes, vec![1, 1]);
         assert_eq!(
             census.idle_peers(),
             vec![("10.0.0.5:5432".parse().unwrap(), 2)]

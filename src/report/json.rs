@@ -158,6 +158,7 @@ fn connection_evidence(sockets: &mut Value, census: &crate::census::Census) {
                 .iter()
                 .map(|(peer, count)| json!({"peer": peer.to_string(), "connections": count}))
                 .collect::<Vec<_>>(),
+            "holders": census.idle.holders,
         });
     }
     if census.busy_times != crate::census::BusyTimesSeen::default() {

@@ -60,12 +60,19 @@ fn idle_connections(facts: &Facts, idle_timeout: u64) -> Option<Finding> {
             peers.len()
         )
     };
+    let held = match idle.holders.first() {
+        Some(holder) => format!(
+            "; {} held by {} (pid {})",
+            holder.connections, holder.comm, holder.pid
+        ),
+        None => String::new(),
+    };
     Some(
         Finding::new(
             Code::IdlePastTimeout,
             Severity::Warning,
             format!(
-                "{count} ESTABLISHED connection{} carried nothing for {idle_timeout} s or more without a keepalive timer ({toward}): past the idle timeout the profile names, the load balancer or NAT on the path has probably forgotten them",
+                "{count} ESTABLISHED connection{} carried nothing for {idle_timeout} s or more without a keepalive timer ({toward}{held}): past the idle timeout the profile names, the load balancer or NAT on the path has probably forgotten them",
                 if count == 1 { " has" } else { "s have" }
             ),
         )
@@ -74,6 +81,11 @@ fn idle_connections(facts: &Facts, idle_timeout: u64) -> Option<Finding> {
         .evidence("idle_without_keepalive", count)
         .evidence("idle_with_keepalive", idle.with_keepalive)
         .evidence("peers", serde_json::Value::Array(named))
+        .evidence(
+            "processes",
+            serde_json::to_value(idle.holders.iter().take(MAX_PEERS).collect::<Vec<_>>())
+                .unwrap_or_default(),
+        )
         .fix(format!(
             "make the applications that hold them keep them alive: set SO_KEEPALIVE (with {KEY} below {idle_timeout} s) or TCP_KEEPIDLE on the socket, send application-level pings, or retire pooled connections after less than {idle_timeout} s idle (the pool's max-idle setting); `ss -tnpo state established dst {}` shows which process holds those toward {top_peer} and that they have no timer",
             top_peer.ip()
@@ -153,13 +165,19 @@ mod tests {
             .idle
             .without_keepalive_by_peer
             .insert("10.0.0.6:443".parse().unwrap(), 1);
+        facts.census.idle.holders = vec![crate::census::IdleHolder {
+            pid: 4242,
+            comm: "java".into(),
+            connections: 3,
+        }];
         let findings = evaluate(&facts, &with_idle_timeout(Some(350)));
         assert_eq!(findings.len(), 1, "{findings:#?}");
         let finding = &findings[0];
         assert_eq!(finding.code, Code::IdlePastTimeout);
+        assert_eq!(finding.evidence["processes"][0]["comm"], "java");
         assert_eq!(
             finding.message,
-            "3 ESTABLISHED connections have carried nothing for 350 s or more without a keepalive timer (2 toward 10.0.0.5:5432, the most of 2 peers): past the idle timeout the profile names, the load balancer or NAT on the path has probably forgotten them"
+            "3 ESTABLISHED connections have carried nothing for 350 s or more without a keepalive timer (2 toward 10.0.0.5:5432, the most of 2 peers; 3 held by java (pid 4242)): past the idle timeout the profile names, the load balancer or NAT on the path has probably forgotten them"
         );
         assert_eq!(finding.evidence["idle_with_keepalive"], 2);
         assert_eq!(finding.evidence["peers"][0]["peer"], "10.0.0.5:5432");

@@ -739,19 +739,23 @@ impl System {
             // A full accept queue is named with its process: the walk runs
             // now if the CLOSE_WAIT sockets did not start it (a check that
             // is asked for owners; never for `sockets` without --processes).
-            let holders = match holders {
+            // So are connections idle past the profile's idle timeout.
+            let mut holders = match holders {
                 None if request.close_wait_owners == Owners::IfCloseWait
-                    && census
+                    && (census
                         .listeners
                         .iter()
-                        .any(crate::census::Listener::is_full) =>
+                        .any(crate::census::Listener::is_full)
+                        || !census.idle.inodes.is_empty()) =>
                 {
                     Some(owners::socket_holders(&self.proc))
                 }
                 holders => holders,
             };
-            if let Some(Some(holders)) = &holders {
+            if let Some(Some(holders)) = &mut holders {
                 owners::attribute_listeners(&self.proc, holders, &mut census.listeners);
+                census.idle.holders =
+                    owners::attribute_idle(&self.proc, holders, &census.idle.inodes);
             }
             let busy_times = census.busy_times;
             if busy_times.with_busy_times == 0 && busy_times.without_busy_times > 0 {

@@ -197,6 +197,33 @@ pub fn attribute_listeners(
     }
 }
 
+/// The processes holding the idle connections whose inodes are given, most
+/// connections first (walking the deferred processes first when some has
+/// no holder yet).
+pub fn attribute_idle(
+    proc: &Path,
+    holders: &mut Holders,
+    inodes: &[u64],
+) -> Vec<crate::census::IdleHolder> {
+    holders.complete(proc, inodes);
+    let mut counts: BTreeMap<u32, u64> = BTreeMap::new();
+    for inode in inodes {
+        if let Some(pid) = holders.found.get(inode) {
+            *counts.entry(*pid).or_insert(0) += 1;
+        }
+    }
+    let mut idle: Vec<crate::census::IdleHolder> = counts
+        .into_iter()
+        .map(|(pid, connections)| crate::census::IdleHolder {
+            pid,
+            comm: read_comm(&proc.join(pid.to_string())),
+            connections,
+        })
+        .collect();
+    idle.sort_by(|a, b| b.connections.cmp(&a.connections).then(a.pid.cmp(&b.pid)));
+    idle
+}
+
 /// Charges each CLOSE_WAIT socket to the process holding its inode, walking
 /// the deferred processes first when some socket has no holder yet.
 pub fn attribute(

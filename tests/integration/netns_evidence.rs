@@ -656,6 +656,10 @@ fn idle_connections_without_keepalive_past_the_timeout_are_counted() {
                 .filter_map(|peer| peer["peer"].as_str())
                 .collect();
             assert!(peers.contains(&"127.0.0.1:7400"), "{found:#}");
+            // Both ends of the plain pair are this process's.
+            let process = &found["evidence"]["processes"][0];
+            assert_eq!(process["pid"], std::process::id(), "{found:#}");
+            assert_eq!(process["connections"], 2, "{found:#}");
             let idle = &document["sockets"]["idle"];
             assert_eq!(idle["after_seconds"], 1, "{idle:#}");
             assert_eq!(idle["without_keepalive"], 2, "{idle:#}");
