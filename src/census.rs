@@ -162,7 +162,7 @@ pub struct Listener {
     pub syn_recv: u64,
     /// The process holding it, when the owner walk ran.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub owner: Option<ListenerOwner>,
+    pub owner: Option<SocketOwner>,
     #[serde(skip)]
     pub inode: u64,
 }
@@ -184,9 +184,9 @@ impl Listener {
     }
 }
 
-/// The process that holds a listening socket.
+/// The process that holds a socket (a listener, a busy connection).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct ListenerOwner {
+pub struct SocketOwner {
     pub pid: u32,
     pub comm: String,
 }
@@ -356,12 +356,15 @@ pub const MAX_LIMITED: usize = 64;
 
 /// A long, busy connection that a buffer held back for at least a quarter
 /// of its busy time.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LimitedConnection {
     pub local: SocketAddr,
     pub remote: SocketAddr,
     pub info: SocketInfo,
     pub busy: BusyTimes,
+    pub inode: u64,
+    /// The process holding it, when the owner walk ran and found it.
+    pub holder: Option<SocketOwner>,
 }
 
 impl LimitedConnection {
@@ -591,6 +594,8 @@ impl Census {
                 remote: row.remote,
                 info: *info,
                 busy,
+                inode: row.inode,
+                holder: None,
             };
             self.keep_limited(connection);
         }

@@ -182,6 +182,7 @@ fn connection_evidence(sockets: &mut Value, census: &crate::census::Census) {
                     "send_buffer_bytes": info.send_buffer,
                     "delivery_rate_bytes_per_second": info.delivery_rate,
                     "bytes_acked": info.bytes_acked,
+                    "holder": connection.holder,
                 })
             })
             .collect();

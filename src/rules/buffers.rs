@@ -149,6 +149,7 @@ impl<'a> Judged<'a> {
             "send_buffer_bytes": info.send_buffer,
             "delivery_rate_bytes_per_second": info.delivery_rate,
             "bytes_acked": info.bytes_acked,
+            "process": connection.holder,
         })
     }
 }
@@ -179,6 +180,15 @@ fn named(judged: &[Judged<'_>], limited: fn(&BusyTimes) -> u64) -> serde_json::V
         .collect()
 }
 
+/// " (from java, pid 42)": who holds the connection, when known.
+fn held_by(connection: &LimitedConnection) -> String {
+    connection
+        .holder
+        .as_ref()
+        .map(|holder| format!(" (from {}, pid {})", holder.comm, holder.pid))
+        .unwrap_or_default()
+}
+
 fn is_local(address: &SocketAddr, local: &SocketAddr) -> bool {
     address.ip().is_loopback() || address.ip() == local.ip()
 }
@@ -201,9 +211,10 @@ fn window_finding(facts: &Facts, judged: &[Judged<'_>]) -> Option<Finding> {
         .map(|window| format!(", a window of {window} bytes"))
         .unwrap_or_default();
     let message = format!(
-        "{} connection{} spent most of their busy time held back by the peer's receive window: {peer} for {:.0}% of {:.1} s{window}, while congestion control allowed {} bytes in flight and the RTT stayed near its minimum ({} µs, minimum {} µs)",
+        "{} connection{} spent most of their busy time held back by the peer's receive window: {peer}{} for {:.0}% of {:.1} s{window}, while congestion control allowed {} bytes in flight and the RTT stayed near its minimum ({} µs, minimum {} µs)",
         judged.len(),
         if judged.len() == 1 { "" } else { "s" },
+        held_by(connection),
         worst.share(busy.receive_window_limited_us) * 100.0,
         busy.busy_us as f64 / 1e6,
         worst.in_flight_allowed,
@@ -259,10 +270,11 @@ fn send_buffer_finding(maximum: u64, judged: &[Judged<'_>]) -> Option<Finding> {
         Code::BufferLimited,
         Severity::Warning,
         format!(
-            "{} connection{} spent most of their busy time waiting for send-buffer space with the buffer at {WMEM}'s maximum of {maximum} bytes: toward {} for {:.0}% of {:.1} s, while congestion control allowed {} bytes in flight and the RTT stayed near its minimum ({} µs, minimum {} µs)",
+            "{} connection{} spent most of their busy time waiting for send-buffer space with the buffer at {WMEM}'s maximum of {maximum} bytes: toward {}{} for {:.0}% of {:.1} s, while congestion control allowed {} bytes in flight and the RTT stayed near its minimum ({} µs, minimum {} µs)",
             judged.len(),
             if judged.len() == 1 { "" } else { "s" },
             connection.remote,
+            held_by(connection),
             worst.share(busy.send_buffer_limited_us) * 100.0,
             busy.busy_us as f64 / 1e6,
             worst.in_flight_allowed,
@@ -312,6 +324,8 @@ mod tests {
                 ..SocketInfo::default()
             },
             busy,
+            inode: 9,
+            holder: None,
         }
     }
 
@@ -336,13 +350,18 @@ mod tests {
     #[test]
     fn a_window_below_what_congestion_control_allows_names_the_peer_and_a_value() {
         let mut facts = facts("6.18.0", &BUFFERS);
-        facts.census.buffer_limited = vec![limited(
+        let mut connection = limited(
             "10.9.0.2:7300",
             window_limited(),
             11_300,
             Some(48_896),
             None,
-        )];
+        );
+        connection.holder = Some(crate::census::SocketOwner {
+            pid: 42,
+            comm: "backup".into(),
+        });
+        facts.census.buffer_limited = vec![connection];
         let findings = evaluate(&facts, &builtin("default"));
         assert_eq!(findings.len(), 1, "{findings:#?}");
         let finding = &findings[0];
@@ -352,7 +371,7 @@ mod tests {
         assert_eq!(finding.key, None);
         assert_eq!(
             finding.message,
-            "1 connection spent most of their busy time held back by the peer's receive window: 10.9.0.2:7300 for 99% of 3.1 s, a window of 48896 bytes, while congestion control allowed 140456 bytes in flight and the RTT stayed near its minimum (11300 µs, minimum 10000 µs)"
+            "1 connection spent most of their busy time held back by the peer's receive window: 10.9.0.2:7300 (from backup, pid 42) for 99% of 3.1 s, a window of 48896 bytes, while congestion control allowed 140456 bytes in flight and the RTT stayed near its minimum (11300 µs, minimum 10000 µs)"
         );
         assert_eq!(finding.evidence["limit"], "receive_window");
         assert_eq!(finding.evidence["suggested_maximum_bytes"], 1 << 20);

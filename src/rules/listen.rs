@@ -140,7 +140,7 @@ mod tests {
             accept_queue: 129,
             backlog: Some(128),
             syn_recv: 0,
-            owner: Some(crate::census::ListenerOwner {
+            owner: Some(crate::census::SocketOwner {
                 pid: 42,
                 comm: "nginx".into(),
             }),

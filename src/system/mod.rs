@@ -739,14 +739,16 @@ impl System {
             // A full accept queue is named with its process: the walk runs
             // now if the CLOSE_WAIT sockets did not start it (a check that
             // is asked for owners; never for `sockets` without --processes).
-            // So are connections idle past the profile's idle timeout.
+            // So are connections idle past the profile's idle timeout, and
+            // connections a buffer held back.
             let mut holders = match holders {
                 None if request.close_wait_owners == Owners::IfCloseWait
                     && (census
                         .listeners
                         .iter()
                         .any(crate::census::Listener::is_full)
-                        || !census.idle.inodes.is_empty()) =>
+                        || !census.idle.inodes.is_empty()
+                        || !census.buffer_limited.is_empty()) =>
                 {
                     Some(owners::socket_holders(&self.proc))
                 }
@@ -756,6 +758,7 @@ impl System {
                 owners::attribute_listeners(&self.proc, holders, &mut census.listeners);
                 census.idle.holders =
                     owners::attribute_idle(&self.proc, holders, &census.idle.inodes);
+                owners::attribute_limited(&self.proc, holders, &mut census.buffer_limited);
             }
             let busy_times = census.busy_times;
             if busy_times.with_busy_times == 0 && busy_times.without_busy_times > 0 {

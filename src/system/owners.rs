@@ -189,7 +189,31 @@ pub fn attribute_listeners(
             continue;
         }
         if let Some(pid) = holders.found.get(&listener.inode) {
-            listener.owner = Some(crate::census::ListenerOwner {
+            listener.owner = Some(crate::census::SocketOwner {
+                pid: *pid,
+                comm: read_comm(&proc.join(pid.to_string())),
+            });
+        }
+    }
+}
+
+/// Names the process holding each connection a buffer held back.
+pub fn attribute_limited(
+    proc: &Path,
+    holders: &mut Holders,
+    connections: &mut [crate::census::LimitedConnection],
+) {
+    let needed: Vec<u64> = connections
+        .iter()
+        .map(|connection| connection.inode)
+        .collect();
+    holders.complete(proc, &needed);
+    for connection in connections {
+        if connection.inode == 0 {
+            continue;
+        }
+        if let Some(pid) = holders.found.get(&connection.inode) {
+            connection.holder = Some(crate::census::SocketOwner {
                 pid: *pid,
                 comm: read_comm(&proc.join(pid.to_string())),
             });

@@ -863,6 +863,11 @@ fn a_receive_window_below_the_path_is_buffer_limited_and_a_big_one_is_not() {
             );
             let connection = &found["evidence"]["connections"][0];
             assert_eq!(connection["peer"], "10.9.0.2:7300", "{found:#}");
+            assert_eq!(
+                connection["process"]["pid"],
+                std::process::id(),
+                "{found:#}"
+            );
             assert!(
                 found["fix"]
                     .as_str()
