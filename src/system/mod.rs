@@ -750,7 +750,7 @@ impl System {
                         || !census.idle.inodes.is_empty()
                         || !census.buffer_limited.is_empty()) =>
                 {
-                    Some(owners::socket_holders(&self.proc))
+                    Some(self.socket_holders())
                 }
                 holders => holders,
             };
