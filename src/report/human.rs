@@ -130,7 +130,7 @@ fn check(out: &mut dyn Write, report: &CheckReport<'_>) -> io::Result<()> {
     if busy_times.with_busy_times == 0 && busy_times.without_busy_times > 0 {
         writeln!(
             out,
-            "buffer limits: not measured (this kernel's tcp_info has no busy times; they came with 4.10)"
+            "buffer limits: not measured (this kernel's tcp_info has no busy times; they came with 4.10, efd901741675)"
         )?;
     }
     if let Some(sample) = &facts.sample {
@@ -1260,7 +1260,7 @@ mod tests {
         let mut facts = Facts::default();
         facts.census.busy_times.without_busy_times = 3;
         assert!(
-            rendered(&facts).contains("buffer limits: not measured (this kernel's tcp_info has no busy times; they came with 4.10)")
+            rendered(&facts).contains("buffer limits: not measured (this kernel's tcp_info has no busy times; they came with 4.10, efd901741675)")
         );
         facts.census.busy_times.with_busy_times = 3;
         assert!(!rendered(&facts).contains("buffer limits"));

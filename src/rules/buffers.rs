@@ -129,6 +129,21 @@ impl<'a> Judged<'a> {
         self.in_flight_allowed.saturating_mul(4)
     }
 
+    /// " (from java, pid 42) for 99% of 3.1 s{extra}, while congestion
+    /// control allowed ... (RTT ...)": the evidence a message names.
+    fn describe(&self, limited_us: u64, extra: &str) -> String {
+        let connection = self.connection;
+        format!(
+            "{} for {:.0}% of {:.1} s{extra}, while congestion control allowed {} bytes in flight and the RTT stayed near its minimum ({} µs, minimum {} µs)",
+            held_by(connection),
+            self.share(limited_us) * 100.0,
+            connection.busy.busy_us as f64 / 1e6,
+            self.in_flight_allowed,
+            connection.info.rtt_us,
+            connection.info.min_rtt_us.unwrap_or(0),
+        )
+    }
+
     fn share(&self, limited_us: u64) -> f64 {
         limited_us as f64 / self.connection.busy.busy_us.max(1) as f64
     }
@@ -180,6 +195,15 @@ fn named(judged: &[Judged<'_>], limited: fn(&BusyTimes) -> u64) -> serde_json::V
         .collect()
 }
 
+/// "3 connections spent most of their busy time".
+fn connections_spent(count: usize) -> String {
+    if count == 1 {
+        "1 connection spent most of its busy time".to_owned()
+    } else {
+        format!("{count} connections spent most of their busy time")
+    }
+}
+
 /// " (from java, pid 42)": who holds the connection, when known.
 fn held_by(connection: &LimitedConnection) -> String {
     connection
@@ -211,15 +235,9 @@ fn window_finding(facts: &Facts, judged: &[Judged<'_>]) -> Option<Finding> {
         .map(|window| format!(", a window of {window} bytes"))
         .unwrap_or_default();
     let message = format!(
-        "{} connection{} spent most of their busy time held back by the peer's receive window: {peer}{} for {:.0}% of {:.1} s{window}, while congestion control allowed {} bytes in flight and the RTT stayed near its minimum ({} µs, minimum {} µs)",
-        judged.len(),
-        if judged.len() == 1 { "" } else { "s" },
-        held_by(connection),
-        worst.share(busy.receive_window_limited_us) * 100.0,
-        busy.busy_us as f64 / 1e6,
-        worst.in_flight_allowed,
-        connection.info.rtt_us,
-        connection.info.min_rtt_us.unwrap_or(0),
+        "{} held back by the peer's receive window: {peer}{}",
+        connections_spent(judged.len()),
+        worst.describe(busy.receive_window_limited_us, &window),
     );
     let mut finding = Finding::new(
         Code::BufferLimited,
@@ -270,16 +288,10 @@ fn send_buffer_finding(maximum: u64, judged: &[Judged<'_>]) -> Option<Finding> {
         Code::BufferLimited,
         Severity::Warning,
         format!(
-            "{} connection{} spent most of their busy time waiting for send-buffer space with the buffer at {WMEM}'s maximum of {maximum} bytes: toward {}{} for {:.0}% of {:.1} s, while congestion control allowed {} bytes in flight and the RTT stayed near its minimum ({} µs, minimum {} µs)",
-            judged.len(),
-            if judged.len() == 1 { "" } else { "s" },
+            "{} waiting for send-buffer space with the buffer at {WMEM}'s maximum of {maximum} bytes: toward {}{}",
+            connections_spent(judged.len()),
             connection.remote,
-            held_by(connection),
-            worst.share(busy.send_buffer_limited_us) * 100.0,
-            busy.busy_us as f64 / 1e6,
-            worst.in_flight_allowed,
-            connection.info.rtt_us,
-            connection.info.min_rtt_us.unwrap_or(0),
+            worst.describe(busy.send_buffer_limited_us, ""),
         ),
     )
     .key(WMEM)
@@ -371,7 +383,7 @@ mod tests {
         assert_eq!(finding.key, None);
         assert_eq!(
             finding.message,
-            "1 connection spent most of their busy time held back by the peer's receive window: 10.9.0.2:7300 (from backup, pid 42) for 99% of 3.1 s, a window of 48896 bytes, while congestion control allowed 140456 bytes in flight and the RTT stayed near its minimum (11300 µs, minimum 10000 µs)"
+            "1 connection spent most of its busy time held back by the peer's receive window: 10.9.0.2:7300 (from backup, pid 42) for 99% of 3.1 s, a window of 48896 bytes, while congestion control allowed 140456 bytes in flight and the RTT stayed near its minimum (11300 µs, minimum 10000 µs)"
         );
         assert_eq!(finding.evidence["limit"], "receive_window");
         assert_eq!(finding.evidence["suggested_maximum_bytes"], 1 << 20);

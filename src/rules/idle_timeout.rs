@@ -87,7 +87,7 @@ fn idle_connections(facts: &Facts, idle_timeout: u64) -> Option<Finding> {
                 .unwrap_or_default(),
         )
         .fix(format!(
-            "make the applications that hold them keep them alive: set SO_KEEPALIVE (with {KEY} below {idle_timeout} s) or TCP_KEEPIDLE on the socket, send application-level pings, or retire pooled connections after less than {idle_timeout} s idle (the pool's max-idle setting); `ss -tnpo state established dst {}` shows which process holds those toward {top_peer} and that they have no timer",
+            "make the applications that hold them keep them alive: set SO_KEEPALIVE on the socket, with {KEY} (or the socket's own TCP_KEEPIDLE, which only takes effect once SO_KEEPALIVE is set) below {idle_timeout} s, send application-level pings, or retire pooled connections after less than {idle_timeout} s idle (the pool's max-idle setting); `ss -tnpo state established dst {}` shows which process holds those toward {top_peer} and that they have no timer",
             top_peer.ip()
         )),
     )
@@ -117,7 +117,7 @@ fn keepalive_setting(facts: &Facts, idle_timeout: u64) -> Vec<Finding> {
         )
         .key(KEY)
         .current(keepalive_seconds)
-        .rationale("A load balancer or NAT gateway forgets a connection that carried nothing for its idle timeout; the next segment either end sends is dropped or answered with a reset, and the application sees a hang or ECONNRESET long after the connection went quiet. A TCP keepalive probe sent before the timeout counts as traffic and keeps the entry. tcp_keepalive_time is how long a connection must be idle before the first probe. Keepalive only helps sockets whose application set SO_KEEPALIVE (many connection pools and database drivers do, many servers do not); for the others the application must send its own pings, or set TCP_KEEPIDLE per socket. `tcptune explain idle-timeout` lists the published timeouts of the major clouds.")
+        .rationale("A load balancer or NAT gateway forgets a connection that carried nothing for its idle timeout; the next segment either end sends is dropped or answered with a reset, and the application sees a hang or ECONNRESET long after the connection went quiet. A TCP keepalive probe sent before the timeout counts as traffic and keeps the entry. tcp_keepalive_time is how long a connection must be idle before the first probe. Keepalive only helps sockets whose application set SO_KEEPALIVE (many connection pools and database drivers do, many servers do not); for the others the application must set it (TCP_KEEPIDLE then overrides tcp_keepalive_time for that socket) or send its own pings. `tcptune explain idle-timeout` lists the published timeouts of the major clouds.")
         .evidence("tcp_keepalive_time", keepalive_seconds)
         .evidence("idle_timeout_seconds", idle_timeout)
         .fix(format!(
@@ -181,7 +181,14 @@ mod tests {
         );
         assert_eq!(finding.evidence["idle_with_keepalive"], 2);
         assert_eq!(finding.evidence["peers"][0]["peer"], "10.0.0.5:5432");
-        assert!(finding.fix.contains("SO_KEEPALIVE"));
+        // TCP_KEEPIDLE alone never turns keepalive on.
+        assert!(
+            finding
+                .fix
+                .contains("TCP_KEEPIDLE, which only takes effect once SO_KEEPALIVE is set"),
+            "{}",
+            finding.fix
+        );
         // None idle past the timeout, or no timeout named: nothing.
         facts.census.idle = Default::default();
         assert!(evaluate(&facts, &with_idle_timeout(Some(350))).is_empty());

@@ -34,6 +34,16 @@ pub struct Holders {
 }
 
 impl Holders {
+    /// The process holding the socket `inode`, with its command name, when
+    /// the walk found one (inode 0: no socket of a process).
+    fn owner(&self, proc: &Path, inode: u64) -> Option<crate::census::SocketOwner> {
+        let pid = *self.found.get(&inode).filter(|_| inode != 0)?;
+        Some(crate::census::SocketOwner {
+            pid,
+            comm: read_comm(&proc.join(pid.to_string())),
+        })
+    }
+
     /// Walks the deferred processes until every inode of `needed` has a
     /// holder (or none is left to walk).
     pub fn complete(&mut self, proc: &Path, needed: &[u64]) {
@@ -185,15 +195,7 @@ pub fn attribute_listeners(
     listeners: &mut [crate::census::Listener],
 ) {
     for listener in listeners {
-        if listener.inode == 0 {
-            continue;
-        }
-        if let Some(pid) = holders.found.get(&listener.inode) {
-            listener.owner = Some(crate::census::SocketOwner {
-                pid: *pid,
-                comm: read_comm(&proc.join(pid.to_string())),
-            });
-        }
+        listener.owner = holders.owner(proc, listener.inode);
     }
 }
 
@@ -209,15 +211,7 @@ pub fn attribute_limited(
         .collect();
     holders.complete(proc, &needed);
     for connection in connections {
-        if connection.inode == 0 {
-            continue;
-        }
-        if let Some(pid) = holders.found.get(&connection.inode) {
-            connection.holder = Some(crate::census::SocketOwner {
-                pid: *pid,
-                comm: read_comm(&proc.join(pid.to_string())),
-            });
-        }
+        connection.holder = holders.owner(proc, connection.inode);
     }
 }
 
